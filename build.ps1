@@ -1,0 +1,142 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    Builds, tests and demonstrates the MailProtocols module.
+
+.DESCRIPTION
+    Run it with the PowerShell that the repository's dotnet tool manifest provides:
+
+        dotnet tool restore
+        dotnet pwsh ./build.ps1 -Task Test
+
+    Tasks:
+      Build  Compiles src/ and lays out the importable module at out/MailProtocols/<version>/.
+      Test   Builds, then runs every Pester test in a child pwsh; the last line printed is
+             "N passed, N failed", and the exit code is non-zero on any failure.
+      Demo   Builds, starts the bundled mock mail server, sends a message with Send-SmtpMessage
+             and shows what arrived.
+
+.PARAMETER Task
+    Build, Test or Demo.
+
+.PARAMETER Tag
+    Test only: run only the tests with these tags (e.g. Integration).
+
+.PARAMETER ExcludeTag
+    Test only: skip the tests with these tags.
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Demo')]
+    [string] $Task = 'Build',
+
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+
+    [string[]] $Tag,
+
+    [string[]] $ExcludeTag
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+
+$Root = $PSScriptRoot
+$OutRoot = Join-Path $Root 'out'
+$PesterVersion = '6.2.0'
+
+function Invoke-Native {
+    # Runs a native command and stops the build when it fails.
+    param([string] $Command, [string[]] $Arguments)
+    & $Command @Arguments | Out-Host
+    if ($LASTEXITCODE -ne 0) {
+        throw "'$Command $($Arguments -join ' ')' failed with exit code $LASTEXITCODE."
+    }
+}
+
+function Get-ModuleVersion {
+    (Import-PowerShellDataFile (Join-Path $Root 'MailProtocols.psd1')).ModuleVersion
+}
+
+function Invoke-Build {
+    $version = Get-ModuleVersion
+    $moduleDir = Join-Path $OutRoot "MailProtocols/$version"
+    $publishDir = Join-Path $OutRoot 'publish'
+    foreach ($dir in $moduleDir, $publishDir) {
+        if (Test-Path $dir) { Remove-Item $dir -Recurse -Force }
+    }
+
+    Write-Host "Building MailProtocols $version ($Configuration)"
+    Invoke-Native dotnet @('publish', (Join-Path $Root 'src/MailProtocols/MailProtocols.csproj'),
+        '-c', $Configuration, '-o', $publishDir, "-p:Version=$version", '-nologo', '-v', 'quiet', '-clp:NoSummary')
+
+    $null = New-Item -ItemType Directory -Path $moduleDir -Force
+    Get-ChildItem $publishDir -Filter *.dll |
+        Where-Object Name -NE 'System.Management.Automation.dll' |
+        Copy-Item -Destination $moduleDir
+    Copy-Item (Join-Path $Root 'MailProtocols.psd1') $moduleDir
+    Copy-Item (Join-Path $Root 'src/MailProtocols/MailProtocols.format.ps1xml') $moduleDir
+    $helpDir = Join-Path $Root 'en-US'
+    if (Get-ChildItem $helpDir -File -ErrorAction SilentlyContinue) {
+        Copy-Item $helpDir -Destination $moduleDir -Recurse
+    }
+
+    Write-Host "Module laid out at $moduleDir"
+    Join-Path $moduleDir 'MailProtocols.psd1'
+}
+
+function Invoke-MockServerBuild {
+    $dir = Join-Path $OutRoot 'MockMailServer'
+    Invoke-Native dotnet @('build', (Join-Path $Root 'tests/MockMailServer/MockMailServer.csproj'),
+        '-c', $Configuration, '-o', $dir, '-nologo', '-v', 'quiet', '-clp:NoSummary')
+    Join-Path $dir 'MockMailServer.dll'
+}
+
+function Get-PesterManifest {
+    # Pester comes from NuGet: restoring this small project downloads it into the package cache.
+    Invoke-Native dotnet @('restore', (Join-Path $Root 'tests/TestTools/TestTools.csproj'), '-nologo', '-v', 'quiet', '-clp:NoSummary')
+    $cache = (dotnet nuget locals global-packages --list) -replace '^global-packages:\s*', ''
+    $manifest = Join-Path $cache.Trim() "pester/$PesterVersion/tools/Pester.psd1"
+    if (-not (Test-Path $manifest)) { throw "Pester $PesterVersion was not found at $manifest after restore." }
+    $manifest
+}
+
+function Invoke-Test {
+    $modulePath = Invoke-Build
+    $mockPath = Invoke-MockServerBuild
+    $pester = Get-PesterManifest
+    $resultFile = Join-Path $OutRoot 'TestResults.json'
+    if (Test-Path $resultFile) { Remove-Item $resultFile }
+
+    # A child process, so that the dlls the tests load never block the next build.
+    $childArgs = @('-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'tests/Invoke-Tests.ps1'),
+        '-PesterPath', $pester, '-ModulePath', $modulePath, '-MockServerPath', $mockPath, '-ResultFile', $resultFile)
+    if ($Tag) { $childArgs += @('-Tag', ($Tag -join ',')) }
+    if ($ExcludeTag) { $childArgs += @('-ExcludeTag', ($ExcludeTag -join ',')) }
+    & (Join-Path $PSHOME 'pwsh') @childArgs
+    $childExit = $LASTEXITCODE
+
+    if (-not (Test-Path $resultFile)) {
+        Write-Host "The test run ended (exit code $childExit) without writing $resultFile."
+        Write-Host '0 passed, 1 failed'
+        exit 1
+    }
+
+    $result = Get-Content $resultFile -Raw | ConvertFrom-Json
+    $failed = $result.Failed + $result.FailedContainers
+    Write-Host "$($result.Passed) passed, $failed failed"
+    if ($failed -gt 0 -or $result.Passed -eq 0 -or $childExit -ne 0) { exit 1 }
+}
+
+function Invoke-Demo {
+    $modulePath = Invoke-Build
+    $mockPath = Invoke-MockServerBuild
+    & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -File (Join-Path $Root 'tests/Demo.ps1') -ModulePath $modulePath -MockServerPath $mockPath
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
+
+switch ($Task) {
+    'Build' { $null = Invoke-Build }
+    'Test' { Invoke-Test }
+    'Demo' { Invoke-Demo }
+}

@@ -1,0 +1,45 @@
+using System;
+
+namespace MailProtocols.Engine;
+
+/// <summary>What kind of failure an engine error is. The cmdlet layer maps each kind to an
+/// ErrorCategory; the engine itself knows nothing of PowerShell.</summary>
+public enum MailErrorKind
+{
+    InvalidArgument,
+    ObjectNotFound,
+    ConnectionError,
+    SecurityError,
+    AuthenticationError,
+    ProtocolError,
+    ResourceUnavailable,
+    OperationTimeout,
+    InvalidOperation,
+    NotImplemented,
+}
+
+/// <summary>A failure with a stable identifier, a kind and the value it concerns (an address,
+/// a path, a host). Every error the engine raises on purpose is one of these; the original
+/// exception, when there was one, is the inner exception.</summary>
+public sealed class MailOperationException : Exception
+{
+    public MailOperationException(string errorId, MailErrorKind kind, object? target, string message, Exception? inner = null)
+        : base(message, inner)
+    {
+        ErrorId = errorId;
+        Kind = kind;
+        Target = target;
+    }
+
+    /// <summary>Stable identifier, e.g. "SmtpAuthenticationFailed"; scripts may match on it.</summary>
+    public string ErrorId { get; }
+
+    public MailErrorKind Kind { get; }
+
+    /// <summary>The offending value: an address, a file path, "host:port", a user name.</summary>
+    public object? Target { get; }
+
+    /// <summary>True when the session itself failed (cannot connect, TLS, authentication): no
+    /// further message of the same invocation can go either.</summary>
+    public bool IsSessionFailure { get; init; }
+}

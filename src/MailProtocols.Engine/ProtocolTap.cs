@@ -1,0 +1,151 @@
+using System;
+using System.Text;
+using MailKit;
+
+namespace MailProtocols.Engine;
+
+/// <summary>
+/// Sits between MailKit and the optional transcript file. It writes the transcript through
+/// MailKit's own <see cref="ProtocolLogger"/> (which redacts AUTH secrets) and watches the
+/// client's bytes for two facts the engine needs: the last command sent, and whether the end
+/// of message data (CRLF.CRLF) has gone out, which decides whether a lost connection may be
+/// retried without risking a duplicate.
+/// </summary>
+internal sealed class ProtocolTap : IProtocolLogger
+{
+    private static readonly string[] KnownCommands =
+    {
+        "EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT",
+        "CAPA", "STLS", "USER", "PASS", "APOP", "STAT", "LIST", "UIDL", "TOP", "RETR", "DELE",
+    };
+
+    private readonly ProtocolLogger? _transcript;
+    private IAuthenticationSecretDetector? _detector;
+    private bool _inData;
+    private int _matched; // how much of "\r\n.\r\n" the data stream currently ends with
+
+    public ProtocolTap(string? transcriptPath)
+    {
+        if (!string.IsNullOrEmpty(transcriptPath))
+        {
+            _transcript = new ProtocolLogger(transcriptPath, append: true) { LogTimestamps = true, RedactSecrets = true };
+        }
+    }
+
+    /// <summary>The verb of the last command line the client sent (e.g. "RCPT"), or null.</summary>
+    public string? LastCommand { get; private set; }
+
+    /// <summary>True once the final "CRLF.CRLF" of the current message was handed to the socket.</summary>
+    public bool DataTerminatorSent { get; private set; }
+
+    public IAuthenticationSecretDetector? AuthenticationSecretDetector
+    {
+        get => _detector;
+        set
+        {
+            _detector = value;
+            if (_transcript != null && value != null)
+            {
+                _transcript.AuthenticationSecretDetector = value;
+            }
+        }
+    }
+
+    /// <summary>Call before each message transaction.</summary>
+    public void BeginTransaction()
+    {
+        DataTerminatorSent = false;
+        _inData = false;
+        _matched = 0;
+    }
+
+    /// <summary>Writes a line of the engine's own into the transcript (e.g. a retry notice).</summary>
+    public void Note(string text)
+    {
+        if (_transcript == null)
+        {
+            return;
+        }
+
+        var bytes = Encoding.UTF8.GetBytes("# " + text + "\r\n");
+        _transcript.Stream.Write(bytes, 0, bytes.Length);
+        _transcript.Stream.Flush();
+    }
+
+    public void LogConnect(Uri uri)
+    {
+        LastCommand = null;
+        _inData = false;
+        _transcript?.LogConnect(uri);
+    }
+
+    public void LogClient(byte[] buffer, int offset, int count)
+    {
+        if (_inData)
+        {
+            WatchForTerminator(buffer, offset, count);
+        }
+        else
+        {
+            NoteCommands(buffer, offset, count);
+        }
+
+        _transcript?.LogClient(buffer, offset, count);
+    }
+
+    public void LogServer(byte[] buffer, int offset, int count) => _transcript?.LogServer(buffer, offset, count);
+
+    public void Dispose() => _transcript?.Dispose();
+
+    private void NoteCommands(byte[] buffer, int offset, int count)
+    {
+        var text = Encoding.ASCII.GetString(buffer, offset, Math.Min(count, 4096));
+        foreach (var line in text.Split('\n'))
+        {
+            var verb = line.Trim();
+            var space = verb.IndexOf(' ');
+            if (space > 0)
+            {
+                verb = verb.Substring(0, space);
+            }
+
+            verb = verb.ToUpperInvariant();
+            if (Array.IndexOf(KnownCommands, verb) >= 0)
+            {
+                LastCommand = verb;
+            }
+        }
+
+        if (LastCommand == "DATA")
+        {
+            // Everything the client writes from now on is message content until CRLF.CRLF.
+            _inData = true;
+            _matched = 2; // the DATA line itself ended with CRLF, so an empty message is "." CRLF
+        }
+    }
+
+    private void WatchForTerminator(byte[] buffer, int offset, int count)
+    {
+        const string terminator = "\r\n.\r\n";
+        for (var i = offset; i < offset + count; i++)
+        {
+            var b = buffer[i];
+            if (b == terminator[_matched])
+            {
+                _matched++;
+            }
+            else
+            {
+                _matched = b == '\r' ? 1 : 0;
+            }
+
+            if (_matched == terminator.Length)
+            {
+                DataTerminatorSent = true;
+                _inData = false;
+                _matched = 0;
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+using System;
+using System.Collections.Generic;
+
+namespace MailProtocols.Engine.Smtp;
+
+/// <summary>One recipient the server refused, with its reply.</summary>
+public sealed class SmtpRejectedRecipient
+{
+    public SmtpRejectedRecipient(string address, int statusCode, string response)
+    {
+        Address = address;
+        StatusCode = statusCode;
+        Response = response;
+    }
+
+    public string Address { get; }
+
+    /// <summary>The SMTP reply code, e.g. 550.</summary>
+    public int StatusCode { get; }
+
+    /// <summary>The server's reply text.</summary>
+    public string Response { get; }
+
+    /// <summary>True for a 4xx reply that was still refused after every retry.</summary>
+    public bool IsTransient => StatusCode >= 400 && StatusCode < 500;
+
+    public override string ToString() => Address;
+}
+
+/// <summary>What happened to one message: the output object of Send-SmtpMessage.</summary>
+public sealed class SmtpSendResult
+{
+    public string MessageId { get; set; } = "";
+    public string From { get; set; } = "";
+    public string? Subject { get; set; }
+
+    /// <summary>Envelope recipients the server accepted (To, Cc and Bcc).</summary>
+    public string[] Accepted { get; set; } = Array.Empty<string>();
+
+    /// <summary>Envelope recipients the server refused. (A list, not an array: PowerShell's
+    /// member enumeration of $result.Rejected.Address would find the array's Address method.)</summary>
+    public IReadOnlyList<SmtpRejectedRecipient> Rejected { get; set; } = Array.Empty<SmtpRejectedRecipient>().AsReadOnly();
+
+    public string SmtpServer { get; set; } = "";
+    public int Port { get; set; }
+
+    /// <summary>e.g. "Tls13"; "None" over plain text.</summary>
+    public string TlsProtocol { get; set; } = "None";
+
+    /// <summary>The server's reply to the end of the message data.</summary>
+    public string ServerResponse { get; set; } = "";
+
+    /// <summary>How many transactions it took (1 unless transient failures were retried).</summary>
+    public int Attempts { get; set; }
+
+    public long Size { get; set; }
+
+    public TimeSpan Elapsed { get; set; }
+}

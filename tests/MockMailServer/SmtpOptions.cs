@@ -1,0 +1,85 @@
+using System;
+
+namespace MockMail;
+
+/// <summary>
+/// SMTP behaviour switches. A connection copies them when it starts and again at each EHLO/HELO,
+/// so changes apply to new connections (or after the next EHLO).
+/// </summary>
+public sealed class SmtpOptions
+{
+    private string[] _authMechanisms = { "PLAIN", "LOGIN", "XOAUTH2" };
+    private string _greeting = "mock.test ESMTP MockMail ready";
+    private string _serverName = "mock.test";
+
+    /// <summary>Advertise PIPELINING.</summary>
+    public bool Pipelining { get; set; } = true;
+
+    /// <summary>Advertised as SIZE n and enforced (MAIL SIZE= and message data); 0 = no SIZE line, no limit.</summary>
+    public long MaxSize { get; set; } = 52428800;
+
+    public bool EightBitMime { get; set; } = true;
+
+    public bool SmtpUtf8 { get; set; } = true;
+
+    public bool Dsn { get; set; } = true;
+
+    public bool EnhancedStatusCodes { get; set; } = true;
+
+    /// <summary>Advertise and accept STARTTLS on the plain listener.</summary>
+    public bool StartTls { get; set; } = true;
+
+    /// <summary>Mechanisms advertised and accepted (PLAIN, LOGIN, XOAUTH2 are implemented); empty = no AUTH line.</summary>
+    public string[] AuthMechanisms
+    {
+        get => _authMechanisms;
+        set => _authMechanisms = value ?? Array.Empty<string>();
+    }
+
+    /// <summary>AUTH before TLS gets 538 5.7.11 (AUTH is still advertised).</summary>
+    public bool AuthRequiresTls { get; set; }
+
+    /// <summary>Text after "220 " in the greeting.</summary>
+    public string Greeting
+    {
+        get => _greeting;
+        set => _greeting = value ?? string.Empty;
+    }
+
+    /// <summary>Name in the first EHLO line and the HELO reply.</summary>
+    public string ServerName
+    {
+        get => _serverName;
+        set => _serverName = value ?? string.Empty;
+    }
+
+    /// <summary>STARTTLS is advertised, but the command answers 454 4.7.0 TLS not available.</summary>
+    public bool StartTlsFails { get; set; }
+
+    /// <summary>Idle timeout per connection (421 4.4.2 then close); 0 = none. Default 120.</summary>
+    public int IdleTimeoutSeconds { get; set; } = 120;
+
+    internal SmtpOptions Clone()
+    {
+        var copy = new SmtpOptions();
+        copy.CopyFrom(this);
+        return copy;
+    }
+
+    internal void CopyFrom(SmtpOptions other)
+    {
+        Pipelining = other.Pipelining;
+        MaxSize = other.MaxSize;
+        EightBitMime = other.EightBitMime;
+        SmtpUtf8 = other.SmtpUtf8;
+        Dsn = other.Dsn;
+        EnhancedStatusCodes = other.EnhancedStatusCodes;
+        StartTls = other.StartTls;
+        AuthMechanisms = (string[])other.AuthMechanisms.Clone();
+        AuthRequiresTls = other.AuthRequiresTls;
+        Greeting = other.Greeting;
+        ServerName = other.ServerName;
+        StartTlsFails = other.StartTlsFails;
+        IdleTimeoutSeconds = other.IdleTimeoutSeconds;
+    }
+}

@@ -1,0 +1,281 @@
+using System;
+using System.Collections.Generic;
+using System.Text;
+using System.Threading;
+
+namespace MockMail;
+
+/// <summary>One SMTP connection. Live object: it is updated while the connection runs; the array
+/// properties return snapshots.</summary>
+public sealed class SmtpSessionRecord
+{
+    private readonly object _sync;
+    private readonly List<string> _commands = new();
+    private readonly List<SmtpTransactionRecord> _transactions = new();
+    private int _roundTrips;
+
+    internal SmtpSessionRecord(object sync, int id, bool implicitTls, string? remoteEndPoint)
+    {
+        _sync = sync;
+        Id = id;
+        ImplicitTls = implicitTls;
+        RemoteEndPoint = remoteEndPoint;
+        Started = DateTime.Now;
+    }
+
+    public int Id { get; }
+
+    public DateTime Started { get; }
+
+    /// <summary>Accepted on the implicit-TLS (SMTPS) listener.</summary>
+    public bool ImplicitTls { get; }
+
+    public string? RemoteEndPoint { get; }
+
+    /// <summary>Argument of the last EHLO/HELO.</summary>
+    public string? EhloName { get; internal set; }
+
+    /// <summary>TLS active (implicit or after STARTTLS).</summary>
+    public bool Tls { get; internal set; }
+
+    /// <summary>e.g. "Tls13".</summary>
+    public string? TlsProtocol { get; internal set; }
+
+    /// <summary>Why a TLS handshake failed (the session ended there), else null.</summary>
+    public string? TlsError { get; internal set; }
+
+    /// <summary>Authenticated user (reset by STARTTLS, as RFC 3207 requires).</summary>
+    public string? AuthUser { get; internal set; }
+
+    public string? AuthMechanism { get; internal set; }
+
+    /// <summary>Number of AUTH commands received.</summary>
+    public int AuthAttempts { get; internal set; }
+
+    /// <summary>Every command line received, verbatim without CRLF, including AUTH continuation lines
+    /// (not message data). Over-long lines are recorded truncated.</summary>
+    public string[] Commands
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _commands.ToArray();
+            }
+        }
+    }
+
+    /// <summary>How often the server flushed replies and then had to wait for more input.</summary>
+    public int RoundTrips => Volatile.Read(ref _roundTrips);
+
+    /// <summary>Every MAIL FROM..end transaction of this session, accepted or not.</summary>
+    public SmtpTransactionRecord[] Transactions
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _transactions.ToArray();
+            }
+        }
+    }
+
+    public bool QuitReceived { get; internal set; }
+
+    /// <summary>The server closed the connection without a client QUIT (rule, idle timeout, Stop, DisconnectAll).</summary>
+    public bool ClosedByServer { get; internal set; }
+
+    /// <summary>The connection is over and its handler has finished.</summary>
+    public bool Ended { get; internal set; }
+
+    /// <summary>Unexpected I/O error that ended the session (e.g. connection reset by the client), else null.</summary>
+    public string? Error { get; internal set; }
+
+    internal void AddCommand(string line)
+    {
+        lock (_sync)
+        {
+            _commands.Add(line);
+        }
+    }
+
+    internal void AddTransaction(SmtpTransactionRecord transaction)
+    {
+        lock (_sync)
+        {
+            _transactions.Add(transaction);
+        }
+    }
+
+    internal void CountRoundTrip() => Interlocked.Increment(ref _roundTrips);
+
+    public override string ToString() =>
+        $"Session {Id} ehlo={EhloName} tls={Tls} auth={AuthUser} commands={Commands.Length} roundTrips={RoundTrips}";
+}
+
+/// <summary>One MAIL FROM transaction.</summary>
+public sealed class SmtpTransactionRecord
+{
+    private readonly object _sync;
+    private readonly List<SmtpRecipientRecord> _recipients = new();
+    private byte[]? _data;
+    private string? _dataText;
+
+    internal SmtpTransactionRecord(object sync, int sessionId, string mailFrom, Dictionary<string, string> parameters, bool tls, string? authUser)
+    {
+        _sync = sync;
+        SessionId = sessionId;
+        MailFrom = mailFrom;
+        MailParameters = parameters;
+        Tls = tls;
+        AuthUser = authUser;
+    }
+
+    public int SessionId { get; }
+
+    /// <summary>Reverse path without &lt;&gt;; "" for the null sender.</summary>
+    public string MailFrom { get; }
+
+    /// <summary>MAIL parameters (SIZE, BODY, RET, ENVID, SMTPUTF8, ...); upper-case keys, case-insensitive;
+    /// value "" when the keyword has no value.</summary>
+    public Dictionary<string, string> MailParameters { get; }
+
+    /// <summary>Every RCPT TO, accepted or not.</summary>
+    public SmtpRecipientRecord[] Recipients
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _recipients.ToArray();
+            }
+        }
+    }
+
+    public string[] AcceptedRecipients
+    {
+        get
+        {
+            lock (_sync)
+            {
+                var list = new List<string>();
+                foreach (var r in _recipients)
+                {
+                    if (r.Accepted)
+                    {
+                        list.Add(r.Address);
+                    }
+                }
+
+                return list.ToArray();
+            }
+        }
+    }
+
+    /// <summary>Message bytes after dot-unstuffing, without the final CRLF.CRLF; null if DATA never finished.</summary>
+    public byte[]? Data
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _data;
+            }
+        }
+    }
+
+    /// <summary><see cref="Data"/> decoded as UTF-8; null if none.</summary>
+    public string? DataText
+    {
+        get
+        {
+            lock (_sync)
+            {
+                if (_data == null)
+                {
+                    return null;
+                }
+
+                return _dataText ??= Encoding.UTF8.GetString(_data);
+            }
+        }
+    }
+
+    /// <summary>A 2xx reply was sent after the final dot.</summary>
+    public bool Completed { get; private set; }
+
+    /// <summary>The reply sent after the final dot, or null.</summary>
+    public string? FinalReply { get; private set; }
+
+    /// <summary>The id in "250 2.0.0 Ok: queued as ID" when completed.</summary>
+    public string? QueueId { get; private set; }
+
+    /// <summary>TLS was active at MAIL FROM.</summary>
+    public bool Tls { get; }
+
+    /// <summary>Authenticated user at MAIL FROM.</summary>
+    public string? AuthUser { get; }
+
+    internal void AddRecipient(SmtpRecipientRecord recipient)
+    {
+        lock (_sync)
+        {
+            _recipients.Add(recipient);
+        }
+    }
+
+    internal bool HasAcceptedRecipient()
+    {
+        lock (_sync)
+        {
+            return _recipients.Exists(r => r.Accepted);
+        }
+    }
+
+    internal void SetData(byte[] data)
+    {
+        lock (_sync)
+        {
+            _data = data;
+            _dataText = null;
+        }
+    }
+
+    internal void Finish(bool completed, string reply, string? queueId)
+    {
+        lock (_sync)
+        {
+            FinalReply = reply;
+            QueueId = queueId;
+            Completed = completed;
+        }
+    }
+
+    public override string ToString() =>
+        $"MAIL FROM:<{MailFrom}> to {string.Join(",", AcceptedRecipients)} completed={Completed} bytes={Data?.Length}";
+}
+
+/// <summary>One RCPT TO.</summary>
+public sealed class SmtpRecipientRecord
+{
+    internal SmtpRecipientRecord(string address, Dictionary<string, string> parameters, bool accepted, string reply)
+    {
+        Address = address;
+        Parameters = parameters;
+        Accepted = accepted;
+        Reply = reply;
+    }
+
+    /// <summary>Forward path without &lt;&gt; (the raw argument when it could not be parsed).</summary>
+    public string Address { get; }
+
+    /// <summary>NOTIFY, ORCPT, ...; upper-case keys, case-insensitive.</summary>
+    public Dictionary<string, string> Parameters { get; }
+
+    public bool Accepted { get; }
+
+    /// <summary>The reply sent to this RCPT.</summary>
+    public string Reply { get; }
+
+    public override string ToString() => $"{Address} {(Accepted ? "accepted" : "rejected")}: {Reply}";
+}

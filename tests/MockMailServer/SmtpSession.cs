@@ -1,0 +1,1325 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Threading;
+
+namespace MockMail;
+
+/// <summary>The SMTP protocol for one connection, run on its own background thread.</summary>
+internal sealed class SmtpSession
+{
+    private const int MaxCommandLine = 4096;
+    private const int MaxAuthLine = 12288;
+    private const int MaxDataLine = 1024 * 1024;
+
+    private static readonly byte[] CrLf = { 13, 10 };
+    private static readonly byte[] Lf = { 10 };
+    private static readonly UTF8Encoding Utf8 = new(false, false);
+
+    private readonly MockServer _server;
+    private readonly Socket _socket;
+    private readonly SmtpSessionRecord _rec;
+    private readonly bool _implicitTls;
+    private readonly int _generation;
+    private readonly CancellationToken _stopToken;
+    private NetworkStream? _net;
+    private SslStream? _ssl;
+    private LineStream _io = null!;
+    private SmtpOptions _opts;
+    private bool _greeted;
+    private bool _tls;
+    private bool _closed;
+    private bool _refused;
+    private volatile bool _aborted;
+    private string? _authUser;
+    private SmtpTransactionRecord? _tx;
+    private bool _txUtf8;
+    private Pending _pending;
+
+    internal SmtpSession(MockServer server, Socket socket, SmtpSessionRecord record, bool implicitTls, int generation, CancellationToken stopToken)
+    {
+        _server = server;
+        _socket = socket;
+        _rec = record;
+        _implicitTls = implicitTls;
+        _generation = generation;
+        _stopToken = stopToken;
+        _opts = server.SnapshotOptions();
+    }
+
+    private enum Pending
+    {
+        None,
+        Data,
+        StartTls,
+        Quit,
+    }
+
+    internal Thread? Thread { get; set; }
+
+    /// <summary>Called by Stop/DisconnectAll from another thread: closes the socket so blocked I/O ends.</summary>
+    internal void Abort()
+    {
+        _aborted = true;
+        if (!_rec.Ended && !_closed)
+        {
+            _rec.ClosedByServer = true;
+        }
+
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception)
+        {
+            // already closed
+        }
+
+        try
+        {
+            _socket.Close();
+        }
+        catch (Exception)
+        {
+            // already closed
+        }
+    }
+
+    internal void Run()
+    {
+        try
+        {
+            _socket.NoDelay = true;
+            if (_opts.IdleTimeoutSeconds > 0)
+            {
+                _socket.ReceiveTimeout = _opts.IdleTimeoutSeconds * 1000;
+                _socket.SendTimeout = _opts.IdleTimeoutSeconds * 1000;
+            }
+
+            _net = new NetworkStream(_socket, ownsSocket: false);
+            _io = new LineStream(_net, _rec.CountRoundTrip);
+            if (_implicitTls && !Handshake())
+            {
+                return;
+            }
+
+            Greet();
+            while (!_closed && !_aborted)
+            {
+                var status = _io.ReadLine(MaxCommandLine, out var bytes, out _);
+                if (status == LineStatus.Eof)
+                {
+                    break;
+                }
+
+                string text = Utf8.GetString(bytes);
+                _rec.AddCommand(text);
+                if (status == LineStatus.TooLong)
+                {
+                    Send(R(500, "5.5.2", "Line too long"));
+                    continue;
+                }
+
+                HandleCommand(text);
+            }
+        }
+        catch (Exception ex) when (!_aborted && IsTimeout(ex))
+        {
+            _rec.Error = "Idle timeout";
+            _rec.ClosedByServer = true;
+            try
+            {
+                Send(R(421, "4.4.2", _opts.ServerName + " Idle timeout, closing connection"));
+                _io.Flush();
+            }
+            catch (Exception)
+            {
+                // best effort
+            }
+        }
+        catch (Exception ex)
+        {
+            if (!_aborted && !_closed)
+            {
+                _rec.Error = ex.GetType().Name + ": " + ex.Message;
+            }
+        }
+        finally
+        {
+            Cleanup();
+        }
+    }
+
+    // ---------------------------------------------------------------- session plumbing
+
+    private static bool IsTimeout(Exception ex)
+    {
+        for (Exception? e = ex; e != null; e = e.InnerException)
+        {
+            if (e is SocketException se && se.SocketErrorCode == SocketError.TimedOut)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool Is2xx(string reply) => reply.Length > 0 && reply[0] == '2';
+
+    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
+
+    private void Cleanup()
+    {
+        try
+        {
+            _ssl?.Dispose();
+        }
+        catch (Exception)
+        {
+            // ignore
+        }
+
+        try
+        {
+            _net?.Dispose();
+        }
+        catch (Exception)
+        {
+            // ignore
+        }
+
+        try
+        {
+            _socket.Close();
+        }
+        catch (Exception)
+        {
+            // ignore
+        }
+
+        _rec.Ended = true;
+        _server.OnSessionEnded(this);
+    }
+
+    /// <summary>Reply text with or without the enhanced status code, as configured.</summary>
+    private string R(int code, string enhanced, string text) =>
+        _opts.EnhancedStatusCodes
+            ? code.ToString(CultureInfo.InvariantCulture) + " " + enhanced + " " + text
+            : code.ToString(CultureInfo.InvariantCulture) + " " + text;
+
+    /// <summary>Queues a reply; multi-line text (CRLF or LF separated) is written line by line.</summary>
+    private void Send(string reply)
+    {
+        string[] lines = reply.Split('\n');
+        int count = lines.Length;
+        while (count > 1 && lines[count - 1].TrimEnd('\r').Length == 0)
+        {
+            count--;
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            _io.WriteLine(lines[i].TrimEnd('\r'));
+        }
+    }
+
+    private bool Sleep(int milliseconds)
+    {
+        if (milliseconds > 0)
+        {
+            _stopToken.WaitHandle.WaitOne(milliseconds);
+        }
+
+        return !_stopToken.IsCancellationRequested && !_aborted;
+    }
+
+    /// <summary>Graceful close (FIN) after flushing queued replies.</summary>
+    private void CloseGraceful(bool byServer)
+    {
+        try
+        {
+            _io.Flush();
+        }
+        catch (Exception)
+        {
+            // client may be gone
+        }
+
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception)
+        {
+            // ignore
+        }
+
+        try
+        {
+            _socket.Close();
+        }
+        catch (Exception)
+        {
+            // ignore
+        }
+
+        _closed = true;
+        if (byServer)
+        {
+            _rec.ClosedByServer = true;
+        }
+    }
+
+    /// <summary>Abortive close: the client sees a connection reset.</summary>
+    private void AbortConnection()
+    {
+        try
+        {
+            _socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (Exception)
+        {
+            // ignore
+        }
+
+        try
+        {
+            _socket.Close();
+        }
+        catch (Exception)
+        {
+            // ignore
+        }
+
+        _closed = true;
+        _rec.ClosedByServer = true;
+    }
+
+    /// <summary>Answer nothing; drop input until the client closes or the server stops.</summary>
+    private void Hang()
+    {
+        try
+        {
+            _io.Flush();
+            while (!_aborted && _io.ReadDiscard() > 0)
+            {
+            }
+        }
+        catch (Exception)
+        {
+            // closed by client, Stop() or idle timeout
+        }
+
+        _closed = true;
+    }
+
+    /// <summary>
+    /// Applies the pre-handling part of a rule. Returns false when the rule consumed the command
+    /// (closed, hung, or stopped during a delay).
+    /// </summary>
+    private bool ApplyRule(SmtpRule? rule, bool isData, out string? overrideReply, out bool closeAfter, out int midDataBytes)
+    {
+        overrideReply = null;
+        closeAfter = false;
+        midDataBytes = -1;
+        if (rule == null)
+        {
+            return true;
+        }
+
+        switch (rule.Action)
+        {
+            case SmtpRuleAction.Close:
+                CloseGraceful(byServer: true);
+                return false;
+            case SmtpRuleAction.NeverReply:
+                Hang();
+                return false;
+            case SmtpRuleAction.Delay:
+                if (!Sleep(rule.DelayMs))
+                {
+                    _closed = true; // interrupted by Stop()/DisconnectAll()
+                    _rec.ClosedByServer = true;
+                    return false;
+                }
+
+                return true;
+            case SmtpRuleAction.CloseMidData:
+                if (isData)
+                {
+                    midDataBytes = Math.Max(0, rule.AfterBytes);
+                    return true;
+                }
+
+                try
+                {
+                    _io.Flush();
+                }
+                catch (Exception)
+                {
+                    // ignore
+                }
+
+                AbortConnection();
+                return false;
+            case SmtpRuleAction.ReplyThenClose:
+                overrideReply = NullIfEmpty(rule.Reply);
+                closeAfter = true;
+                return true;
+            default:
+                overrideReply = NullIfEmpty(rule.Reply);
+                return true;
+        }
+    }
+
+    private bool Handshake()
+    {
+        var ssl = new SslStream(_net!, leaveInnerStreamOpen: true);
+        try
+        {
+            ssl.AuthenticateAsServer(new SslServerAuthenticationOptions
+            {
+                ServerCertificateContext = _server.CertificateContext,
+                ClientCertificateRequired = false,
+                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            });
+        }
+        catch (Exception ex)
+        {
+            if (!_aborted)
+            {
+                _rec.TlsError = ex.GetType().Name + ": " + ex.Message;
+            }
+
+            try
+            {
+                ssl.Dispose();
+            }
+            catch (Exception)
+            {
+                // ignore
+            }
+
+            _closed = true;
+            return false;
+        }
+
+        _ssl = ssl;
+        _tls = true;
+        _io.ReplaceStream(ssl);
+        _rec.Tls = true;
+        _rec.TlsProtocol = ssl.SslProtocol.ToString();
+        return true;
+    }
+
+    // ---------------------------------------------------------------- greeting and dispatch
+
+    private void Greet()
+    {
+        var rule = _server.MatchRule("CONNECT", _implicitTls ? "implicit-tls" : "plain");
+        if (!ApplyRule(rule, false, out var overrideReply, out var closeAfter, out _))
+        {
+            return;
+        }
+
+        string reply = overrideReply ?? "220 " + _opts.Greeting;
+        _refused = !Is2xx(reply);
+        Send(reply);
+        if (closeAfter)
+        {
+            CloseGraceful(byServer: true);
+        }
+    }
+
+    private void HandleCommand(string text)
+    {
+        string trimmed = text.Trim();
+        int space = trimmed.IndexOf(' ');
+        string verb = (space < 0 ? trimmed : trimmed.Substring(0, space)).ToUpperInvariant();
+        string arg = space < 0 ? string.Empty : trimmed.Substring(space + 1).Trim();
+
+        var rule = _server.MatchRule(verb, arg);
+        if (!ApplyRule(rule, verb == "DATA", out var overrideReply, out var closeAfter, out var midDataBytes))
+        {
+            return;
+        }
+
+        _pending = Pending.None;
+        if (_refused && overrideReply == null && verb != "QUIT")
+        {
+            Send(R(503, "5.5.1", "No SMTP service here"));
+        }
+        else
+        {
+            Dispatch(verb, arg, overrideReply);
+        }
+
+        if (closeAfter)
+        {
+            CloseGraceful(byServer: true);
+            return;
+        }
+
+        switch (_pending)
+        {
+            case Pending.Data:
+                ReceiveData(midDataBytes);
+                break;
+            case Pending.StartTls:
+                StartTls();
+                break;
+            case Pending.Quit:
+                CloseGraceful(byServer: false);
+                break;
+        }
+    }
+
+    private void Dispatch(string verb, string arg, string? overrideReply)
+    {
+        switch (verb)
+        {
+            case "EHLO":
+                DoHelo(arg, overrideReply, extended: true);
+                break;
+            case "HELO":
+                DoHelo(arg, overrideReply, extended: false);
+                break;
+            case "STARTTLS":
+                DoStartTls(arg, overrideReply);
+                break;
+            case "AUTH":
+                DoAuth(arg, overrideReply);
+                break;
+            case "MAIL":
+                DoMail(arg, overrideReply);
+                break;
+            case "RCPT":
+                DoRcpt(arg, overrideReply);
+                break;
+            case "DATA":
+                DoData(overrideReply);
+                break;
+            case "RSET":
+                Send(overrideReply ?? R(250, "2.0.0", "Ok"));
+                if (Is2xx(overrideReply ?? "2"))
+                {
+                    _tx = null;
+                }
+
+                break;
+            case "NOOP":
+                Send(overrideReply ?? R(250, "2.0.0", "Ok"));
+                break;
+            case "VRFY":
+                Send(overrideReply ?? R(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"));
+                break;
+            case "HELP":
+                Send(overrideReply ?? R(214, "2.0.0", "Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA RSET NOOP VRFY QUIT"));
+                break;
+            case "QUIT":
+                _rec.QuitReceived = true;
+                Send(overrideReply ?? R(221, "2.0.0", "Bye"));
+                if (overrideReply == null || overrideReply.StartsWith("221", StringComparison.Ordinal))
+                {
+                    _pending = Pending.Quit;
+                }
+
+                break;
+            default:
+                Send(overrideReply ?? R(500, "5.5.2", "Command not recognized"));
+                break;
+        }
+    }
+
+    // ---------------------------------------------------------------- EHLO / HELO / STARTTLS
+
+    private void DoHelo(string arg, string? overrideReply, bool extended)
+    {
+        _opts = _server.SnapshotOptions();
+        if (overrideReply != null)
+        {
+            Send(overrideReply);
+            if (Is2xx(overrideReply))
+            {
+                Greeted(arg);
+            }
+
+            return;
+        }
+
+        if (arg.Length == 0)
+        {
+            Send(R(501, "5.5.4", extended ? "Syntax: EHLO hostname" : "Syntax: HELO hostname"));
+            return;
+        }
+
+        Greeted(arg);
+        if (!extended)
+        {
+            Send("250 " + _opts.ServerName);
+            return;
+        }
+
+        var lines = new List<string> { _opts.ServerName + " Hello " + arg };
+        if (_opts.Pipelining)
+        {
+            lines.Add("PIPELINING");
+        }
+
+        if (_opts.MaxSize > 0)
+        {
+            lines.Add("SIZE " + _opts.MaxSize.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (_opts.EightBitMime)
+        {
+            lines.Add("8BITMIME");
+        }
+
+        if (_opts.SmtpUtf8)
+        {
+            lines.Add("SMTPUTF8");
+        }
+
+        if (_opts.Dsn)
+        {
+            lines.Add("DSN");
+        }
+
+        if (_opts.EnhancedStatusCodes)
+        {
+            lines.Add("ENHANCEDSTATUSCODES");
+        }
+
+        if (_opts.StartTls && !_tls)
+        {
+            lines.Add("STARTTLS");
+        }
+
+        if (_opts.AuthMechanisms.Length > 0)
+        {
+            lines.Add("AUTH " + string.Join(" ", _opts.AuthMechanisms));
+        }
+
+        for (int i = 0; i < lines.Count; i++)
+        {
+            _io.WriteLine((i == lines.Count - 1 ? "250 " : "250-") + lines[i]);
+        }
+    }
+
+    private void Greeted(string arg)
+    {
+        _tx = null;
+        _greeted = true;
+        _rec.EhloName = arg;
+    }
+
+    private void DoStartTls(string arg, string? overrideReply)
+    {
+        if (overrideReply != null)
+        {
+            Send(overrideReply);
+            if (overrideReply.StartsWith("220", StringComparison.Ordinal) && !_tls)
+            {
+                _pending = Pending.StartTls;
+            }
+
+            return;
+        }
+
+        if (_tls)
+        {
+            Send(R(503, "5.5.1", "TLS already active"));
+        }
+        else if (!_opts.StartTls)
+        {
+            Send(R(502, "5.5.1", "STARTTLS not supported"));
+        }
+        else if (arg.Length > 0)
+        {
+            Send(R(501, "5.5.4", "Syntax: STARTTLS takes no parameters"));
+        }
+        else if (_opts.StartTlsFails)
+        {
+            Send(R(454, "4.7.0", "TLS not available"));
+        }
+        else
+        {
+            Send(R(220, "2.0.0", "Ready to start TLS"));
+            _pending = Pending.StartTls;
+        }
+    }
+
+    private void StartTls()
+    {
+        // The client waits for the 220 and then starts the handshake: one round trip.
+        _io.FlushForWait();
+
+        // RFC 3207: forget everything learned before TLS; the client must EHLO again.
+        _tx = null;
+        _greeted = false;
+        _authUser = null;
+        _rec.AuthUser = null;
+        _rec.AuthMechanism = null;
+        Handshake();
+    }
+
+    // ---------------------------------------------------------------- AUTH
+
+    private void DoAuth(string arg, string? overrideReply)
+    {
+        _rec.AuthAttempts++;
+        if (overrideReply != null)
+        {
+            Send(overrideReply);
+            return;
+        }
+
+        if (!_greeted)
+        {
+            Send(R(503, "5.5.1", "Send EHLO first"));
+            return;
+        }
+
+        if (_authUser != null)
+        {
+            Send(R(503, "5.5.1", "Already authenticated"));
+            return;
+        }
+
+        if (_tx != null)
+        {
+            Send(R(503, "5.5.1", "AUTH not permitted during a mail transaction"));
+            return;
+        }
+
+        string[] mechanisms = _opts.AuthMechanisms;
+        if (mechanisms.Length == 0)
+        {
+            Send(R(503, "5.5.1", "AUTH not available"));
+            return;
+        }
+
+        string[] parts = arg.Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0 || parts.Length > 2)
+        {
+            Send(R(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]"));
+            return;
+        }
+
+        string mechanism = parts[0].ToUpperInvariant();
+        string? initial = parts.Length == 2 ? parts[1] : null;
+        if (Array.FindIndex(mechanisms, m => string.Equals(m, mechanism, StringComparison.OrdinalIgnoreCase)) < 0)
+        {
+            Send(R(504, "5.5.4", "Unrecognized authentication type"));
+            return;
+        }
+
+        if (_opts.AuthRequiresTls && !_tls)
+        {
+            Send(R(538, "5.7.11", "Encryption required for requested authentication mechanism"));
+            return;
+        }
+
+        switch (mechanism)
+        {
+            case "PLAIN":
+                AuthPlain(initial);
+                break;
+            case "LOGIN":
+                AuthLogin(initial);
+                break;
+            case "XOAUTH2":
+                AuthXoauth2(initial);
+                break;
+            default:
+                Send(R(504, "5.5.4", "Unrecognized authentication type"));
+                break;
+        }
+    }
+
+    private void AuthPlain(string? initial)
+    {
+        string? response = initial ?? Challenge("334 ");
+        if (response == null || !Decode(response, out byte[] raw))
+        {
+            return;
+        }
+
+        string[] fields = Utf8.GetString(raw).Split('\0');
+        if (fields.Length != 3)
+        {
+            Send(R(501, "5.5.2", "Malformed PLAIN response"));
+            return;
+        }
+
+        bool ok = (fields[0].Length == 0 || fields[0] == fields[1]) && _server.CheckPassword(fields[1], fields[2]);
+        AuthResult(ok, fields[1], "PLAIN");
+    }
+
+    private void AuthLogin(string? initial)
+    {
+        string? userLine = initial ?? Challenge("334 VXNlcm5hbWU6");
+        if (userLine == null || !Decode(userLine, out byte[] userRaw))
+        {
+            return;
+        }
+
+        string? passLine = Challenge("334 UGFzc3dvcmQ6");
+        if (passLine == null || !Decode(passLine, out byte[] passRaw))
+        {
+            return;
+        }
+
+        string user = Utf8.GetString(userRaw);
+        AuthResult(_server.CheckPassword(user, Utf8.GetString(passRaw)), user, "LOGIN");
+    }
+
+    private void AuthXoauth2(string? initial)
+    {
+        string? response = initial ?? Challenge("334 ");
+        if (response == null || !Decode(response, out byte[] raw))
+        {
+            return;
+        }
+
+        string? user = null;
+        string? token = null;
+        foreach (string field in Utf8.GetString(raw).Split('\x01'))
+        {
+            if (field.StartsWith("user=", StringComparison.Ordinal))
+            {
+                user = field.Substring(5);
+            }
+            else if (field.StartsWith("auth=", StringComparison.Ordinal))
+            {
+                string value = field.Substring(5);
+                if (value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+                {
+                    token = value.Substring(7);
+                }
+            }
+        }
+
+        if (user != null && token != null && _server.CheckToken(user, token))
+        {
+            AuthResult(true, user, "XOAUTH2");
+            return;
+        }
+
+        const string error = "{\"status\":\"401\",\"schemes\":\"bearer\",\"scope\":\"https://mail.google.com/\"}";
+        string? ack = Challenge("334 " + Convert.ToBase64String(Encoding.ASCII.GetBytes(error)));
+        if (ack == null)
+        {
+            return;
+        }
+
+        Send(R(535, "5.7.8", "Authentication failed"));
+    }
+
+    private void AuthResult(bool ok, string user, string mechanism)
+    {
+        if (!ok)
+        {
+            Send(R(535, "5.7.8", "Authentication credentials invalid"));
+            return;
+        }
+
+        _authUser = user;
+        _rec.AuthUser = user;
+        _rec.AuthMechanism = mechanism;
+        Send(R(235, "2.7.0", "Authentication successful"));
+    }
+
+    /// <summary>Sends a 334 challenge and reads the client's response line. Returns null (reply already
+    /// sent or connection gone) on EOF, an over-long line or a "*" cancel.</summary>
+    private string? Challenge(string challenge)
+    {
+        Send(challenge);
+        var status = _io.ReadLine(MaxAuthLine, out var bytes, out _);
+        if (status == LineStatus.Eof)
+        {
+            _closed = true;
+            return null;
+        }
+
+        string text = Utf8.GetString(bytes);
+        _rec.AddCommand(text);
+        if (status == LineStatus.TooLong)
+        {
+            Send(R(500, "5.5.6", "Authentication exchange line is too long"));
+            return null;
+        }
+
+        text = text.Trim();
+        if (text == "*")
+        {
+            Send(R(501, "5.7.0", "Authentication cancelled"));
+            return null;
+        }
+
+        return text;
+    }
+
+    private bool Decode(string base64, out byte[] raw)
+    {
+        raw = Array.Empty<byte>();
+        if (base64 == "=")
+        {
+            return true;
+        }
+
+        try
+        {
+            raw = Convert.FromBase64String(base64);
+            return true;
+        }
+        catch (FormatException)
+        {
+            Send(R(501, "5.5.2", "Cannot decode response"));
+            return false;
+        }
+    }
+
+    // ---------------------------------------------------------------- MAIL / RCPT / DATA
+
+    private static bool TryParsePath(string arg, string keyword, out string address, out Dictionary<string, string> parameters)
+    {
+        address = string.Empty;
+        parameters = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        if (!arg.StartsWith(keyword, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        string rest = arg.Substring(keyword.Length).TrimStart();
+        if (rest.Length == 0 || rest[0] != '<')
+        {
+            return false;
+        }
+
+        int i = 1;
+        bool quoted = false;
+        for (; i < rest.Length; i++)
+        {
+            char c = rest[i];
+            if (quoted)
+            {
+                if (c == '\\')
+                {
+                    i++;
+                }
+                else if (c == '"')
+                {
+                    quoted = false;
+                }
+            }
+            else if (c == '"')
+            {
+                quoted = true;
+            }
+            else if (c == '>')
+            {
+                break;
+            }
+        }
+
+        if (i >= rest.Length)
+        {
+            return false;
+        }
+
+        string path = rest.Substring(1, i - 1);
+        if (path.StartsWith("@", StringComparison.Ordinal))
+        {
+            int colon = path.IndexOf(':');
+            if (colon < 0)
+            {
+                return false;
+            }
+
+            path = path.Substring(colon + 1); // drop the obsolete source route
+        }
+
+        string tail = rest.Substring(i + 1);
+        if (tail.Length > 0 && tail[0] != ' ')
+        {
+            return false;
+        }
+
+        foreach (string p in tail.Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = p.IndexOf('=');
+            string key = eq < 0 ? p : p.Substring(0, eq);
+            if (key.Length == 0)
+            {
+                return false;
+            }
+
+            parameters[key.ToUpperInvariant()] = eq < 0 ? string.Empty : p.Substring(eq + 1);
+        }
+
+        address = path;
+        return true;
+    }
+
+    private static bool IsNonAscii(string s)
+    {
+        foreach (char c in s)
+        {
+            if (c > 127)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private void StartTransaction(string address, Dictionary<string, string> parameters)
+    {
+        _tx = new SmtpTransactionRecord(_server.Sync, _rec.Id, address, parameters, _tls, _authUser);
+        _txUtf8 = parameters.ContainsKey("SMTPUTF8");
+        _rec.AddTransaction(_tx);
+    }
+
+    private void DoMail(string arg, string? overrideReply)
+    {
+        if (overrideReply != null)
+        {
+            Send(overrideReply);
+            if (Is2xx(overrideReply))
+            {
+                TryParsePath(arg, "FROM:", out var a, out var p);
+                StartTransaction(a, p);
+            }
+
+            return;
+        }
+
+        if (!_greeted)
+        {
+            Send(R(503, "5.5.1", "Send EHLO/HELO first"));
+            return;
+        }
+
+        if (_tx != null)
+        {
+            Send(R(503, "5.5.1", "Nested MAIL command"));
+            return;
+        }
+
+        if (!TryParsePath(arg, "FROM:", out var address, out var parameters))
+        {
+            Send(R(501, "5.5.4", "Syntax: MAIL FROM:<address> [parameters]"));
+            return;
+        }
+
+        string? error = ValidateMailParameters(parameters);
+        if (error != null)
+        {
+            Send(error);
+            return;
+        }
+
+        if (IsNonAscii(address) && !(_opts.SmtpUtf8 && parameters.ContainsKey("SMTPUTF8")))
+        {
+            Send(R(553, "5.6.7", "Non-ASCII address requires SMTPUTF8"));
+            return;
+        }
+
+        StartTransaction(address, parameters);
+        Send(R(250, "2.1.0", "Sender OK"));
+    }
+
+    private string? ValidateMailParameters(Dictionary<string, string> parameters)
+    {
+        foreach (var kv in parameters)
+        {
+            string value = kv.Value.ToUpperInvariant();
+            switch (kv.Key)
+            {
+                case "SIZE":
+                    if (!long.TryParse(kv.Value, NumberStyles.None, CultureInfo.InvariantCulture, out long size))
+                    {
+                        return R(501, "5.5.4", "Invalid SIZE parameter");
+                    }
+
+                    if (_opts.MaxSize > 0 && size > _opts.MaxSize)
+                    {
+                        return R(552, "5.3.4", "Message size exceeds fixed maximum message size");
+                    }
+
+                    break;
+                case "BODY":
+                    if (value == "7BIT" || (value == "8BITMIME" && _opts.EightBitMime))
+                    {
+                        break;
+                    }
+
+                    return R(555, "5.5.4", "Unsupported BODY type " + kv.Value);
+                case "SMTPUTF8":
+                    if (!_opts.SmtpUtf8)
+                    {
+                        return R(555, "5.5.4", "SMTPUTF8 not supported");
+                    }
+
+                    break;
+                case "RET":
+                    if (!_opts.Dsn)
+                    {
+                        return R(555, "5.5.4", "DSN not supported");
+                    }
+
+                    if (value != "FULL" && value != "HDRS")
+                    {
+                        return R(501, "5.5.4", "Invalid RET parameter");
+                    }
+
+                    break;
+                case "ENVID":
+                    if (!_opts.Dsn)
+                    {
+                        return R(555, "5.5.4", "DSN not supported");
+                    }
+
+                    break;
+                case "AUTH":
+                    break;
+                default:
+                    return R(555, "5.5.4", "Unsupported parameter " + kv.Key);
+            }
+        }
+
+        return null;
+    }
+
+    private void DoRcpt(string arg, string? overrideReply)
+    {
+        var tx = _tx;
+        if (tx == null)
+        {
+            Send(overrideReply ?? R(503, "5.5.1", "Need MAIL before RCPT"));
+            return;
+        }
+
+        bool parsed = TryParsePath(arg, "TO:", out var address, out var parameters);
+        if (!parsed)
+        {
+            address = arg;
+        }
+
+        string reply;
+        if (overrideReply != null)
+        {
+            reply = overrideReply;
+        }
+        else if (!parsed)
+        {
+            reply = R(501, "5.5.4", "Syntax: RCPT TO:<address> [parameters]");
+        }
+        else if (address.Length == 0)
+        {
+            reply = R(501, "5.1.3", "Bad recipient address syntax");
+        }
+        else
+        {
+            reply = ValidateRcptParameters(parameters)
+                ?? (IsNonAscii(address) && !_txUtf8 ? R(553, "5.6.7", "Non-ASCII address requires SMTPUTF8") : null)
+                ?? R(250, "2.1.5", "Recipient OK");
+        }
+
+        tx.AddRecipient(new SmtpRecipientRecord(address, parameters, Is2xx(reply), reply));
+        Send(reply);
+    }
+
+    private string? ValidateRcptParameters(Dictionary<string, string> parameters)
+    {
+        foreach (var kv in parameters)
+        {
+            switch (kv.Key)
+            {
+                case "NOTIFY":
+                case "ORCPT":
+                    if (!_opts.Dsn)
+                    {
+                        return R(555, "5.5.4", "DSN not supported");
+                    }
+
+                    break;
+                default:
+                    return R(555, "5.5.4", "Unsupported parameter " + kv.Key);
+            }
+        }
+
+        return null;
+    }
+
+    private void DoData(string? overrideReply)
+    {
+        if (overrideReply != null)
+        {
+            Send(overrideReply);
+            if (overrideReply.StartsWith("3", StringComparison.Ordinal) && _tx != null)
+            {
+                _pending = Pending.Data;
+            }
+
+            return;
+        }
+
+        if (_tx == null)
+        {
+            Send(R(503, "5.5.1", "Need MAIL command"));
+            return;
+        }
+
+        if (!_tx.HasAcceptedRecipient())
+        {
+            Send(R(554, "5.5.1", "No valid recipients"));
+            return;
+        }
+
+        Send("354 Start mail input; end with <CRLF>.<CRLF>");
+        _pending = Pending.Data;
+    }
+
+    private void ReceiveData(int abortAfterBytes)
+    {
+        var tx = _tx!;
+        _tx = null; // whatever happens next, the transaction ends here
+        if (abortAfterBytes >= 0)
+        {
+            ReceiveThenAbort(abortAfterBytes);
+            return;
+        }
+
+        using var body = new MemoryStream();
+        byte[]? pendingTerminator = null;
+        bool tooLong = false;
+        while (true)
+        {
+            var status = _io.ReadLine(MaxDataLine, out var line, out var crlf);
+            if (status == LineStatus.Eof)
+            {
+                _closed = true;
+                return;
+            }
+
+            if (status == LineStatus.TooLong)
+            {
+                tooLong = true;
+                continue;
+            }
+
+            if (line.Length == 1 && line[0] == (byte)'.')
+            {
+                break;
+            }
+
+            if (pendingTerminator != null)
+            {
+                body.Write(pendingTerminator, 0, pendingTerminator.Length);
+            }
+
+            int skip = line.Length > 0 && line[0] == (byte)'.' ? 1 : 0; // dot-unstuffing
+            body.Write(line, skip, line.Length - skip);
+            pendingTerminator = crlf ? CrLf : Lf;
+        }
+
+        byte[] data = body.ToArray();
+        tx.SetData(data);
+
+        var rule = _server.MatchRule("DOT", tx.DataText ?? string.Empty);
+        if (!ApplyRule(rule, false, out var overrideReply, out var closeAfter, out _))
+        {
+            return;
+        }
+
+        string reply;
+        string? queueId = null;
+        if (overrideReply != null)
+        {
+            reply = overrideReply;
+        }
+        else if (tooLong)
+        {
+            reply = R(500, "5.5.2", "Line too long");
+        }
+        else if (_opts.MaxSize > 0 && data.Length > _opts.MaxSize)
+        {
+            reply = R(552, "5.3.4", "Message size exceeds fixed maximum message size");
+        }
+        else
+        {
+            queueId = _server.NextQueueId();
+            reply = R(250, "2.0.0", "Ok: queued as " + queueId);
+        }
+
+        bool completed = Is2xx(reply);
+        if (completed && queueId == null)
+        {
+            queueId = _server.NextQueueId();
+        }
+
+        tx.Finish(completed, reply, completed ? queueId : null);
+        if (completed)
+        {
+            _server.AddMessage(tx, _generation);
+        }
+
+        Send(reply);
+        if (closeAfter)
+        {
+            CloseGraceful(byServer: true);
+        }
+    }
+
+    /// <summary>CloseMidData: read up to <paramref name="count"/> content bytes (stopping early at the
+    /// end-of-data marker), then reset the connection without a reply.</summary>
+    private void ReceiveThenAbort(int count)
+    {
+        if (count == 0)
+        {
+            _io.Flush();
+            AbortConnection();
+            return;
+        }
+
+        byte[] buffer = new byte[8192];
+        ulong tail = 0x0D0A; // data starts right after the CRLF of the DATA line
+        long received = 0;
+        while (received < count)
+        {
+            int n = _io.ReadRaw(buffer, 0, (int)Math.Min(buffer.Length, count - received));
+            if (n == 0)
+            {
+                _closed = true;
+                return;
+            }
+
+            received += n;
+            bool end = false;
+            for (int i = 0; i < n && !end; i++)
+            {
+                tail = (tail << 8) | buffer[i];
+                end = (tail & 0xFFFFFFFF) == 0x0A2E0D0A || (tail & 0xFFFFFF) == 0x0A2E0A;
+            }
+
+            if (end)
+            {
+                break;
+            }
+        }
+
+        AbortConnection();
+    }
+}

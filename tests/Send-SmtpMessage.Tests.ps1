@@ -1,0 +1,565 @@
+Describe 'Send-SmtpMessage' {
+    BeforeAll {
+        . (Join-Path $PSScriptRoot 'common.ps1')
+        $mock = New-MockServer
+        $password = 'Secr3t!Pa55'
+        $token = 'ya29.TestToken-abc123'
+        $alice = [pscredential]::new('alice', (ConvertTo-SecureString $password -AsPlainText -Force))
+
+        function Get-Smtp {
+            # Connection parameters for the mock, fast retries, short timeout.
+            @{
+                SmtpServer           = $mock.Host
+                Port                 = $mock.SmtpPort
+                SkipCertificateCheck = $true
+                MaximumRetryCount    = 2
+                RetryIntervalSec     = 0
+                TimeoutSec           = 5
+            }
+        }
+    }
+
+    AfterAll {
+        $mock.Dispose()
+    }
+
+    BeforeEach {
+        $mock.Reset()
+        $smtp = Get-Smtp
+    }
+
+    Describe 'Send-SmtpMessage by parameter' {
+        It 'sends one message: envelope, headers, body and result object' {
+            $result = Send-SmtpMessage @smtp -From 'Ops <ops@example.com>' -To 'alice@example.com' -Subject 'Disk full' -Body 'C: is 99% full'
+
+            $mock.Messages.Count | Should -Be 1
+            $msg = $mock.Messages[0]
+            $msg.MailFrom | Should -Be 'ops@example.com'
+            $msg.AcceptedRecipients | Should -Be @('alice@example.com')
+            Get-MimeHeader $msg.DataText 'Subject' | Should -Be 'Disk full'
+            Get-MimeHeader $msg.DataText 'From' | Should -Be 'Ops <ops@example.com>'
+            $msg.DataText | Should -Match 'C: is 99% full'
+
+            $result | Should -BeOfType ([MailProtocols.Engine.Smtp.SmtpSendResult])
+            $result.Accepted | Should -Be @('alice@example.com')
+            $result.Rejected.Count | Should -Be 0
+            "<$($result.MessageId)>" | Should -Be (Get-MimeHeader $msg.DataText 'Message-ID')
+            $result.Port | Should -Be $mock.SmtpPort
+            $result.ServerResponse | Should -Match 'queued'
+            $result.Attempts | Should -Be 1
+        }
+
+        It 'binds positional parameters in the order of Send-MailMessage (To, Subject, Body, SmtpServer)' {
+            Send-SmtpMessage 'bob@example.com' 'Positional' 'Body text' $mock.Host -From 'ops@example.com' -Port $mock.SmtpPort -SkipCertificateCheck | Out-Null
+            $msg = $mock.Messages[0]
+            $msg.AcceptedRecipients | Should -Be @('bob@example.com')
+            Get-MimeHeader $msg.DataText 'Subject' | Should -Be 'Positional'
+        }
+
+        It 'uses $PSEmailServer when -SmtpServer is not given' {
+            $PSEmailServer = $mock.Host
+            $smtp.Remove('SmtpServer')
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'bob@example.com' -Subject 'fallback' | Out-Null
+            $mock.Messages.Count | Should -Be 1
+        }
+
+        It 'fails with NoSmtpServer when neither -SmtpServer nor $PSEmailServer is set' {
+            $PSEmailServer = $null
+            $smtp.Remove('SmtpServer')
+            { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'bob@example.com' -ErrorAction Stop } |
+                Should -Throw -ErrorId 'NoSmtpServer,MailProtocols.Commands.SendSmtpMessageCommand'
+        }
+
+        It 'puts Cc in the headers and Bcc only in the envelope' {
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Cc 'c@example.com' -Bcc 'hidden@example.com' -ReplyTo 'desk@example.com' -Subject 'x' | Out-Null
+            $msg = $mock.Messages[0]
+            $msg.AcceptedRecipients | Sort-Object | Should -Be @('a@example.com', 'c@example.com', 'hidden@example.com')
+            Get-MimeHeader $msg.DataText 'Cc' | Should -Be 'c@example.com'
+            Get-MimeHeader $msg.DataText 'Reply-To' | Should -Be 'desk@example.com'
+            $msg.DataText | Should -Not -Match 'hidden@example.com'
+        }
+
+        It 'accepts several comma-separated addresses in one -To entry' {
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com, b@example.com' | Out-Null
+            $mock.Messages[0].AcceptedRecipients | Should -Be @('a@example.com', 'b@example.com')
+        }
+
+        It 'sets priority headers with -Priority High' {
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Priority High | Out-Null
+            $raw = $mock.Messages[0].DataText
+            Get-MimeHeader $raw 'X-Priority' | Should -Match '^2'
+            Get-MimeHeader $raw 'Importance' | Should -Be 'high'
+        }
+
+        It 'sends an HTML body with -BodyAsHtml' {
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Body '<b>bold</b>' -BodyAsHtml | Out-Null
+            Get-MimeHeader $mock.Messages[0].DataText 'Content-Type' | Should -Match '^text/html'
+        }
+
+        It 'sends text and HTML together as multipart/alternative' {
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Body 'plain' -HtmlBody '<p>rich</p>' | Out-Null
+            $raw = $mock.Messages[0].DataText
+            Get-MimeHeader $raw 'Content-Type' | Should -Match '^multipart/alternative'
+            $raw | Should -Match 'Content-Type: text/plain'
+            $raw | Should -Match 'Content-Type: text/html'
+        }
+
+        It 'attaches files, Unicode file names included' {
+            $file = Join-Path $TestDrive 'Bericht für März.txt'
+            Set-Content -Path $file -Value 'attachment body'
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Body 'see attached' -Attachments $file | Out-Null
+            $raw = $mock.Messages[0].DataText
+            Get-MimeHeader $raw 'Content-Type' | Should -Match '^multipart/mixed'
+            $parsed = ConvertFrom-RawMessage $mock.Messages[0].Data
+            $attachment = @($parsed.Attachments)[0]
+            $attachment.FileName | Should -Be 'Bericht für März.txt'
+            $attachment.ContentDisposition.Disposition | Should -Be 'attachment'
+            $content = [IO.MemoryStream]::new()
+            $attachment.Content.DecodeTo($content)
+            [Text.Encoding]::UTF8.GetString($content.ToArray()) | Should -Be ([IO.File]::ReadAllText($file))
+        }
+
+        It 'embeds inline images referenced by cid:' {
+            $png = Join-Path $TestDrive 'logo.png'
+            [IO.File]::WriteAllBytes($png, [byte[]](0x89, 0x50, 0x4E, 0x47, 1, 2, 3))
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Body '<img src="cid:logo">' -BodyAsHtml -InlineImage @{ logo = $png } | Out-Null
+            $raw = $mock.Messages[0].DataText
+            Get-MimeHeader $raw 'Content-Type' | Should -Match '^multipart/related'
+            $raw | Should -Match 'Content-Id: <logo>'
+            $raw | Should -Match 'Content-Type: image/png'
+            $raw | Should -Match 'Content-Disposition: inline'
+        }
+
+        It 'adds extra headers from -Header' {
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Header @{ 'X-Alert-Id' = '4711'; 'X-Source' = 'monitor' } | Out-Null
+            $raw = $mock.Messages[0].DataText
+            Get-MimeHeader $raw 'X-Alert-Id' | Should -Be '4711'
+            Get-MimeHeader $raw 'X-Source' | Should -Be 'monitor'
+        }
+
+        It 'uses the charset given with -Encoding' {
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Body 'Grüße' -Encoding latin1 | Out-Null
+            $mock.Messages[0].DataText | Should -Match 'charset=iso-8859-1'
+        }
+
+        It 'encodes a Unicode subject and display name' {
+            Send-SmtpMessage @smtp -From 'Jörg Müller <joerg@example.com>' -To 'a@example.com' -Subject 'Störung: Überlauf ✉' | Out-Null
+            $raw = $mock.Messages[0].DataText
+            Get-MimeHeader $raw 'Subject' | Should -Match '^=\?utf-8\?'
+            $parsed = ConvertFrom-RawMessage $mock.Messages[0].Data
+            $parsed.Subject | Should -Be 'Störung: Überlauf ✉'
+            $parsed.From[0].Name | Should -Be 'Jörg Müller'
+        }
+
+        It 'sends no NOTIFY parameter unless a delivery notification is asked for' {
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' | Out-Null
+            $mock.Messages[0].Recipients[0].Parameters.ContainsKey('NOTIFY') | Should -BeFalse
+        }
+
+        It 'asks for delivery notifications with -DeliveryNotificationOption' {
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -DeliveryNotificationOption OnFailure, Delay | Out-Null
+            ($mock.Messages[0].Recipients[0].Parameters['NOTIFY'] -split ',') | Sort-Object | Should -Be @('DELAY', 'FAILURE')
+        }
+
+        It 'sends NOTIFY=NEVER for -DeliveryNotificationOption Never' {
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -DeliveryNotificationOption Never | Out-Null
+            $mock.Messages[0].Recipients[0].Parameters['NOTIFY'] | Should -Be 'NEVER'
+        }
+
+        It 'uses SMTPUTF8 for a Unicode address when the server offers it' {
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'jörg@bücher.example' | Out-Null
+            $msg = $mock.Messages[0]
+            $msg.MailParameters.ContainsKey('SMTPUTF8') | Should -BeTrue
+            $msg.AcceptedRecipients | Should -Be @('jörg@bücher.example')
+        }
+
+        It 'encodes an IDN domain as punycode when the server has no SMTPUTF8' {
+            $mock.Smtp.SmtpUtf8 = $false
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'info@bücher.example' | Out-Null
+            $mock.Messages[0].AcceptedRecipients | Should -Be @('info@xn--bcher-kva.example')
+        }
+
+        It 'refuses a Unicode local part when the server has no SMTPUTF8' {
+            $mock.Smtp.SmtpUtf8 = $false
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'jörg@example.com' -ErrorVariable err -ErrorAction SilentlyContinue | Out-Null
+            $err[0].FullyQualifiedErrorId | Should -Be 'SmtpUtf8NotSupported,MailProtocols.Commands.SendSmtpMessageCommand'
+            $err[0].TargetObject | Should -Be 'jörg@example.com'
+            $mock.Messages.Count | Should -Be 0
+        }
+
+        It 'says what it would send with -WhatIf and sends nothing' {
+            # What-if lines go to the host, not to a stream: read them from a child pwsh.
+            $script = "Import-Module '$modulePath'; Send-SmtpMessage -SmtpServer $($mock.Host) -Port $($mock.SmtpPort) -From ops@example.com -To a@example.com -Subject x -WhatIf"
+            $out = & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command $script
+            ($out -join "`n") | Should -Match "What if: .*Send message 'x' from ops@example.com to a@example.com"
+            $mock.SmtpConnectionCount | Should -Be 0
+        }
+    }
+
+    Describe 'Send-SmtpMessage TLS' {
+        It 'uses STARTTLS when the server offers it (default Auto)' {
+            $result = Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com'
+            $mock.SmtpSessions[0].Tls | Should -BeTrue
+            $result.TlsProtocol | Should -Match '^Tls1[23]$'
+        }
+
+        It 'stays in plain text with -TlsMode None' {
+            $result = Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -TlsMode None
+            $mock.SmtpSessions[0].Tls | Should -BeFalse
+            $result.TlsProtocol | Should -Be 'None'
+        }
+
+        It 'connects with implicit TLS' {
+            $smtp.Port = $mock.SmtpsPort
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -TlsMode Implicit | Out-Null
+            $mock.SmtpSessions[0].ImplicitTls | Should -BeTrue
+            $mock.Messages.Count | Should -Be 1
+        }
+
+        It 'requires STARTTLS with -UseSsl and fails when it is not offered' {
+            $mock.Smtp.StartTls = $false
+            { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -UseSsl -ErrorAction Stop } |
+                Should -Throw -ErrorId 'StartTlsNotOffered,MailProtocols.Commands.SendSmtpMessageCommand'
+            $mock.Messages.Count | Should -Be 0
+        }
+
+        It 'fails, never falls back to plain text, when advertised STARTTLS is refused' {
+            $mock.Smtp.StartTlsFails = $true
+            $err = { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be 'StartTlsFailed,MailProtocols.Commands.SendSmtpMessageCommand'
+            $err.CategoryInfo.Category | Should -Be 'SecurityError'
+            $mock.SmtpSessions[0].Commands | Should -Not -Contain 'MAIL'
+            $mock.Messages.Count | Should -Be 0
+        }
+
+        It 'validates the certificate by default and names the way out' {
+            $smtp.Remove('SkipCertificateCheck')
+            $err = { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be 'CertificateRejected,MailProtocols.Commands.SendSmtpMessageCommand'
+            $err.CategoryInfo.Category | Should -Be 'SecurityError'
+            $err.TargetObject | Should -Be "$($mock.Host):$($mock.SmtpPort)"
+            $err.Exception.Message | Should -Match 'SkipCertificateCheck'
+            $mock.Messages.Count | Should -Be 0
+        }
+
+        It 'rejects -UseSsl together with -TlsMode None' {
+            { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -UseSsl -TlsMode None -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ConflictingTlsParameters,MailProtocols.Commands.SendSmtpMessageCommand'
+        }
+    }
+
+    Describe 'Send-SmtpMessage authentication' {
+        It 'authenticates with -Credential over STARTTLS' {
+            Send-SmtpMessage @smtp -Credential $alice -From 'alice@example.com' -To 'a@example.com' | Out-Null
+            $mock.SmtpSessions[0].AuthUser | Should -Be 'alice'
+            $mock.Messages[0].AuthUser | Should -Be 'alice'
+        }
+
+        It 'authenticates with an OAuth2 access token (XOAUTH2), user name from -From' {
+            $mock.OAuthTokens['alice@example.com'] = $token
+            $secure = ConvertTo-SecureString $token -AsPlainText -Force
+            Send-SmtpMessage @smtp -AccessToken $secure -From 'Alice <alice@example.com>' -To 'a@example.com' | Out-Null
+            $mock.SmtpSessions[0].AuthMechanism | Should -Be 'XOAUTH2'
+            $mock.SmtpSessions[0].AuthUser | Should -Be 'alice@example.com'
+        }
+
+        It 'authenticates with an OAuth2 access token for the user given by -UserName' {
+            $secure = ConvertTo-SecureString $token -AsPlainText -Force
+            Send-SmtpMessage @smtp -AccessToken $secure -UserName alice -From 'ops@example.com' -To 'a@example.com' | Out-Null
+            $mock.SmtpSessions[0].AuthUser | Should -Be 'alice'
+        }
+
+        It 'fails with AuthenticationFailed on a wrong password, and sends nothing' {
+            $bad = [pscredential]::new('alice', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
+            $err = { Send-SmtpMessage @smtp -Credential $bad -From 'alice@example.com' -To 'a@example.com' -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be 'AuthenticationFailed,MailProtocols.Commands.SendSmtpMessageCommand'
+            $err.CategoryInfo.Category | Should -Be 'AuthenticationError'
+            $err.TargetObject | Should -Be 'alice'
+            $mock.Messages.Count | Should -Be 0
+        }
+
+        It 'never sends credentials over plain text unless allowed' {
+            $err = { Send-SmtpMessage @smtp -TlsMode None -Credential $alice -From 'alice@example.com' -To 'a@example.com' -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be 'UnencryptedAuthenticationRefused,MailProtocols.Commands.SendSmtpMessageCommand'
+            $err.Exception.Message | Should -Match 'AllowUnencryptedAuthentication'
+            $mock.SmtpSessions[0].Commands | Where-Object { $_ -like 'AUTH*' } | Should -BeNullOrEmpty
+            ($mock.SmtpSessions[0].Commands -join "`n") | Should -Not -Match ([regex]::Escape($password))
+            $mock.Messages.Count | Should -Be 0
+        }
+
+        It 'sends credentials over plain text with -AllowUnencryptedAuthentication' {
+            Send-SmtpMessage @smtp -TlsMode None -AllowUnencryptedAuthentication -Credential $alice -From 'alice@example.com' -To 'a@example.com' | Out-Null
+            $mock.SmtpSessions[0].AuthUser | Should -Be 'alice'
+            $mock.SmtpSessions[0].Tls | Should -BeFalse
+        }
+
+        It 'writes a transcript with the AUTH secrets redacted' {
+            $log = Join-Path $TestDrive 'smtp.log'
+            Send-SmtpMessage @smtp -Credential $alice -From 'alice@example.com' -To 'a@example.com' -TranscriptPath $log | Out-Null
+            $text = Get-Content $log -Raw
+            $text | Should -Match 'EHLO'
+            $text | Should -Match 'AUTH'
+            $plain = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes("`0alice`0$password"))
+            $text | Should -Not -Match ([regex]::Escape($password))
+            $text | Should -Not -Match ([regex]::Escape($plain))
+        }
+
+        It 'leaks neither password nor token into any stream, error or transcript' {
+            $log = Join-Path $TestDrive 'secrets.log'
+            $secure = ConvertTo-SecureString $token -AsPlainText -Force
+            $badToken = ConvertTo-SecureString 'ya29.WrongToken-zzz' -AsPlainText -Force
+            $bad = [pscredential]::new('alice', (ConvertTo-SecureString 'Wr0ng!Secret' -AsPlainText -Force))
+            $captured = Invoke-Captured {
+                $common = @{ From = 'alice@example.com'; To = 'a@example.com'; TranscriptPath = $log }
+                Send-SmtpMessage @smtp @common -Credential $alice
+                Send-SmtpMessage @smtp @common -AccessToken $secure -UserName alice
+                try { Send-SmtpMessage @smtp @common -Credential $bad } catch { $_ }
+                try { Send-SmtpMessage @smtp @common -AccessToken $badToken -UserName alice } catch { $_ }
+                try { Send-SmtpMessage @smtp @common -TlsMode None -Credential $alice } catch { $_ }
+            }
+            $captured.Records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | Should -Not -BeNullOrEmpty
+            ($captured.Records | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] }).Count | Should -BeGreaterOrEqual 3
+            $all = $captured.Text + (Get-Content $log -Raw)
+            foreach ($secret in $password, $token, 'Wr0ng!Secret', 'ya29.WrongToken-zzz') {
+                $all | Should -Not -Match ([regex]::Escape($secret))
+                $all | Should -Not -Match ([regex]::Escape([Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($secret))))
+            }
+        }
+    }
+
+    Describe 'Send-SmtpMessage by pipe' {
+        BeforeAll {
+            $csv = "To,Subject,Body", "alice@example.com,Alert 1,first", "bob@example.com,Alert 2,second", "carol@example.com,Alert 3,third"
+        }
+
+        It 'sends one message per CSV row over one connection' {
+            $results = $csv | ConvertFrom-Csv | Send-SmtpMessage @smtp -From 'monitor@example.com'
+            $results.Count | Should -Be 3
+            $mock.SmtpConnectionCount | Should -Be 1
+            $mock.Messages.Count | Should -Be 3
+            $mock.Messages.AcceptedRecipients | Should -Be @('alice@example.com', 'bob@example.com', 'carol@example.com')
+            $mock.Messages | ForEach-Object { Get-MimeHeader $_.DataText 'Subject' } | Should -Be @('Alert 1', 'Alert 2', 'Alert 3')
+            $mock.SmtpSessions[0].QuitReceived | Should -BeTrue
+        }
+
+        It 'uses PIPELINING when offered: fewer round trips than without' {
+            $many = 1..5 | ForEach-Object { [pscustomobject]@{ To = "u$_@example.com"; Cc = "c$_@example.com"; Subject = "s$_" } }
+            $many | Send-SmtpMessage @smtp -From 'monitor@example.com' | Out-Null
+            $withPipelining = $mock.SmtpSessions[0].RoundTrips
+            $mock.Reset()
+            $mock.Smtp.Pipelining = $false
+            $many | Send-SmtpMessage @smtp -From 'monitor@example.com' | Out-Null
+            $without = $mock.SmtpSessions[0].RoundTrips
+            $mock.Messages.Count | Should -Be 5
+            $withPipelining | Should -BeLessThan $without
+        }
+
+        It 'reconnects when the server closes the connection between messages' {
+            $null = $mock.ReplyThenClose('DOT', $null, $null, 1)
+            $results = $csv | ConvertFrom-Csv | Send-SmtpMessage @smtp -From 'monitor@example.com'
+            $results.Count | Should -Be 3
+            $mock.SmtpConnectionCount | Should -Be 2
+            $mock.Messages.AcceptedRecipients | Should -Be @('alice@example.com', 'bob@example.com', 'carol@example.com')
+        }
+
+        It 'writes an error for a bad row and still sends the others' {
+            $rows = @([pscustomobject]@{ To = 'ok1@example.com' }, [pscustomobject]@{ To = 'not an address' }, [pscustomobject]@{ To = 'ok2@example.com' })
+            $results = $rows | Send-SmtpMessage @smtp -From 'monitor@example.com' -ErrorVariable err -ErrorAction SilentlyContinue
+            $results.Count | Should -Be 2
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be 'InvalidAddress,MailProtocols.Commands.SendSmtpMessageCommand'
+            $err[0].TargetObject | Should -Be 'not an address'
+            $mock.Messages.AcceptedRecipients | Should -Be @('ok1@example.com', 'ok2@example.com')
+        }
+
+        It 'sends piped files as attachments of one message, like Send-MailMessage' {
+            1..3 | ForEach-Object { Set-Content -Path (Join-Path $TestDrive "app$_.log") -Value "log $_" }
+            $result = Get-ChildItem $TestDrive -Filter 'app*.log' | Send-SmtpMessage @smtp -From 'monitor@example.com' -To 'ops@example.com' -Subject 'logs'
+            @($result).Count | Should -Be 1
+            $mock.Messages.Count | Should -Be 1
+            $raw = $mock.Messages[0].DataText
+            foreach ($n in 1..3) { $raw | Should -Match "filename=app$n\.log" }
+        }
+
+        It 'takes piped strings as attachment paths' {
+            Set-Content -Path (Join-Path $TestDrive 'one.txt') -Value 'one'
+            Set-Content -Path (Join-Path $TestDrive 'two.txt') -Value 'two'
+            (Join-Path $TestDrive 'one.txt'), (Join-Path $TestDrive 'two.txt') |
+                Send-SmtpMessage @smtp -From 'monitor@example.com' -To 'ops@example.com' -Subject 'files' | Out-Null
+            $mock.Messages.Count | Should -Be 1
+            @((ConvertFrom-RawMessage $mock.Messages[0].Data).Attachments).FileName | Should -Be @('one.txt', 'two.txt')
+        }
+
+        It 'adds piped files to the files given with -Attachments' {
+            Set-Content -Path (Join-Path $TestDrive 'cmd.txt') -Value 'cmd'
+            Set-Content -Path (Join-Path $TestDrive 'piped.txt') -Value 'piped'
+            Get-Item (Join-Path $TestDrive 'piped.txt') |
+                Send-SmtpMessage @smtp -From 'monitor@example.com' -To 'ops@example.com' -Attachments (Join-Path $TestDrive 'cmd.txt') | Out-Null
+            @((ConvertFrom-RawMessage $mock.Messages[0].Data).Attachments).FileName | Should -Be @('cmd.txt', 'piped.txt')
+        }
+
+        It 'writes AttachmentNotFound for a piped path that does not exist, and sends nothing' {
+            (Join-Path $TestDrive 'absent.txt') | Send-SmtpMessage @smtp -From 'monitor@example.com' -To 'ops@example.com' -ErrorVariable err -ErrorAction SilentlyContinue | Out-Null
+            $err[0].FullyQualifiedErrorId | Should -Be 'AttachmentNotFound,MailProtocols.Commands.SendSmtpMessageCommand'
+            $mock.SmtpConnectionCount | Should -Be 0
+        }
+
+        It 'refuses a pipeline that mixes files and message rows' {
+            Set-Content -Path (Join-Path $TestDrive 'mixed.log') -Value 'x'
+            $items = @([pscustomobject]@{ Subject = 'row' }, (Get-Item (Join-Path $TestDrive 'mixed.log')))
+            $items | Send-SmtpMessage @smtp -From 'monitor@example.com' -To 'ops@example.com' -ErrorVariable err -ErrorAction SilentlyContinue | Out-Null
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be 'MixedPipelineInput,MailProtocols.Commands.SendSmtpMessageCommand'
+            $mock.Messages.Count | Should -Be 1
+            $mock.Messages[0].DataText | Should -Not -Match 'mixed\.log'
+        }
+    }
+
+    Describe 'Send-SmtpMessage errors' {
+        It 'rejects a malformed address before connecting' {
+            $err = { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'bad@@example' -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be 'InvalidAddress,MailProtocols.Commands.SendSmtpMessageCommand'
+            $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+            $err.TargetObject | Should -Be 'bad@@example'
+            $mock.SmtpConnectionCount | Should -Be 0
+        }
+
+        It 'rejects a missing attachment before connecting' {
+            $missing = Join-Path $TestDrive 'nope.txt'
+            $err = { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Attachments $missing -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be 'AttachmentNotFound,MailProtocols.Commands.SendSmtpMessageCommand'
+            $err.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+            $err.TargetObject | Should -Be $missing
+            $mock.SmtpConnectionCount | Should -Be 0
+        }
+
+        It 'rejects a subject with a line break (header injection) before connecting' {
+            $err = { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Subject "hi`r`nBcc: victim@example.com" -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be 'InvalidSubject,MailProtocols.Commands.SendSmtpMessageCommand'
+            $mock.SmtpConnectionCount | Should -Be 0
+        }
+
+        It 'reports an unreachable host as ConnectFailed' {
+            $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+            $listener.Start(); $port = $listener.LocalEndpoint.Port; $listener.Stop()
+            $smtp.Port = $port
+            $err = { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be 'ConnectFailed,MailProtocols.Commands.SendSmtpMessageCommand'
+            $err.CategoryInfo.Category | Should -Be 'ConnectionError'
+            $err.TargetObject | Should -Be "$($mock.Host):$port"
+        }
+
+        It 'delivers to the others and writes one error per rejected recipient' {
+            $null = $mock.ReplyTo('RCPT', 'bob@', '550 5.1.1 <bob@example.com> No such user', -1)
+            $result = Send-SmtpMessage @smtp -From 'ops@example.com' -To 'alice@example.com', 'bob@example.com', 'carol@example.com' -ErrorVariable err -ErrorAction SilentlyContinue
+            $mock.Messages.Count | Should -Be 1
+            $mock.Messages[0].AcceptedRecipients | Should -Be @('alice@example.com', 'carol@example.com')
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be 'RecipientRejected,MailProtocols.Commands.SendSmtpMessageCommand'
+            $err[0].TargetObject | Should -Be 'bob@example.com'
+            $err[0].Exception.Message | Should -Match 'No such user'
+            $result.Rejected.Address | Should -Be @('bob@example.com')
+            $result.Accepted | Should -Be @('alice@example.com', 'carol@example.com')
+        }
+
+        It 'sends nothing when every recipient is rejected' {
+            $null = $mock.ReplyTo('RCPT', $null, '550 5.1.1 No such user', -1)
+            $err = { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com', 'b@example.com' -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be 'AllRecipientsRejected,MailProtocols.Commands.SendSmtpMessageCommand'
+            $mock.Messages.Count | Should -Be 0
+            $mock.SmtpSessions[0].Commands | Should -Not -Contain 'DATA'
+        }
+
+        It 'retries a transient 451 after the data and delivers exactly once' {
+            $null = $mock.ReplyTo('DOT', $null, '451 4.3.0 Try again later', 1)
+            $result = Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com'
+            $result.Attempts | Should -Be 2
+            $mock.Messages.Count | Should -Be 1
+        }
+
+        It 'retries only the recipient that got a transient 4xx' {
+            $null = $mock.ReplyTo('RCPT', 'b@', '451 4.2.1 Mailbox busy', 1)
+            $result = Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com', 'b@example.com'
+            $result.Accepted | Sort-Object | Should -Be @('a@example.com', 'b@example.com')
+            $mock.Messages.Count | Should -Be 2
+            $mock.Messages[0].AcceptedRecipients | Should -Be @('a@example.com')
+            $mock.Messages[1].AcceptedRecipients | Should -Be @('b@example.com')
+        }
+
+        It 'gives up after the retries with a ResourceUnavailable error' {
+            $null = $mock.ReplyTo('MAIL', $null, '451 4.3.0 Try again later', -1)
+            $err = { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be 'SenderRejected,MailProtocols.Commands.SendSmtpMessageCommand'
+            $err.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+            ($mock.SmtpSessions.Commands | Where-Object { $_ -like 'MAIL*' }).Count | Should -Be 3
+            $mock.Messages.Count | Should -Be 0
+        }
+
+        It 'does not retry a permanent 5xx after the data' {
+            $null = $mock.ReplyTo('DOT', $null, '554 5.7.1 Message refused', -1)
+            $err = { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be 'MessageRejected,MailProtocols.Commands.SendSmtpMessageCommand'
+            ($mock.SmtpSessions.Commands | Where-Object { $_ -eq 'DATA' }).Count | Should -Be 1
+        }
+
+        It 'retries on a new connection after 421 and close' {
+            $null = $mock.ReplyThenClose('MAIL', $null, '421 4.3.2 Shutting down', 1)
+            $result = Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com'
+            $result.Attempts | Should -Be 2
+            $mock.SmtpConnectionCount | Should -Be 2
+            $mock.Messages.Count | Should -Be 1
+        }
+
+        It 'retries a message whose connection was lost mid-DATA, and delivers it once' {
+            $big = Join-Path $TestDrive 'big.bin'
+            [IO.File]::WriteAllBytes($big, [byte[]]::new(8MB))
+            $null = $mock.CloseMidData(4096, 1)
+            $result = Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Attachments $big
+            $result.Attempts | Should -Be 2
+            $mock.Messages.Count | Should -Be 1
+        }
+
+        It 'reports DeliveryUnknown, and does not retry, when the connection drops after the final dot' {
+            $null = $mock.CloseOn('DOT', $null, 1)
+            $err = { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be 'DeliveryUnknown,MailProtocols.Commands.SendSmtpMessageCommand'
+            $err.CategoryInfo.Category | Should -Be 'ConnectionError'
+            $err.Exception.Message | Should -Match 'not sent again'
+            $mock.SmtpConnectionCount | Should -Be 1
+            ($mock.SmtpSessions.Commands | Where-Object { $_ -eq 'DATA' }).Count | Should -Be 1
+        }
+
+        It 'times out on a silent server' {
+            $null = $mock.NeverReply('MAIL', -1)
+            $smtp.TimeoutSec = 2
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            $err = { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -ErrorAction Stop } | Should -Throw -PassThru
+            $watch.Stop()
+            $err.FullyQualifiedErrorId | Should -Be 'Timeout,MailProtocols.Commands.SendSmtpMessageCommand'
+            $err.CategoryInfo.Category | Should -Be 'OperationTimeout'
+            $watch.Elapsed.TotalSeconds | Should -BeLessThan 4
+        }
+
+        It 'stops within a second on Ctrl+C while the server is silent' {
+            $null = $mock.NeverReply('MAIL', -1)
+            $ps = [powershell]::Create()
+            $null = $ps.AddScript({
+                    param($ModulePath, $Port)
+                    Import-Module $ModulePath
+                    Send-SmtpMessage -SmtpServer 127.0.0.1 -Port $Port -SkipCertificateCheck -TimeoutSec 60 -From 'ops@example.com' -To 'a@example.com'
+                }).AddArgument($modulePath).AddArgument($mock.SmtpPort)
+            $async = $ps.BeginInvoke()
+            $deadline = [DateTime]::UtcNow.AddSeconds(20)
+            while (-not ($mock.SmtpSessions.Commands -like 'MAIL*') -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+            $mock.SmtpSessions.Commands -like 'MAIL*' | Should -Not -BeNullOrEmpty
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            $ps.Stop()
+            $watch.Stop()
+            $async.IsCompleted | Should -BeTrue
+            $watch.Elapsed.TotalSeconds | Should -BeLessThan 1
+            $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+            $mock.Messages.Count | Should -Be 0
+            $ps.Dispose()
+        }
+    }
+}
