@@ -54,3 +54,54 @@ function Invoke-Captured {
     }
     [pscustomobject]@{ Records = $records; Text = ($text -join "`n") }
 }
+
+function Get-FreeTcpPort {
+    $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+    $listener.Start()
+    try { $listener.LocalEndpoint.Port } finally { $listener.Stop() }
+}
+
+function Start-Smtp4dev {
+    # Starts smtp4dev (a real SMTP + POP3 server, a dotnet tool of this repository) on free
+    # loopback ports with an in-memory database, and waits, a bounded number of times, until
+    # its SMTP port and web API answer.
+    param([string[]] $ExtraArguments = @())
+    $repo = Split-Path $PSScriptRoot
+    $data = Join-Path ([IO.Path]::GetTempPath()) "smtp4dev-$([guid]::NewGuid().ToString('n'))"
+    $null = New-Item -ItemType Directory -Path $data
+    $server = [pscustomobject]@{
+        SmtpPort = Get-FreeTcpPort
+        Pop3Port = Get-FreeTcpPort
+        WebUrl   = "http://127.0.0.1:$(Get-FreeTcpPort)"
+        DataPath = $data
+        Process  = $null
+    }
+    $arguments = @('tool', 'run', 'smtp4dev', '--',
+        "--smtpport=$($server.SmtpPort)", "--pop3port=$($server.Pop3Port)", "--imapport=$(Get-FreeTcpPort)",
+        '--db=', "--urls=$($server.WebUrl)", '--nousersettings', '--bindaddress=127.0.0.1',
+        '--hostname=localhost', "--baseappdatapath=$data") + $ExtraArguments
+    $server.Process = Start-Process -FilePath dotnet -ArgumentList $arguments -WorkingDirectory $repo -PassThru `
+        -RedirectStandardOutput (Join-Path $data 'stdout.log') -RedirectStandardError (Join-Path $data 'stderr.log')
+    foreach ($try in 1..120) {
+        if ($server.Process.HasExited) { break }
+        try {
+            $client = [System.Net.Sockets.TcpClient]::new('127.0.0.1', $server.SmtpPort)
+            $client.Dispose()
+            $null = Invoke-RestMethod "$($server.WebUrl)/api/messages" -TimeoutSec 2
+            return $server
+        }
+        catch { Start-Sleep -Milliseconds 500 }
+    }
+    $log = Get-Content (Join-Path $data 'stdout.log') -Raw -ErrorAction SilentlyContinue
+    Stop-Smtp4dev $server
+    throw "smtp4dev did not become ready within 60 s. Its output:`n$log"
+}
+
+function Stop-Smtp4dev {
+    param($Server)
+    if ($Server.Process -and -not $Server.Process.HasExited) {
+        $Server.Process.Kill($true)
+        $null = $Server.Process.WaitForExit(10000)
+    }
+    Remove-Item $Server.DataPath -Recurse -Force -ErrorAction SilentlyContinue
+}
