@@ -11,8 +11,9 @@
 
     Tasks:
       Build  Compiles src/ and lays out the importable module at out/MailProtocols/<version>/.
-      Test   Builds, then runs every Pester test in a child pwsh; the last line printed is
-             "N passed, N failed", and the exit code is non-zero on any failure.
+      Test   Builds, runs the engine's xunit tests, then every Pester test in a child pwsh;
+             the last line printed is "N passed, N failed" (both suites together), and the
+             exit code is non-zero on any failure.
       Demo   Builds, starts the bundled mock mail server, sends a message with Send-SmtpMessage
              and shows what arrived.
 
@@ -101,7 +102,23 @@ function Get-PesterManifest {
     $manifest
 }
 
+function Invoke-EngineTest {
+    # The engine's C# unit tests; returns their counts, read from the TRX report.
+    $resultsDir = Join-Path $OutRoot 'TestResults'
+    $trx = Join-Path $resultsDir 'engine.trx'
+    if (Test-Path $trx) { Remove-Item $trx }
+    & dotnet test (Join-Path $Root 'tests/MailProtocols.Engine.Tests/MailProtocols.Engine.Tests.csproj') -c $Configuration `
+        --nologo --logger 'trx;LogFileName=engine.trx' --results-directory $resultsDir | Out-Host
+    if (-not (Test-Path $trx)) {
+        return [pscustomobject]@{ Passed = 0; Failed = 1 }
+    }
+
+    $counters = ([xml](Get-Content $trx -Raw)).TestRun.ResultSummary.Counters
+    [pscustomobject]@{ Passed = [int]$counters.passed; Failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout }
+}
+
 function Invoke-Test {
+    $engine = if ($Tag) { [pscustomobject]@{ Passed = 0; Failed = 0 } } else { Invoke-EngineTest }
     $modulePath = Invoke-Build
     $mockPath = Invoke-MockServerBuild
     $pester = Get-PesterManifest
@@ -117,14 +134,16 @@ function Invoke-Test {
     $childExit = $LASTEXITCODE
 
     if (-not (Test-Path $resultFile)) {
-        Write-Host "The test run ended (exit code $childExit) without writing $resultFile."
-        Write-Host '0 passed, 1 failed'
+        Write-Host "The Pester run ended (exit code $childExit) without writing $resultFile."
+        Write-Host "$($engine.Passed) passed, $($engine.Failed + 1) failed"
         exit 1
     }
 
     $result = Get-Content $resultFile -Raw | ConvertFrom-Json
-    $failed = $result.Failed + $result.FailedContainers
-    Write-Host "$($result.Passed) passed, $failed failed"
+    $passed = $result.Passed + $engine.Passed
+    $failed = $result.Failed + $result.FailedContainers + $engine.Failed
+    Write-Host "Engine (xunit): $($engine.Passed) passed, $($engine.Failed) failed. Pester: $($result.Passed) passed, $($result.Failed + $result.FailedContainers) failed."
+    Write-Host "$passed passed, $failed failed"
     if ($failed -gt 0 -or $result.Passed -eq 0 -or $childExit -ne 0) { exit 1 }
 }
 

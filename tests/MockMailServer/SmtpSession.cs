@@ -72,6 +72,12 @@ internal sealed class SmtpSession
             _rec.ClosedByServer = true;
         }
 
+        ShutdownAndClose();
+    }
+
+    /// <summary>FIN, then close; a socket that is already gone is fine.</summary>
+    private void ShutdownAndClose()
+    {
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -252,23 +258,7 @@ internal sealed class SmtpSession
             // client may be gone
         }
 
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception)
-        {
-            // ignore
-        }
-
-        try
-        {
-            _socket.Close();
-        }
-        catch (Exception)
-        {
-            // ignore
-        }
+        ShutdownAndClose();
 
         _closed = true;
         if (byServer)
