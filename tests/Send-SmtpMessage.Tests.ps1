@@ -91,6 +91,14 @@ Describe 'Send-SmtpMessage' {
             Get-MimeHeader $raw 'Importance' | Should -Be 'high'
         }
 
+        It 'sets low-priority headers with -Priority Low, and none for Normal' {
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Priority Low | Out-Null
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Priority Normal | Out-Null
+            Get-MimeHeader $mock.Messages[0].DataText 'Importance' | Should -Be 'low'
+            Get-MimeHeader $mock.Messages[1].DataText 'Importance' | Should -BeNullOrEmpty
+            Get-MimeHeader $mock.Messages[1].DataText 'X-Priority' | Should -BeNullOrEmpty
+        }
+
         It 'sends an HTML body with -BodyAsHtml' {
             Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Body '<b>bold</b>' -BodyAsHtml | Out-Null
             Get-MimeHeader $mock.Messages[0].DataText 'Content-Type' | Should -Match '^text/html'
@@ -248,6 +256,83 @@ Describe 'Send-SmtpMessage' {
         }
     }
 
+    Describe 'Send-SmtpMessage with a certificate the system trusts' {
+        BeforeAll {
+            # A private CA, trusted by a child pwsh through SSL_CERT_FILE (OpenSSL's trust
+            # bundle, which .NET reads on Linux), and a mock serving a certificate it signed.
+            # The CA has no revocation endpoint, as on a network with no internet: the send
+            # must still work, because revocation is not checked unless asked for.
+            $authority = [MockMail.TestCertificates]::CreateAuthority('MailProtocols Test CA')
+            $now = [DateTimeOffset]::UtcNow
+            $trusted = New-Object MockMail.MockServer
+            $trusted.UseCertificate([MockMail.TestCertificates]::CreateServerCertificate($authority, 'localhost', $now.AddDays(-1), $now.AddDays(30)))
+            $trusted.Start()
+            $expired = New-Object MockMail.MockServer
+            $expired.UseCertificate([MockMail.TestCertificates]::CreateServerCertificate($authority, 'localhost', $now.AddDays(-30), $now.AddDays(-1)))
+            $expired.Start()
+            $bundle = Join-Path $TestDrive 'ca.pem'
+            Set-Content -Path $bundle -Value ([MockMail.TestCertificates]::ToPem($authority)) -NoNewline
+
+            $child = @'
+param($ModulePath, $TrustedPort, $ExpiredPort)
+Import-Module $ModulePath
+$outcome = [ordered]@{}
+$cases = [ordered]@{
+    Trusted        = @{ SmtpServer = 'localhost'; Port = $TrustedPort }
+    WrongName      = @{ SmtpServer = '127.0.0.1'; Port = $TrustedPort }
+    Revocation     = @{ SmtpServer = 'localhost'; Port = $TrustedPort; CheckCertificateRevocation = $true }
+    Expired        = @{ SmtpServer = 'localhost'; Port = $ExpiredPort }
+    ExpiredSkipped = @{ SmtpServer = 'localhost'; Port = $ExpiredPort; SkipCertificateCheck = $true }
+}
+foreach ($name in $cases.Keys) {
+    $p = $cases[$name]
+    try {
+        $null = Send-SmtpMessage @p -TlsMode StartTls -From 'ops@example.com' -To "$name@example.com" -TimeoutSec 10 -ErrorAction Stop
+        $outcome[$name] = 'Sent'
+    }
+    catch { $outcome[$name] = $_.FullyQualifiedErrorId + ' | ' + $_.Exception.Message }
+}
+$outcome | ConvertTo-Json -Compress
+'@
+            $script = Join-Path $TestDrive 'trust.ps1'
+            Set-Content -Path $script -Value $child
+            $saved = $env:SSL_CERT_FILE
+            try {
+                $env:SSL_CERT_FILE = $bundle
+                $json = & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -File $script $modulePath $trusted.SmtpPort $expired.SmtpPort
+            }
+            finally { $env:SSL_CERT_FILE = $saved }
+            $outcome = ($json | Select-Object -Last 1) | ConvertFrom-Json
+        }
+
+        AfterAll {
+            $trusted.Dispose()
+            $expired.Dispose()
+        }
+
+        It 'sends through a server whose certificate chains to a trusted CA, with no revocation server reachable' {
+            $outcome.Trusted | Should -Be 'Sent'
+            $trusted.Messages.AcceptedRecipients | Should -Contain 'Trusted@example.com'
+        }
+
+        It 'rejects a certificate issued for another host name' {
+            $outcome.WrongName | Should -Match '^CertificateRejected,.*RemoteCertificateNameMismatch'
+        }
+
+        It 'checks revocation only when asked, and then fails where it cannot be checked' {
+            $outcome.Revocation | Should -Match '^CertificateRejected,.*Revocation'
+        }
+
+        It 'rejects an expired certificate, and names the way out' {
+            $outcome.Expired | Should -Match '^CertificateRejected,.*NotTimeValid.*SkipCertificateCheck'
+            $expired.Messages.AcceptedRecipients | Should -Not -Contain 'Expired@example.com'
+        }
+
+        It 'accepts an expired certificate with -SkipCertificateCheck' {
+            $outcome.ExpiredSkipped | Should -Be 'Sent'
+        }
+    }
+
     Describe 'Send-SmtpMessage authentication' {
         It 'authenticates with -Credential over STARTTLS' {
             Send-SmtpMessage @smtp -Credential $alice -From 'alice@example.com' -To 'a@example.com' | Out-Null
@@ -267,6 +352,19 @@ Describe 'Send-SmtpMessage' {
             $secure = ConvertTo-SecureString $token -AsPlainText -Force
             Send-SmtpMessage @smtp -AccessToken $secure -UserName alice -From 'ops@example.com' -To 'a@example.com' | Out-Null
             $mock.SmtpSessions[0].AuthUser | Should -Be 'alice'
+        }
+
+        It 'uses AUTH LOGIN when that is all the server offers' {
+            $mock.Smtp.AuthMechanisms = @('LOGIN')
+            Send-SmtpMessage @smtp -Credential $alice -From 'alice@example.com' -To 'a@example.com' | Out-Null
+            $mock.SmtpSessions[0].AuthMechanism | Should -Be 'LOGIN'
+        }
+
+        It 'fails with AuthenticationNotSupported when the server offers no AUTH' {
+            $mock.Smtp.AuthMechanisms = @()
+            { Send-SmtpMessage @smtp -Credential $alice -From 'alice@example.com' -To 'a@example.com' -ErrorAction Stop } |
+                Should -Throw -ErrorId 'AuthenticationNotSupported,MailProtocols.Commands.SendSmtpMessageCommand'
+            $mock.Messages.Count | Should -Be 0
         }
 
         It 'fails with AuthenticationFailed on a wrong password, and sends nothing' {
@@ -313,6 +411,10 @@ Describe 'Send-SmtpMessage' {
                 $common = @{ From = 'alice@example.com'; To = 'a@example.com'; TranscriptPath = $log }
                 Send-SmtpMessage @smtp @common -Credential $alice
                 Send-SmtpMessage @smtp @common -AccessToken $secure -UserName alice
+                $mock.Smtp.AuthMechanisms = @('LOGIN')
+                Send-SmtpMessage @smtp @common -Credential $alice
+                try { Send-SmtpMessage @smtp @common -Credential $bad } catch { $_ }
+                $mock.Smtp.AuthMechanisms = @('PLAIN', 'LOGIN', 'XOAUTH2')
                 try { Send-SmtpMessage @smtp @common -Credential $bad } catch { $_ }
                 try { Send-SmtpMessage @smtp @common -AccessToken $badToken -UserName alice } catch { $_ }
                 try { Send-SmtpMessage @smtp @common -TlsMode None -Credential $alice } catch { $_ }
@@ -493,6 +595,21 @@ Describe 'Send-SmtpMessage' {
             $err.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
             ($mock.SmtpSessions.Commands | Where-Object { $_ -like 'MAIL*' }).Count | Should -Be 3
             $mock.Messages.Count | Should -Be 0
+        }
+
+        It 'does not retry with -MaximumRetryCount 0' {
+            $null = $mock.ReplyTo('DOT', $null, '451 4.3.0 Try again later', 1)
+            { Send-SmtpMessage @smtp -MaximumRetryCount 0 -From 'ops@example.com' -To 'a@example.com' -ErrorAction Stop } |
+                Should -Throw -ErrorId 'MessageRejected,MailProtocols.Commands.SendSmtpMessageCommand'
+            ($mock.SmtpSessions.Commands | Where-Object { $_ -eq 'DATA' }).Count | Should -Be 1
+        }
+
+        It 'waits -RetryIntervalSec before a retry' {
+            $null = $mock.ReplyTo('DOT', $null, '451 4.3.0 Try again later', 1)
+            $result = Send-SmtpMessage @smtp -RetryIntervalSec 1 -From 'ops@example.com' -To 'a@example.com'
+            $result.Attempts | Should -Be 2
+            # A lower bound only: the retry cannot come sooner than the interval.
+            $result.Elapsed.TotalSeconds | Should -BeGreaterOrEqual 1
         }
 
         It 'does not retry a permanent 5xx after the data' {

@@ -134,6 +134,22 @@ public sealed class MockServer : IDisposable
 
     internal SslStreamCertificateContext? CertificateContext => _certificateContext;
 
+    /// <summary>Serves <paramref name="certificate"/> (with its private key) instead of the
+    /// generated self-signed one. Call before Start.</summary>
+    public void UseCertificate(X509Certificate2 certificate)
+    {
+        lock (Sync)
+        {
+            if (_running)
+            {
+                throw new InvalidOperationException("Set the certificate before Start().");
+            }
+        }
+
+        Certificate = certificate;
+        _certificateContext = SslStreamCertificateContext.Create(certificate, null, offline: true);
+    }
+
     /// <summary>Binds both listeners on 127.0.0.1 (port 0) and starts accepting.</summary>
     public void Start()
     {
