@@ -10,7 +10,7 @@
     CompatiblePSEditions = @('Core')
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('MailProtocols.format.ps1xml')
-    CmdletsToExport      = @('Send-SmtpMessage')
+    CmdletsToExport      = @('Send-SmtpMessage', 'Get-Pop3Message', 'Remove-Pop3Message')
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()

@@ -13,8 +13,10 @@ public enum MailErrorKind
     AuthenticationError,
     ProtocolError,
     ResourceUnavailable,
+    ResourceBusy,
     OperationTimeout,
     InvalidOperation,
+    WriteError,
     NotImplemented,
 }
 

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Management.Automation;
 using System.Threading;
 using MailProtocols.Engine;
@@ -60,6 +61,16 @@ public abstract class CancellablePSCmdlet : PSCmdlet, IDisposable
         }
     }
 
+    /// <summary>Enumerates engine results, turning cancellation into the pipeline's own stop.</summary>
+    protected IEnumerable<T> GuardEach<T>(IEnumerable<T> source)
+    {
+        using var enumerator = Guard(source.GetEnumerator);
+        while (Guard(enumerator.MoveNext))
+        {
+            yield return enumerator.Current;
+        }
+    }
+
     /// <inheritdoc cref="Guard{T}(Func{T})"/>
     protected void Guard(Action work) => Guard(() =>
     {
@@ -76,8 +87,10 @@ public abstract class CancellablePSCmdlet : PSCmdlet, IDisposable
         MailErrorKind.AuthenticationError => ErrorCategory.AuthenticationError,
         MailErrorKind.ProtocolError => ErrorCategory.ProtocolError,
         MailErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
+        MailErrorKind.ResourceBusy => ErrorCategory.ResourceBusy,
         MailErrorKind.OperationTimeout => ErrorCategory.OperationTimeout,
         MailErrorKind.NotImplemented => ErrorCategory.NotImplemented,
+        MailErrorKind.WriteError => ErrorCategory.WriteError,
         _ => ErrorCategory.InvalidOperation,
     };
 }

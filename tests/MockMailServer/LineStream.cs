@@ -58,6 +58,18 @@ internal sealed class LineStream
         _out.Write(bytes, 0, bytes.Length);
     }
 
+    /// <summary>Queues raw bytes (e.g. message content).</summary>
+    public void Write(byte[] buffer, int offset, int count)
+    {
+        if (count > 0)
+        {
+            _out.Write(buffer, offset, count);
+        }
+    }
+
+    /// <summary>Bytes queued and not yet written.</summary>
+    public long PendingOutputLength => _out.Length;
+
     public void WriteLine(string line)
     {
         Write(line);

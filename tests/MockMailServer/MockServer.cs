@@ -11,20 +11,23 @@ namespace MockMail;
 
 /// <summary>
 /// In-process mock mail server for tests: a plain SMTP listener (STARTTLS capable) and an implicit-TLS
-/// listener on 127.0.0.1 with OS-chosen ports, a self-signed certificate, recorded sessions and
-/// scripted misbehaviour (<see cref="SmtpRule"/>). Thread-safe.
+/// listener on 127.0.0.1 with OS-chosen ports, the same pair for POP3 (see MockServer.Pop3.cs), a
+/// self-signed certificate, recorded sessions and scripted misbehaviour (<see cref="SmtpRule"/>,
+/// <see cref="Pop3Rule"/>). Thread-safe.
 /// </summary>
-public sealed class MockServer : IDisposable
+public sealed partial class MockServer : IDisposable
 {
     private const int StopWaitMs = 5000;
 
     private readonly List<SmtpSessionRecord> _sessions = new();
     private readonly List<SmtpTransactionRecord> _messages = new();
     private readonly List<SmtpRule> _rules = new();
-    private readonly HashSet<SmtpSession> _active = new();
+    private readonly HashSet<SessionBase> _active = new();
     private readonly List<Thread> _acceptThreads = new();
     private TcpListener? _smtpListener;
     private TcpListener? _smtpsListener;
+    private TcpListener? _pop3Listener;
+    private TcpListener? _pop3sListener;
     private CancellationTokenSource? _cts;
     private SslStreamCertificateContext? _certificateContext;
     private bool _running;
@@ -118,7 +121,7 @@ public sealed class MockServer : IDisposable
         }
     }
 
-    /// <summary>Connections whose handler is still running.</summary>
+    /// <summary>Connections (SMTP and POP3) whose handler is still running.</summary>
     public int ActiveSessionCount
     {
         get
@@ -150,7 +153,7 @@ public sealed class MockServer : IDisposable
         _certificateContext = SslStreamCertificateContext.Create(certificate, null, offline: true);
     }
 
-    /// <summary>Binds both listeners on 127.0.0.1 (port 0) and starts accepting.</summary>
+    /// <summary>Binds the SMTP, SMTPS, POP3 and POP3S listeners on 127.0.0.1 (port 0) and starts accepting.</summary>
     public void Start()
     {
         lock (Sync)
@@ -169,15 +172,21 @@ public sealed class MockServer : IDisposable
 
         var plain = new TcpListener(IPAddress.Loopback, 0);
         var implicitTls = new TcpListener(IPAddress.Loopback, 0);
+        var pop3 = new TcpListener(IPAddress.Loopback, 0);
+        var pop3s = new TcpListener(IPAddress.Loopback, 0);
         try
         {
             plain.Start(100);
             implicitTls.Start(100);
+            pop3.Start(100);
+            pop3s.Start(100);
         }
         catch
         {
-            plain.Stop();
-            implicitTls.Stop();
+            StopListener(plain);
+            StopListener(implicitTls);
+            StopListener(pop3);
+            StopListener(pop3s);
             throw;
         }
 
@@ -189,38 +198,58 @@ public sealed class MockServer : IDisposable
             _smtpsListener = implicitTls;
             SmtpPort = ((IPEndPoint)plain.LocalEndpoint).Port;
             SmtpsPort = ((IPEndPoint)implicitTls.LocalEndpoint).Port;
+            _pop3Listener = pop3;
+            _pop3sListener = pop3s;
+            Pop3Port = ((IPEndPoint)pop3.LocalEndpoint).Port;
+            Pop3sPort = ((IPEndPoint)pop3s.LocalEndpoint).Port;
             _running = true;
-            _acceptThreads.Add(StartAcceptThread(plain, false, cts.Token));
-            _acceptThreads.Add(StartAcceptThread(implicitTls, true, cts.Token));
+            _acceptThreads.Add(StartAcceptThread(plain, Protocol.Smtp, false, cts.Token));
+            _acceptThreads.Add(StartAcceptThread(implicitTls, Protocol.Smtp, true, cts.Token));
+            _acceptThreads.Add(StartAcceptThread(pop3, Protocol.Pop3, false, cts.Token));
+            _acceptThreads.Add(StartAcceptThread(pop3s, Protocol.Pop3, true, cts.Token));
         }
     }
 
-    /// <summary>Closes the listeners and every open connection; waits (at most 5 s) for the handlers.</summary>
+    /// <summary>Closes the listeners and every open connection; waits (at most 5 s) for the handlers.
+    /// Deletes the temporary files of large POP3 messages (and drops those messages from the mailboxes).</summary>
     public void Stop()
     {
         TcpListener? plain;
         TcpListener? implicitTls;
+        TcpListener? pop3;
+        TcpListener? pop3s;
         CancellationTokenSource? cts;
         Thread[] acceptThreads;
-        SmtpSession[] sessions;
+        SessionBase[] sessions;
+        bool stopped = false;
         lock (Sync)
         {
             if (!_running)
             {
-                return;
+                stopped = true;
             }
 
             _running = false;
             plain = _smtpListener;
             implicitTls = _smtpsListener;
+            pop3 = _pop3Listener;
+            pop3s = _pop3sListener;
             cts = _cts;
             _smtpListener = null;
             _smtpsListener = null;
+            _pop3Listener = null;
+            _pop3sListener = null;
             _cts = null;
             acceptThreads = _acceptThreads.ToArray();
             _acceptThreads.Clear();
-            sessions = new SmtpSession[_active.Count];
+            sessions = new SessionBase[_active.Count];
             _active.CopyTo(sessions);
+        }
+
+        if (stopped)
+        {
+            DropFileBackedMessages(); // not running: only the temporary files are left to clean up
+            return;
         }
 
         try
@@ -233,6 +262,8 @@ public sealed class MockServer : IDisposable
 
         StopListener(plain);
         StopListener(implicitTls);
+        StopListener(pop3);
+        StopListener(pop3s);
         foreach (var session in sessions)
         {
             session.Abort();
@@ -257,14 +288,19 @@ public sealed class MockServer : IDisposable
         {
             cts?.Dispose();
         }
+
+        DropFileBackedMessages();
     }
 
     public void Dispose() => Stop();
 
-    /// <summary>Clears records and rules and restores the default SmtpOptions (Users/OAuthTokens are kept;
-    /// open connections are not closed, see <see cref="DisconnectAll"/>).</summary>
+    /// <summary>Clears records and rules and restores the default SmtpOptions; on the POP3 side clears
+    /// sessions, rules, mailboxes (and their temporary files) and mailbox locks and restores the default
+    /// Pop3Options and DeliverToMailboxes (Users/OAuthTokens are kept; open connections are not closed,
+    /// see <see cref="DisconnectAll"/>).</summary>
     public void Reset()
     {
+        string[] files;
         lock (Sync)
         {
             _generation++;
@@ -273,16 +309,19 @@ public sealed class MockServer : IDisposable
             _rules.Clear();
             _connectionCount = 0;
             Smtp.CopyFrom(new SmtpOptions());
+            files = ResetPop3();
         }
+
+        DeleteFiles(files);
     }
 
-    /// <summary>Closes every open connection (listeners keep running).</summary>
+    /// <summary>Closes every open connection, SMTP and POP3 (listeners keep running).</summary>
     public void DisconnectAll()
     {
-        SmtpSession[] sessions;
+        SessionBase[] sessions;
         lock (Sync)
         {
-            sessions = new SmtpSession[_active.Count];
+            sessions = new SessionBase[_active.Count];
             _active.CopyTo(sessions);
         }
 
@@ -421,35 +460,7 @@ public sealed class MockServer : IDisposable
     {
         lock (Sync)
         {
-            foreach (var rule in _rules)
-            {
-                if (rule.Times == 0)
-                {
-                    continue;
-                }
-
-                string ruleCommand = rule.Command ?? "*";
-                if (ruleCommand != "*" && !string.Equals(ruleCommand, command, StringComparison.OrdinalIgnoreCase))
-                {
-                    continue;
-                }
-
-                if (!string.IsNullOrEmpty(rule.ArgumentContains)
-                    && argument.IndexOf(rule.ArgumentContains, StringComparison.OrdinalIgnoreCase) < 0)
-                {
-                    continue;
-                }
-
-                if (rule.Times > 0)
-                {
-                    rule.Times--;
-                }
-
-                rule.Hit();
-                return rule;
-            }
-
-            return null;
+            return RuleMatcher.Match(_rules, command, argument);
         }
     }
 
@@ -479,19 +490,22 @@ public sealed class MockServer : IDisposable
 
     internal string NextQueueId() => "MOCK" + Interlocked.Increment(ref _queueCounter).ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
 
-    internal void AddMessage(SmtpTransactionRecord transaction, int generation)
+    /// <summary>An SMTP transaction got 2xx after the final dot: record it and, when
+    /// <see cref="DeliverToMailboxes"/> is on, append it to the POP3 mailboxes of the accepted recipients.</summary>
+    internal void OnMessageAccepted(SmtpTransactionRecord transaction, int generation)
     {
         lock (Sync)
         {
             if (generation == _generation)
             {
                 _messages.Add(transaction);
+                DeliverLocked(transaction);
                 Monitor.PulseAll(Sync);
             }
         }
     }
 
-    internal void OnSessionEnded(SmtpSession session)
+    internal void OnSessionEnded(SessionBase session)
     {
         lock (Sync)
         {
@@ -534,18 +548,19 @@ public sealed class MockServer : IDisposable
         }
     }
 
-    private Thread StartAcceptThread(TcpListener listener, bool implicitTls, CancellationToken token)
+    private Thread StartAcceptThread(TcpListener listener, Protocol protocol, bool implicitTls, CancellationToken token)
     {
-        var thread = new Thread(() => AcceptLoop(listener, implicitTls, token))
+        string name = protocol == Protocol.Smtp ? "SMTP" : "POP3";
+        var thread = new Thread(() => AcceptLoop(listener, protocol, implicitTls, token))
         {
             IsBackground = true,
-            Name = implicitTls ? "MockMail SMTPS accept" : "MockMail SMTP accept",
+            Name = "MockMail " + name + (implicitTls ? "S" : string.Empty) + " accept",
         };
         thread.Start();
         return thread;
     }
 
-    private void AcceptLoop(TcpListener listener, bool implicitTls, CancellationToken token)
+    private void AcceptLoop(TcpListener listener, Protocol protocol, bool implicitTls, CancellationToken token)
     {
         while (!token.IsCancellationRequested)
         {
@@ -571,15 +586,26 @@ public sealed class MockServer : IDisposable
                     return;
                 }
 
-                _connectionCount++;
-                var record = new SmtpSessionRecord(Sync, ++_nextSessionId, implicitTls, socket.RemoteEndPoint?.ToString());
-                _sessions.Add(record);
-                var session = new SmtpSession(this, socket, record, implicitTls, _generation, token);
+                SessionBase session;
+                string threadName;
+                if (protocol == Protocol.Smtp)
+                {
+                    _connectionCount++;
+                    var record = new SmtpSessionRecord(Sync, ++_nextSessionId, implicitTls, socket.RemoteEndPoint?.ToString());
+                    _sessions.Add(record);
+                    session = new SmtpSession(this, socket, record, implicitTls, _generation, token);
+                    threadName = "MockMail SMTP session " + record.Id;
+                }
+                else
+                {
+                    session = CreatePop3SessionLocked(socket, implicitTls, token, out threadName);
+                }
+
                 _active.Add(session);
                 var thread = new Thread(session.Run)
                 {
                     IsBackground = true,
-                    Name = "MockMail SMTP session " + record.Id,
+                    Name = threadName,
                 };
                 session.Thread = thread;
                 thread.Start();

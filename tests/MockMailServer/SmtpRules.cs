@@ -28,7 +28,7 @@ public enum SmtpRuleAction
 /// Pseudo-commands: "CONNECT" (the greeting; argument "plain" or "implicit-tls") and "DOT" (end of message
 /// data; argument = the message text). "*" matches everything, including CONNECT and DOT.
 /// </summary>
-public sealed class SmtpRule
+public sealed class SmtpRule : IMockRule
 {
     private int _hits;
 
@@ -54,6 +54,8 @@ public sealed class SmtpRule
     public int Hits => System.Threading.Volatile.Read(ref _hits);
 
     internal void Hit() => System.Threading.Interlocked.Increment(ref _hits);
+
+    void IMockRule.Hit() => Hit();
 
     public override string ToString() =>
         $"{Command} [{ArgumentContains}] {Action} times={Times} hits={Hits}";

@@ -2,17 +2,14 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
-using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Authentication;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Threading;
 
 namespace MockMail;
 
 /// <summary>The SMTP protocol for one connection, run on its own background thread.</summary>
-internal sealed class SmtpSession
+internal sealed class SmtpSession : SessionBase
 {
     private const int MaxCommandLine = 4096;
     private const int MaxAuthLine = 12288;
@@ -20,36 +17,20 @@ internal sealed class SmtpSession
 
     private static readonly byte[] CrLf = { 13, 10 };
     private static readonly byte[] Lf = { 10 };
-    private static readonly UTF8Encoding Utf8 = new(false, false);
 
-    private readonly MockServer _server;
-    private readonly Socket _socket;
     private readonly SmtpSessionRecord _rec;
-    private readonly bool _implicitTls;
-    private readonly int _generation;
-    private readonly CancellationToken _stopToken;
-    private NetworkStream? _net;
-    private SslStream? _ssl;
-    private LineStream _io = null!;
     private SmtpOptions _opts;
     private bool _greeted;
-    private bool _tls;
-    private bool _closed;
     private bool _refused;
-    private volatile bool _aborted;
     private string? _authUser;
     private SmtpTransactionRecord? _tx;
     private bool _txUtf8;
     private Pending _pending;
 
     internal SmtpSession(MockServer server, Socket socket, SmtpSessionRecord record, bool implicitTls, int generation, CancellationToken stopToken)
+        : base(server, socket, implicitTls, generation, stopToken)
     {
-        _server = server;
-        _socket = socket;
         _rec = record;
-        _implicitTls = implicitTls;
-        _generation = generation;
-        _stopToken = stopToken;
         _opts = server.SnapshotOptions();
     }
 
@@ -61,55 +42,13 @@ internal sealed class SmtpSession
         Quit,
     }
 
-    internal Thread? Thread { get; set; }
+    protected override bool RecordEnded => _rec.Ended;
 
-    /// <summary>Called by Stop/DisconnectAll from another thread: closes the socket so blocked I/O ends.</summary>
-    internal void Abort()
-    {
-        _aborted = true;
-        if (!_rec.Ended && !_closed)
-        {
-            _rec.ClosedByServer = true;
-        }
-
-        ShutdownAndClose();
-    }
-
-    /// <summary>FIN, then close; a socket that is already gone is fine.</summary>
-    private void ShutdownAndClose()
+    internal override void Run()
     {
         try
         {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception)
-        {
-            // already closed
-        }
-
-        try
-        {
-            _socket.Close();
-        }
-        catch (Exception)
-        {
-            // already closed
-        }
-    }
-
-    internal void Run()
-    {
-        try
-        {
-            _socket.NoDelay = true;
-            if (_opts.IdleTimeoutSeconds > 0)
-            {
-                _socket.ReceiveTimeout = _opts.IdleTimeoutSeconds * 1000;
-                _socket.SendTimeout = _opts.IdleTimeoutSeconds * 1000;
-            }
-
-            _net = new NetworkStream(_socket, ownsSocket: false);
-            _io = new LineStream(_net, _rec.CountRoundTrip);
+            OpenStreams(_opts.IdleTimeoutSeconds, _rec.CountRoundTrip);
             if (_implicitTls && !Handshake())
             {
                 return;
@@ -164,151 +103,25 @@ internal sealed class SmtpSession
 
     // ---------------------------------------------------------------- session plumbing
 
-    private static bool IsTimeout(Exception ex)
-    {
-        for (Exception? e = ex; e != null; e = e.InnerException)
-        {
-            if (e is SocketException se && se.SocketErrorCode == SocketError.TimedOut)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     private static bool Is2xx(string reply) => reply.Length > 0 && reply[0] == '2';
 
-    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
+    protected override void MarkClosedByServer() => _rec.ClosedByServer = true;
 
-    private void Cleanup()
+    protected override void MarkEnded() => _rec.Ended = true;
+
+    protected override void OnTlsEstablished(string protocol)
     {
-        try
-        {
-            _ssl?.Dispose();
-        }
-        catch (Exception)
-        {
-            // ignore
-        }
-
-        try
-        {
-            _net?.Dispose();
-        }
-        catch (Exception)
-        {
-            // ignore
-        }
-
-        try
-        {
-            _socket.Close();
-        }
-        catch (Exception)
-        {
-            // ignore
-        }
-
-        _rec.Ended = true;
-        _server.OnSessionEnded(this);
+        _rec.Tls = true;
+        _rec.TlsProtocol = protocol;
     }
+
+    protected override void OnTlsFailed(string error) => _rec.TlsError = error;
 
     /// <summary>Reply text with or without the enhanced status code, as configured.</summary>
     private string R(int code, string enhanced, string text) =>
         _opts.EnhancedStatusCodes
             ? code.ToString(CultureInfo.InvariantCulture) + " " + enhanced + " " + text
             : code.ToString(CultureInfo.InvariantCulture) + " " + text;
-
-    /// <summary>Queues a reply; multi-line text (CRLF or LF separated) is written line by line.</summary>
-    private void Send(string reply)
-    {
-        string[] lines = reply.Split('\n');
-        int count = lines.Length;
-        while (count > 1 && lines[count - 1].TrimEnd('\r').Length == 0)
-        {
-            count--;
-        }
-
-        for (int i = 0; i < count; i++)
-        {
-            _io.WriteLine(lines[i].TrimEnd('\r'));
-        }
-    }
-
-    private bool Sleep(int milliseconds)
-    {
-        if (milliseconds > 0)
-        {
-            _stopToken.WaitHandle.WaitOne(milliseconds);
-        }
-
-        return !_stopToken.IsCancellationRequested && !_aborted;
-    }
-
-    /// <summary>Graceful close (FIN) after flushing queued replies.</summary>
-    private void CloseGraceful(bool byServer)
-    {
-        try
-        {
-            _io.Flush();
-        }
-        catch (Exception)
-        {
-            // client may be gone
-        }
-
-        ShutdownAndClose();
-
-        _closed = true;
-        if (byServer)
-        {
-            _rec.ClosedByServer = true;
-        }
-    }
-
-    /// <summary>Abortive close: the client sees a connection reset.</summary>
-    private void AbortConnection()
-    {
-        try
-        {
-            _socket.LingerState = new LingerOption(true, 0);
-        }
-        catch (Exception)
-        {
-            // ignore
-        }
-
-        try
-        {
-            _socket.Close();
-        }
-        catch (Exception)
-        {
-            // ignore
-        }
-
-        _closed = true;
-        _rec.ClosedByServer = true;
-    }
-
-    /// <summary>Answer nothing; drop input until the client closes or the server stops.</summary>
-    private void Hang()
-    {
-        try
-        {
-            _io.Flush();
-            while (!_aborted && _io.ReadDiscard() > 0)
-            {
-            }
-        }
-        catch (Exception)
-        {
-            // closed by client, Stop() or idle timeout
-        }
-
-        _closed = true;
-    }
 
     /// <summary>
     /// Applies the pre-handling part of a rule. Returns false when the rule consumed the command
@@ -367,47 +180,6 @@ internal sealed class SmtpSession
                 overrideReply = NullIfEmpty(rule.Reply);
                 return true;
         }
-    }
-
-    private bool Handshake()
-    {
-        var ssl = new SslStream(_net!, leaveInnerStreamOpen: true);
-        try
-        {
-            ssl.AuthenticateAsServer(new SslServerAuthenticationOptions
-            {
-                ServerCertificateContext = _server.CertificateContext,
-                ClientCertificateRequired = false,
-                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-            });
-        }
-        catch (Exception ex)
-        {
-            if (!_aborted)
-            {
-                _rec.TlsError = ex.GetType().Name + ": " + ex.Message;
-            }
-
-            try
-            {
-                ssl.Dispose();
-            }
-            catch (Exception)
-            {
-                // ignore
-            }
-
-            _closed = true;
-            return false;
-        }
-
-        _ssl = ssl;
-        _tls = true;
-        _io.ReplaceStream(ssl);
-        _rec.Tls = true;
-        _rec.TlsProtocol = ssl.SslProtocol.ToString();
-        return true;
     }
 
     // ---------------------------------------------------------------- greeting and dispatch
@@ -1263,7 +1035,7 @@ internal sealed class SmtpSession
         tx.Finish(completed, reply, completed ? queueId : null);
         if (completed)
         {
-            _server.AddMessage(tx, _generation);
+            _server.OnMessageAccepted(tx, _generation);
         }
 
         Send(reply);

@@ -150,9 +150,9 @@ public sealed class SmtpSender : IDisposable
                         "not sent again, to avoid a duplicate.", ex);
                 }
 
-                if (Connector.IsTimeout(ex) || !retriesLeft)
+                if (ConnectErrors.IsTimeout(ex) || !retriesLeft)
                 {
-                    throw _connector.MapLostConnection(ex, $"while sending {composed.Mime.MessageId}{stage}; the message was not delivered");
+                    throw ConnectErrors.Lost(_settings, ex, $"while sending {composed.Mime.MessageId}{stage}; the message was not delivered");
                 }
 
                 _verbose($"Connection lost{stage} before the message was complete ({ex.Message}); the server discards such a message.");

@@ -3,9 +3,7 @@ using System.Collections;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
-using System.Net;
 using System.Net.Mail;
-using System.Security;
 using System.Text;
 using MailProtocols.Engine;
 using MailProtocols.Engine.Smtp;
@@ -21,11 +19,8 @@ namespace MailProtocols.Commands;
 /// </summary>
 [Cmdlet(VerbsCommunications.Send, "SmtpMessage", SupportsShouldProcess = true, DefaultParameterSetName = CredentialSet)]
 [OutputType(typeof(SmtpSendResult))]
-public sealed class SendSmtpMessageCommand : CancellablePSCmdlet
+public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
 {
-    private const string CredentialSet = "Credential";
-    private const string OAuthSet = "OAuth";
-
     private readonly List<string> _pipedFiles = new();
     private HashSet<string> _commandLine = new(StringComparer.OrdinalIgnoreCase);
     private string[]? _commandLineAttachments;
@@ -97,40 +92,6 @@ public sealed class SendSmtpMessageCommand : CancellablePSCmdlet
     public Encoding? Encoding { get; set; }
 
     [Parameter]
-    [ValidateRange(0, 65535)]
-    public int Port { get; set; }
-
-    [Parameter]
-    public SwitchParameter UseSsl { get; set; }
-
-    [Parameter]
-    public TlsMode TlsMode { get; set; } = TlsMode.Auto;
-
-    [Parameter]
-    public SwitchParameter SkipCertificateCheck { get; set; }
-
-    [Parameter]
-    public SwitchParameter CheckCertificateRevocation { get; set; }
-
-    [Parameter(ParameterSetName = CredentialSet)]
-    [Credential]
-    public PSCredential? Credential { get; set; }
-
-    [Parameter(Mandatory = true, ParameterSetName = OAuthSet)]
-    public SecureString? AccessToken { get; set; }
-
-    [Parameter(ParameterSetName = OAuthSet)]
-    [ValidateNotNullOrEmpty]
-    public string? UserName { get; set; }
-
-    [Parameter]
-    public SwitchParameter AllowUnencryptedAuthentication { get; set; }
-
-    [Parameter]
-    [ValidateRange(1, 3600)]
-    public int TimeoutSec { get; set; } = 60;
-
-    [Parameter]
     [ValidateRange(0, 10)]
     public int MaximumRetryCount { get; set; } = 3;
 
@@ -138,19 +99,12 @@ public sealed class SendSmtpMessageCommand : CancellablePSCmdlet
     [ValidateRange(0, 600)]
     public int RetryIntervalSec { get; set; } = 2;
 
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? TranscriptPath { get; set; }
 
     protected override void BeginProcessing()
     {
         _commandLine = new HashSet<string>(MyInvocation.BoundParameters.Keys, StringComparer.OrdinalIgnoreCase);
         _commandLineAttachments = Attachments;
-        if (UseSsl && TlsMode == TlsMode.None)
-        {
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-UseSsl asks for TLS and -TlsMode None forbids it: give one of them."),
-                "ConflictingTlsParameters", ErrorCategory.InvalidArgument, TlsMode));
-        }
+        base.BeginProcessing();
     }
 
     protected override void ProcessRecord()
@@ -311,34 +265,7 @@ public sealed class SendSmtpMessageCommand : CancellablePSCmdlet
                 "NoSmtpServer", ErrorCategory.InvalidArgument, null));
         }
 
-        var tlsMode = TlsMode;
-        if (UseSsl && !_commandLine.Contains(nameof(TlsMode)))
-        {
-            tlsMode = Port == SmtpSender.ImplicitTlsPort ? TlsMode.Implicit : TlsMode.StartTls;
-        }
-
-        var settings = new ConnectionSettings
-        {
-            Host = server!,
-            Port = Port,
-            TlsMode = tlsMode,
-            SkipCertificateCheck = SkipCertificateCheck,
-            CheckCertificateRevocation = CheckCertificateRevocation,
-            AllowUnencryptedAuthentication = AllowUnencryptedAuthentication,
-            Timeout = TimeSpan.FromSeconds(TimeoutSec),
-            TranscriptPath = TranscriptPath == null ? null : GetUnresolvedProviderPathFromPSPath(TranscriptPath),
-        };
-
-        if (ParameterSetName == OAuthSet)
-        {
-            settings.UseOAuth2 = true;
-            settings.Credential = new NetworkCredential(UserName ?? MailboxOf(From), AccessToken);
-        }
-        else if (Credential != null && Credential != PSCredential.Empty)
-        {
-            settings.Credential = new NetworkCredential(Credential.UserName, Credential.Password);
-        }
-
+        var settings = CreateSettings(server!, SmtpSender.ImplicitTlsPort, MailboxOf(From));
         _sender = new SmtpSender(settings, WriteVerbose, CancelToken)
         {
             MaximumRetryCount = MaximumRetryCount,

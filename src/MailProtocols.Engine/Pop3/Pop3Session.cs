@@ -1,0 +1,469 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Threading;
+using MailKit.Security;
+
+namespace MailProtocols.Engine.Pop3;
+
+/// <summary>A message as the mailbox lists it: its number in this session, size and UID.</summary>
+public sealed class Pop3Entry
+{
+    public Pop3Entry(int number, long size, string? uid)
+    {
+        Number = number;
+        Size = size;
+        Uid = uid;
+    }
+
+    public int Number { get; }
+    public long Size { get; }
+
+    /// <summary>The server's unique ID (UIDL); null when the server has no UIDL.</summary>
+    public string? Uid { get; }
+}
+
+/// <summary>
+/// One POP3 session (RFC 1939) over <see cref="Pop3Wire"/>: greeting, CAPA, STLS, login, listing,
+/// TOP, RETR streamed to a stream, DELE, and QUIT, the only step that makes deletions happen.
+/// Disposing without <see cref="Quit"/> drops the connection, and the server then deletes nothing.
+/// MailKit's own POP3 client is not used because it buffers every message in memory; its SASL
+/// mechanisms and protocol logger are.
+/// </summary>
+public sealed class Pop3Session : IDisposable
+{
+    public const int PlainPort = 110;
+    public const int ImplicitTlsPort = 995;
+    private const int BatchSize = 100;
+
+    private readonly ConnectionSettings _settings;
+    private readonly Action<string> _verbose;
+    private readonly CancellationToken _token;
+    private readonly ProtocolTap _tap;
+    private readonly Pop3Wire _wire;
+    private HashSet<string>? _capabilities; // null: the server has no CAPA
+    private string? _apopTimestamp;
+    private bool _topWorked;
+
+    public Pop3Session(ConnectionSettings settings, Action<string>? verbose, CancellationToken token)
+    {
+        _settings = settings;
+        if (_settings.Port == 0)
+        {
+            _settings.Port = settings.TlsMode == TlsMode.Implicit ? ImplicitTlsPort : PlainPort;
+        }
+
+        _verbose = verbose ?? (_ => { });
+        _token = token;
+        _tap = new ProtocolTap(settings.TranscriptPath);
+        _wire = new Pop3Wire(settings, _tap);
+    }
+
+    public string TlsProtocol => _wire.TlsProtocol;
+
+    public bool SupportsUidl => _capabilities == null || _capabilities.Contains("UIDL");
+
+    private bool Pipelining => _capabilities?.Contains("PIPELINING") == true;
+
+    /// <summary>Connects, secures and logs in. Failures are session failures.</summary>
+    public void Open()
+    {
+        var credential = _settings.Credential ?? throw new MailOperationException("CredentialRequired", MailErrorKind.InvalidArgument, null,
+            "A POP3 mailbox needs a login: give -Credential, or -AccessToken for OAuth2.") { IsSessionFailure = true };
+        var implicitTls = _settings.TlsMode == TlsMode.Implicit || (_settings.TlsMode == TlsMode.Auto && _settings.Port == ImplicitTlsPort);
+
+        _verbose($"Connecting to {_settings.Endpoint} ({(implicitTls ? "implicit TLS" : _settings.TlsMode.ToString())}).");
+        Exchange("while connecting", true, () =>
+        {
+            _wire.Connect(implicitTls, _token);
+            var greeting = _wire.ReadReply(_token);
+            if (!greeting.IsOk)
+            {
+                throw ConnectErrors.ServerRefused(_settings, greeting.Text);
+            }
+
+            var open = greeting.Line.IndexOf('<');
+            var close = greeting.Line.IndexOf('>', Math.Max(open, 0));
+            _apopTimestamp = open >= 0 && close > open ? greeting.Line.Substring(open, close - open + 1) : null;
+            ReadCapabilities();
+            if (!implicitTls && _settings.TlsMode != TlsMode.None)
+            {
+                NegotiateStls();
+            }
+        });
+        _verbose($"Connected to {_settings.Endpoint}; TLS: {TlsProtocol}; capabilities: {(_capabilities == null ? "(no CAPA)" : string.Join(" ", _capabilities))}.");
+
+        if (!_wire.IsSecure && !_settings.AllowUnencryptedAuthentication)
+        {
+            throw ConnectErrors.UnencryptedAuthenticationRefused(_settings);
+        }
+
+        Exchange("while logging in", true, () => Login(credential));
+        _verbose($"Logged in as '{credential.UserName}'.");
+    }
+
+    /// <summary>Lists the mailbox: LIST, and UIDL when the server has it.</summary>
+    public IReadOnlyList<Pop3Entry> List() => Exchange("while listing the mailbox", false, () =>
+    {
+        var commands = SupportsUidl ? new[] { "LIST", "UIDL" } : new[] { "LIST" };
+        var sizes = new List<string>();
+        var uids = new List<string>();
+        var uidlRefused = false;
+        RunBatch(commands, (i, reply) =>
+        {
+            if (i == 0)
+            {
+                Expect(reply, "LIST");
+                sizes = _wire.ReadLines(1024, _token);
+            }
+            else if (reply.IsOk)
+            {
+                uids = _wire.ReadLines(1024, _token);
+            }
+            else
+            {
+                uidlRefused = true;
+            }
+        });
+        if (uidlRefused)
+        {
+            _capabilities ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "USER", "TOP" };
+            _capabilities.Remove("UIDL");
+        }
+
+        var uidByNumber = new Dictionary<int, string>();
+        foreach (var line in uids)
+        {
+            var parts = line.Split(' ', 2, StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 2 && int.TryParse(parts[0], out var n))
+            {
+                uidByNumber[n] = parts[1];
+            }
+        }
+
+        var entries = new List<Pop3Entry>();
+        foreach (var line in sizes)
+        {
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length < 2 || !int.TryParse(parts[0], out var number) || !long.TryParse(parts[1], out var size))
+            {
+                throw new Pop3ProtocolViolation($"The server's LIST line '{line}' is not '<number> <size>'.");
+            }
+
+            entries.Add(new Pop3Entry(number, size, uidByNumber.TryGetValue(number, out var uid) ? uid : null));
+        }
+
+        return (IReadOnlyList<Pop3Entry>)entries;
+    });
+
+    /// <summary>The header blocks of <paramref name="entries"/> (TOP n 0), in order; null for a
+    /// message the server refused to show.</summary>
+    public IReadOnlyList<byte[]?> ReadHeaders(IReadOnlyList<Pop3Entry> entries) => Exchange("while reading headers", false, () =>
+    {
+        if (_capabilities != null && !_capabilities.Contains("TOP"))
+        {
+            throw TopNotSupported(null);
+        }
+
+        var result = new byte[]?[entries.Count];
+        string? firstRefusal = null;
+        RunBatch(entries.Select(e => $"TOP {e.Number} 0").ToList(), (i, reply) =>
+        {
+            if (!reply.IsOk)
+            {
+                firstRefusal ??= reply.Line;
+                return;
+            }
+
+            using var buffer = new MemoryStream();
+            _wire.CopyData(buffer, null, _token);
+            result[i] = buffer.ToArray();
+        });
+
+        // A server that cannot do TOP refuses it for every message (some even advertise it);
+        // one that refuses a single message has a problem with that message only.
+        if (entries.Count > 0 && result.All(r => r == null) && !_topWorked)
+        {
+            throw TopNotSupported(firstRefusal);
+        }
+
+        _topWorked |= result.Any(r => r != null);
+        return (IReadOnlyList<byte[]?>)result;
+    });
+
+    /// <summary>Streams message <paramref name="entry"/> (RETR) into <paramref name="destination"/>.
+    /// Returns false, having read nothing, when the server refuses with -ERR (its reply in
+    /// <paramref name="refusal"/>); a lost connection throws.</summary>
+    public bool Retrieve(Pop3Entry entry, Stream destination, Action<long>? progress, out string? refusal)
+    {
+        string? refused = null;
+        var ok = Exchange($"while downloading message {entry.Number}", false, () =>
+        {
+            _wire.Send($"RETR {entry.Number}", -1, _token);
+            var reply = _wire.ReadReply(_token);
+            if (!reply.IsOk)
+            {
+                refused = reply.Line;
+                return false;
+            }
+
+            _wire.CopyData(destination, progress, _token);
+            return true;
+        });
+        refusal = refused;
+        return ok;
+    }
+
+    /// <summary>Marks messages for deletion (DELE); returns the refusals by number. Nothing is
+    /// deleted before <see cref="Quit"/>.</summary>
+    public IReadOnlyDictionary<int, string> MarkDeleted(IReadOnlyList<Pop3Entry> entries) => Exchange("while marking messages for deletion", false, () =>
+    {
+        var refused = new Dictionary<int, string>();
+        RunBatch(entries.Select(e => $"DELE {e.Number}").ToList(), (i, reply) =>
+        {
+            if (!reply.IsOk)
+            {
+                refused[entries[i].Number] = reply.Line;
+            }
+        });
+        return (IReadOnlyDictionary<int, string>)refused;
+    });
+
+    /// <summary>Ends the session with QUIT: the server now deletes the marked messages.</summary>
+    public void Quit() => Exchange("at QUIT; no message was deleted", false, () =>
+    {
+        _wire.Send("QUIT", -1, _token);
+        var reply = _wire.ReadReply(_token);
+        if (!reply.IsOk)
+        {
+            throw new MailOperationException("DeleteNotCommitted", MailErrorKind.InvalidOperation, _settings.Endpoint,
+                $"The server {_settings.Endpoint} did not complete the session: {reply.Line}. Messages marked for deletion may still be there.");
+        }
+
+        return true;
+    });
+
+    public void Dispose()
+    {
+        _wire.Dispose();
+        _tap.Dispose();
+    }
+
+    private MailOperationException TopNotSupported(string? reply) =>
+        new("TopNotSupported", MailErrorKind.NotImplemented, _settings.Endpoint,
+            $"The server {_settings.Endpoint} does not support TOP{(reply == null ? "" : $" (it answered '{reply}')")}, so headers cannot be read alone. " +
+            "Use -IncludeBody (or -Destination) to download whole messages instead.") { IsSessionFailure = true };
+
+    private void ReadCapabilities()
+    {
+        _wire.Send("CAPA", -1, _token);
+        var reply = _wire.ReadReply(_token);
+        if (!reply.IsOk)
+        {
+            _capabilities = null;
+            return;
+        }
+
+        _capabilities = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var line in _wire.ReadLines(1024, _token))
+        {
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 0)
+            {
+                continue;
+            }
+
+            _capabilities.Add(parts[0]);
+            if (parts[0].Equals("SASL", StringComparison.OrdinalIgnoreCase))
+            {
+                foreach (var mechanism in parts.Skip(1))
+                {
+                    _capabilities.Add("SASL:" + mechanism);
+                }
+            }
+        }
+    }
+
+    private void NegotiateStls()
+    {
+        var offered = _capabilities?.Contains("STLS") == true;
+        if (!offered)
+        {
+            if (_settings.TlsMode == TlsMode.StartTls)
+            {
+                throw ConnectErrors.StartTlsNotOffered(_settings);
+            }
+
+            return; // Auto: stay in plain text; credentials are refused below unless allowed.
+        }
+
+        _wire.Send("STLS", -1, _token);
+        var reply = _wire.ReadReply(_token);
+        if (!reply.IsOk)
+        {
+            throw ConnectErrors.StartTlsFailed(_settings, reply.Line);
+        }
+
+        _wire.StartTls(_token);
+        ReadCapabilities();
+    }
+
+    private void Login(NetworkCredential credential)
+    {
+        Pop3Reply reply;
+        string mechanism;
+        if (_settings.UseOAuth2)
+        {
+            mechanism = "XOAUTH2";
+            reply = Sasl(new SaslMechanismOAuth2(credential.UserName, credential.Password));
+        }
+        else if (HasSasl("PLAIN"))
+        {
+            mechanism = "PLAIN";
+            reply = Sasl(new SaslMechanismPlain(credential));
+        }
+        else if (HasSasl("LOGIN"))
+        {
+            mechanism = "LOGIN";
+            reply = Sasl(new SaslMechanismLogin(credential));
+        }
+        else if (_capabilities == null || _capabilities.Contains("USER"))
+        {
+            mechanism = "USER";
+            _wire.Send($"USER {credential.UserName}", -1, _token);
+            reply = _wire.ReadReply(_token);
+            if (reply.IsOk)
+            {
+                _wire.Send($"PASS {credential.Password}", 5, _token);
+                reply = _wire.ReadReply(_token);
+            }
+        }
+        else if (_apopTimestamp != null)
+        {
+            mechanism = "APOP";
+            var digest = Convert.ToHexString(MD5.HashData(Encoding.UTF8.GetBytes(_apopTimestamp + credential.Password))).ToLowerInvariant();
+            _wire.Send($"APOP {credential.UserName} {digest}", 5 + credential.UserName.Length + 1, _token);
+            reply = _wire.ReadReply(_token);
+        }
+        else
+        {
+            throw ConnectErrors.AuthenticationNotSupported(_settings, _capabilities == null ? "none" : string.Join(" ", _capabilities));
+        }
+
+        if (reply.IsOk)
+        {
+            return;
+        }
+
+        throw reply.ResponseCode switch
+        {
+            "IN-USE" => new MailOperationException("MailboxLocked", MailErrorKind.ResourceBusy, credential.UserName,
+                $"The mailbox of '{credential.UserName}' on {_settings.Endpoint} is in use by another session ({reply.Text}). " +
+                "Wait for the other client to finish, then try again.") { IsSessionFailure = true },
+            "LOGIN-DELAY" => new MailOperationException("LoginDelay", MailErrorKind.ResourceBusy, credential.UserName,
+                $"{_settings.Endpoint} asks '{credential.UserName}' to wait longer between logins: {reply.Text}") { IsSessionFailure = true },
+            "SYS/TEMP" => new MailOperationException("ServerTemporaryFailure", MailErrorKind.ResourceUnavailable, _settings.Endpoint,
+                $"{_settings.Endpoint} could not open the mailbox of '{credential.UserName}' for now: {reply.Text}") { IsSessionFailure = true },
+            _ when mechanism == "XOAUTH2" || reply.ResponseCode == "AUTH" || reply.ResponseCode == null =>
+                ConnectErrors.AuthenticationFailed(_settings, credential.UserName, $"{reply.Text} ({mechanism})"),
+            _ => ConnectErrors.ServerRefused(_settings, reply.Line),
+        };
+    }
+
+    private bool HasSasl(string mechanism) => _capabilities?.Contains("SASL:" + mechanism) == true;
+
+    /// <summary>AUTH with a MailKit SASL mechanism (RFC 5034); every line the client sends after
+    /// the mechanism name is a secret and is redacted in the transcript.</summary>
+    private Pop3Reply Sasl(SaslMechanism mechanism)
+    {
+        var command = $"AUTH {mechanism.MechanismName}";
+        if (mechanism.SupportsInitialResponse)
+        {
+            var initial = mechanism.Challenge(null, _token);
+            _wire.Send($"{command} {initial}", command.Length + 1, _token);
+        }
+        else
+        {
+            _wire.Send(command, -1, _token);
+        }
+
+        while (true)
+        {
+            var reply = _wire.ReadReply(_token);
+            if (!reply.IsContinuation)
+            {
+                return reply;
+            }
+
+            // After the last step (e.g. a failed XOAUTH2 reports its error as a challenge), an
+            // empty line lets the server finish with -ERR.
+            var answer = mechanism.IsAuthenticated ? "" : mechanism.Challenge(reply.Text, _token);
+            _wire.Send(answer, 0, _token);
+        }
+    }
+
+    private static void Expect(Pop3Reply reply, string command)
+    {
+        if (!reply.IsOk)
+        {
+            throw new Pop3ProtocolViolation($"The server refused {command}: {reply.Line}");
+        }
+    }
+
+    /// <summary>Sends commands and handles their replies in order: all at once in batches when
+    /// the server has PIPELINING, one at a time otherwise.</summary>
+    private void RunBatch(IReadOnlyList<string> commands, Action<int, Pop3Reply> handle)
+    {
+        var size = Pipelining ? BatchSize : 1;
+        for (var first = 0; first < commands.Count; first += size)
+        {
+            var last = Math.Min(commands.Count, first + size);
+            for (var i = first; i < last; i++)
+            {
+                _wire.Send(commands[i], -1, _token);
+            }
+
+            for (var i = first; i < last; i++)
+            {
+                handle(i, _wire.ReadReply(_token));
+            }
+        }
+    }
+
+    /// <summary>Runs protocol work and maps what can go wrong on the wire to engine errors.</summary>
+    private T Exchange<T>(string what, bool sessionPhase, Func<T> work)
+    {
+        try
+        {
+            return work();
+        }
+        catch (Exception ex) when (ex is MailOperationException || ex is DestinationWriteException)
+        {
+            throw;
+        }
+        catch (Exception) when (_token.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(_token);
+        }
+        catch (Pop3ProtocolViolation ex)
+        {
+            throw new MailOperationException("ProtocolViolation", MailErrorKind.ProtocolError, _settings.Endpoint,
+                $"The server {_settings.Endpoint} broke the POP3 protocol {what}: {ex.Message}", ex) { IsSessionFailure = true };
+        }
+        catch (Exception ex) when (ex is IOException || ex is System.Net.Sockets.SocketException || ex is ObjectDisposedException || ex is TimeoutException)
+        {
+            var error = sessionPhase ? ConnectErrors.Unreachable(_settings, ex) : ConnectErrors.Lost(_settings, ex, what);
+            throw ConnectErrors.AsSessionFailure(error);
+        }
+    }
+
+    private void Exchange(string what, bool sessionPhase, Action work) => Exchange(what, sessionPhase, () =>
+    {
+        work();
+        return true;
+    });
+}

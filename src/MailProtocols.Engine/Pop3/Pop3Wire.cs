@@ -1,0 +1,350 @@
+using System;
+using System.IO;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Threading;
+
+namespace MailProtocols.Engine.Pop3;
+
+/// <summary>A POP3 status line: "+OK ...", "-ERR ..." or a SASL continuation "+ ...".</summary>
+internal readonly struct Pop3Reply
+{
+    public Pop3Reply(string line) => Line = line;
+
+    public string Line { get; }
+    public bool IsOk => Line.StartsWith("+OK", StringComparison.Ordinal);
+    public bool IsContinuation => Line.StartsWith("+ ", StringComparison.Ordinal) || Line == "+";
+
+    /// <summary>The text after the status indicator.</summary>
+    public string Text
+    {
+        get
+        {
+            var space = Line.IndexOf(' ');
+            return space < 0 ? "" : Line.Substring(space + 1);
+        }
+    }
+
+    /// <summary>The RFC 2449 response code in brackets, e.g. "IN-USE" or "SYS/TEMP", or null.</summary>
+    public string? ResponseCode
+    {
+        get
+        {
+            var text = Text;
+            if (!text.StartsWith("[", StringComparison.Ordinal))
+            {
+                return null;
+            }
+
+            var end = text.IndexOf(']');
+            return end > 1 ? text.Substring(1, end - 1).ToUpperInvariant() : null;
+        }
+    }
+
+    public override string ToString() => Line;
+}
+
+/// <summary>
+/// The transport of a POP3 session: the socket, TLS, reading lines and multi-line data with
+/// bounded buffers, and writing commands; all of it logged to the transcript with secrets
+/// replaced. Reads and writes honour the timeout; cancelling the token closes the socket, so a
+/// read that waits on a silent server ends at once.
+/// </summary>
+internal sealed class Pop3Wire : IDisposable
+{
+    /// <summary>Status lines longer than this are a protocol error (RFC 2449 allows 512 octets).</summary>
+    public const int MaxStatusLine = 8192;
+
+    private static readonly byte[] Redacted = Encoding.ASCII.GetBytes("********");
+
+    private readonly ConnectionSettings _settings;
+    private readonly ProtocolTap _tap;
+    private readonly CertificateValidator _validator;
+    private readonly byte[] _buffer = new byte[64 * 1024];
+    private int _start;
+    private int _end;
+    private Socket? _socket;
+    private Stream? _stream;
+    private CancellationTokenRegistration _abortOnCancel;
+
+    public Pop3Wire(ConnectionSettings settings, ProtocolTap tap)
+    {
+        _settings = settings;
+        _tap = tap;
+        _validator = new CertificateValidator(settings.SkipCertificateCheck);
+    }
+
+    public bool IsSecure => _stream is SslStream;
+
+    /// <summary>For unit tests: talk over a given stream instead of a socket.</summary>
+    internal void UseStream(Stream stream) => _stream = stream;
+
+    public string TlsProtocol => _stream is SslStream ssl ? ssl.SslProtocol.ToString() : "None";
+
+    /// <summary>Opens the TCP connection (and TLS at once when <paramref name="implicitTls"/>).</summary>
+    public void Connect(bool implicitTls, CancellationToken token)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        _socket = socket;
+        _abortOnCancel = token.Register(() => socket.Dispose());
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(token))
+        {
+            timeout.CancelAfter(_settings.Timeout);
+            try
+            {
+                socket.ConnectAsync(_settings.Host, _settings.Port, timeout.Token).AsTask().GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException ex) when (!token.IsCancellationRequested)
+            {
+                throw ConnectErrors.Unreachable(_settings, new TimeoutException("The connection attempt timed out.", ex));
+            }
+            catch (Exception ex) when (!token.IsCancellationRequested && (ex is SocketException || ex is IOException))
+            {
+                throw ConnectErrors.Unreachable(_settings, ex);
+            }
+        }
+
+        var timeoutMs = (int)Math.Min(int.MaxValue, _settings.Timeout.TotalMilliseconds);
+        socket.ReceiveTimeout = timeoutMs;
+        socket.SendTimeout = timeoutMs;
+        socket.NoDelay = true;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        _tap.LogConnect(new Uri($"{(implicitTls ? "pops" : "pop")}://{_settings.Endpoint}"));
+        if (implicitTls)
+        {
+            StartTls(token);
+        }
+    }
+
+    /// <summary>Negotiates TLS on the open connection (after STLS, or at once for implicit TLS).</summary>
+    public void StartTls(CancellationToken token)
+    {
+        _validator.Reset();
+        var ssl = new SslStream(_stream!, leaveInnerStreamOpen: false, _validator.Validate);
+        var options = new SslClientAuthenticationOptions
+        {
+            TargetHost = _settings.Host,
+            CertificateRevocationCheckMode = _settings.CheckCertificateRevocation ? X509RevocationMode.Online : X509RevocationMode.NoCheck,
+        };
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+        timeout.CancelAfter(_settings.Timeout);
+        try
+        {
+            ssl.AuthenticateAsClientAsync(options, timeout.Token).GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (!token.IsCancellationRequested)
+        {
+            ssl.Dispose();
+            if (_validator.Problem != null)
+            {
+                throw ConnectErrors.CertificateRejected(_settings, _validator.Problem, ex);
+            }
+
+            if (ex is OperationCanceledException)
+            {
+                throw ConnectErrors.Unreachable(_settings, new TimeoutException("The TLS handshake timed out.", ex));
+            }
+
+            throw ConnectErrors.TlsHandshakeFailed(_settings, ex);
+        }
+
+        _stream = ssl;
+        _start = _end = 0;
+    }
+
+    /// <summary>Writes one command line. <paramref name="secretFrom"/>: the index in the line
+    /// from which it is secret (replaced by asterisks in the transcript), or -1.</summary>
+    public void Send(string line, int secretFrom, CancellationToken token)
+    {
+        token.ThrowIfCancellationRequested();
+        var bytes = Encoding.UTF8.GetBytes(line + "\r\n");
+        if (secretFrom < 0)
+        {
+            _tap.LogClient(bytes, 0, bytes.Length);
+        }
+        else
+        {
+            var visible = Encoding.UTF8.GetBytes(line.Substring(0, secretFrom));
+            var logged = new byte[visible.Length + Redacted.Length + 2];
+            visible.CopyTo(logged, 0);
+            Redacted.CopyTo(logged, visible.Length);
+            logged[^2] = (byte)'\r';
+            logged[^1] = (byte)'\n';
+            _tap.LogClient(logged, 0, logged.Length);
+        }
+
+        _stream!.Write(bytes, 0, bytes.Length);
+    }
+
+    public void Flush() => _stream!.Flush();
+
+    /// <summary>Reads a status line (without CRLF).</summary>
+    public Pop3Reply ReadReply(CancellationToken token)
+    {
+        _stream!.Flush();
+        return new Pop3Reply(ReadLine(MaxStatusLine, token));
+    }
+
+    /// <summary>Reads the lines of a multi-line response (after its +OK), dot-unstuffed, until the
+    /// final "." line. Each line is bounded by <paramref name="maxLine"/>.</summary>
+    public System.Collections.Generic.List<string> ReadLines(int maxLine, CancellationToken token)
+    {
+        var lines = new System.Collections.Generic.List<string>();
+        while (true)
+        {
+            var line = ReadLine(maxLine, token);
+            if (line == ".")
+            {
+                return lines;
+            }
+
+            lines.Add(line.StartsWith("..", StringComparison.Ordinal) ? line.Substring(1) : line);
+        }
+    }
+
+    /// <summary>Copies a multi-line response (after its +OK) to <paramref name="destination"/>,
+    /// undoing dot-stuffing, without holding it in memory. Returns the bytes written.</summary>
+    public long CopyData(Stream destination, Action<long>? progress, CancellationToken token)
+    {
+        long written = 0;
+        var atLineStart = true;
+        while (true)
+        {
+            if (_start == _end)
+            {
+                Fill(token);
+            }
+
+            if (atLineStart && _buffer[_start] == (byte)'.')
+            {
+                // A line that starts with a dot: the end marker ".CRLF", or a stuffed dot to drop.
+                if (!EnsureBuffered(3, token))
+                {
+                    throw new IOException("The server closed the connection in the middle of a message.");
+                }
+
+                if (_buffer[_start + 1] == (byte)'\r' && _buffer[_start + 2] == (byte)'\n')
+                {
+                    _start += 3;
+                    LogServerProgress(written);
+                    return written;
+                }
+
+                _start++;
+            }
+
+            var newline = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
+            var stop = newline < 0 ? _end : newline + 1;
+            destination.Write(_buffer, _start, stop - _start);
+            written += stop - _start;
+            _start = stop;
+            atLineStart = newline >= 0;
+            progress?.Invoke(written);
+        }
+    }
+
+    public void Dispose()
+    {
+        _abortOnCancel.Dispose();
+        _stream?.Dispose();
+        _socket?.Dispose();
+    }
+
+    private void LogServerProgress(long bytes)
+    {
+        // Message content stays out of the transcript: a line saying how much came is enough.
+        var note = Encoding.ASCII.GetBytes($"[{bytes} bytes of message data]\r\n.\r\n");
+        _tap.LogServer(note, 0, note.Length);
+    }
+
+    private string ReadLine(int maxLine, CancellationToken token)
+    {
+        var searched = 0; // bytes after _start already known to hold no LF
+        while (true)
+        {
+            var newline = Array.IndexOf(_buffer, (byte)'\n', _start + searched, _end - _start - searched);
+            if (newline >= 0)
+            {
+                var length = newline - _start;
+                if (length > maxLine)
+                {
+                    throw new Pop3ProtocolViolation($"The server sent a line of {length} bytes, longer than the {maxLine} allowed.");
+                }
+
+                _tap.LogServer(_buffer, _start, newline + 1 - _start);
+                var text = Encoding.UTF8.GetString(_buffer, _start, length).TrimEnd('\r');
+                _start = newline + 1;
+                return text;
+            }
+
+            searched = _end - _start;
+            if (searched > maxLine)
+            {
+                throw new Pop3ProtocolViolation($"The server sent a line longer than the {maxLine} bytes allowed.");
+            }
+
+            if (!FillMore(token))
+            {
+                throw new IOException("The server closed the connection.");
+            }
+        }
+    }
+
+    private bool EnsureBuffered(int count, CancellationToken token)
+    {
+        while (_end - _start < count)
+        {
+            if (!FillMore(token))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void Fill(CancellationToken token)
+    {
+        if (!FillMore(token))
+        {
+            throw new IOException("The server closed the connection in the middle of a message.");
+        }
+    }
+
+    /// <summary>Reads more bytes, compacting the buffer first; false at end of stream.</summary>
+    private bool FillMore(CancellationToken token)
+    {
+        token.ThrowIfCancellationRequested();
+        if (_start > 0)
+        {
+            Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+        }
+
+        if (_end == _buffer.Length)
+        {
+            throw new Pop3ProtocolViolation("The server sent a line longer than the read buffer.");
+        }
+
+        var read = _stream!.Read(_buffer, _end, _buffer.Length - _end);
+        if (read == 0)
+        {
+            return false;
+        }
+
+        _end += read;
+        return true;
+    }
+}
+
+/// <summary>The server broke the protocol (garbage, an over-long line).</summary>
+internal sealed class Pop3ProtocolViolation : Exception
+{
+    public Pop3ProtocolViolation(string message) : base(message)
+    {
+    }
+}

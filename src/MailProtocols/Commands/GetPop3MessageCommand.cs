@@ -1,0 +1,135 @@
+using System;
+using System.IO;
+using System.Management.Automation;
+using MailProtocols.Engine;
+using MailProtocols.Engine.Pop3;
+
+namespace MailProtocols.Commands;
+
+/// <summary>
+/// Lists or downloads the messages of a POP3 mailbox over one connection: headers only by
+/// default (TOP n 0), whole messages with -IncludeBody, saved as .eml files with -Destination,
+/// and deleted from the server with -Delete, each only after it was safely received and saved.
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "Pop3Message", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = CredentialSet)]
+[OutputType(typeof(Pop3Message))]
+public sealed class GetPop3MessageCommand : MailConnectionCmdlet
+{
+    private const int ProgressThreshold = 5;
+
+    [Parameter(Mandatory = true, Position = 0)]
+    [Alias("Server", "ComputerName")]
+    [ValidateNotNullOrEmpty]
+    public string Pop3Server { get; set; } = "";
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? Uid { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int Newest { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int Oldest { get; set; }
+
+    [Parameter]
+    public SwitchParameter IncludeBody { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Destination { get; set; }
+
+    [Parameter]
+    public SwitchParameter Delete { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        if (Newest > 0 && Oldest > 0)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Newest and -Oldest cannot be used together."),
+                "ConflictingSelection", ErrorCategory.InvalidArgument, null));
+        }
+
+        var request = new Pop3FetchRequest
+        {
+            Uids = Uid,
+            Newest = Newest,
+            Oldest = Oldest,
+            IncludeBody = IncludeBody,
+            Destination = ResolveDestination(),
+            Delete = Delete,
+        };
+
+        var settings = CreateSettings(Pop3Server, Pop3Session.ImplicitTlsPort, null);
+        if (Delete && !ShouldProcess($"{settings.Credential?.UserName}@{Pop3Server}", "Download the selected messages and delete them from the server"))
+        {
+            request.Delete = false;
+        }
+
+        using var session = new Pop3Session(settings, WriteVerbose, CancelToken);
+        try
+        {
+            Guard(session.Open);
+            var marked = 0;
+            var progress = new ProgressRecord(1, $"Get-Pop3Message {Pop3Server}", "Reading the mailbox");
+            foreach (var outcome in GuardEach(Pop3Fetcher.Fetch(session, request, settings.Endpoint)))
+            {
+                if (outcome.Total > ProgressThreshold)
+                {
+                    progress.StatusDescription = $"{outcome.Done} of {outcome.Total} messages, {outcome.Bytes / 1024:N0} of {outcome.TotalBytes / 1024:N0} KB";
+                    progress.PercentComplete = (int)(100L * outcome.Done / outcome.Total);
+                    WriteProgress(progress);
+                }
+
+                if (outcome.Note != null)
+                {
+                    WriteVerbose(outcome.Note);
+                }
+
+                if (outcome.Error != null)
+                {
+                    WriteError(ToErrorRecord(outcome.Error));
+                }
+
+                if (outcome.Message != null)
+                {
+                    marked += outcome.Message.MarkedForDeletion ? 1 : 0;
+                    WriteObject(outcome.Message);
+                }
+            }
+
+            // QUIT ends the session cleanly; only now does the server delete the marked messages.
+            Guard(session.Quit);
+            if (request.Delete)
+            {
+                WriteVerbose($"Session ended with QUIT; the server deleted the {marked} message(s) marked for deletion.");
+            }
+
+            progress.RecordType = ProgressRecordType.Completed;
+            WriteProgress(progress);
+        }
+        catch (MailOperationException ex)
+        {
+            ThrowTerminatingError(ToErrorRecord(ex));
+        }
+    }
+
+    private string? ResolveDestination()
+    {
+        if (Destination == null)
+        {
+            return null;
+        }
+
+        var path = GetUnresolvedProviderPathFromPSPath(Destination);
+        if (!Directory.Exists(path))
+        {
+            ThrowTerminatingError(new ErrorRecord(new DirectoryNotFoundException($"The destination folder '{path}' does not exist."),
+                "DestinationNotFound", ErrorCategory.ObjectNotFound, Destination));
+        }
+
+        return path;
+    }
+}

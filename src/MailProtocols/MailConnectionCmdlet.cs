@@ -1,0 +1,105 @@
+using System;
+using System.Management.Automation;
+using System.Net;
+using System.Security;
+using MailProtocols.Engine;
+
+namespace MailProtocols;
+
+/// <summary>
+/// The connection parameters every cmdlet shares (port, TLS, certificate checks, credentials or
+/// an OAuth2 token, timeout, transcript), and the one place they become engine settings.
+/// </summary>
+public abstract class MailConnectionCmdlet : CancellablePSCmdlet
+{
+    protected const string CredentialSet = "Credential";
+    protected const string OAuthSet = "OAuth";
+
+    [Parameter]
+    [ValidateRange(0, 65535)]
+    public int Port { get; set; }
+
+    [Parameter]
+    public SwitchParameter UseSsl { get; set; }
+
+    [Parameter]
+    public TlsMode TlsMode { get; set; } = TlsMode.Auto;
+
+    [Parameter]
+    public SwitchParameter SkipCertificateCheck { get; set; }
+
+    [Parameter]
+    public SwitchParameter CheckCertificateRevocation { get; set; }
+
+    [Parameter(ParameterSetName = CredentialSet)]
+    [Credential]
+    public PSCredential? Credential { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = OAuthSet)]
+    public SecureString? AccessToken { get; set; }
+
+    [Parameter(ParameterSetName = OAuthSet)]
+    [ValidateNotNullOrEmpty]
+    public string? UserName { get; set; }
+
+    [Parameter]
+    public SwitchParameter AllowUnencryptedAuthentication { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 3600)]
+    public int TimeoutSec { get; set; } = 60;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? TranscriptPath { get; set; }
+
+    protected override void BeginProcessing()
+    {
+        if (UseSsl && TlsMode == TlsMode.None)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-UseSsl asks for TLS and -TlsMode None forbids it: give one of them."),
+                "ConflictingTlsParameters", ErrorCategory.InvalidArgument, TlsMode));
+        }
+    }
+
+    /// <summary>The engine settings for <paramref name="host"/>. -UseSsl without -TlsMode means
+    /// TLS required: implicit on <paramref name="implicitTlsPort"/>, STARTTLS elsewhere.</summary>
+    protected ConnectionSettings CreateSettings(string host, int implicitTlsPort, string? defaultUserName)
+    {
+        var tlsMode = TlsMode;
+        if (UseSsl && !MyInvocation.BoundParameters.ContainsKey(nameof(TlsMode)))
+        {
+            tlsMode = Port == implicitTlsPort ? TlsMode.Implicit : TlsMode.StartTls;
+        }
+
+        var settings = new ConnectionSettings
+        {
+            Host = host,
+            Port = Port,
+            TlsMode = tlsMode,
+            SkipCertificateCheck = SkipCertificateCheck,
+            CheckCertificateRevocation = CheckCertificateRevocation,
+            AllowUnencryptedAuthentication = AllowUnencryptedAuthentication,
+            Timeout = TimeSpan.FromSeconds(TimeoutSec),
+            TranscriptPath = TranscriptPath == null ? null : GetUnresolvedProviderPathFromPSPath(TranscriptPath),
+        };
+
+        if (ParameterSetName == OAuthSet)
+        {
+            if (UserName == null && defaultUserName == null)
+            {
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException("-AccessToken needs the mailbox's user name: give -UserName."),
+                    "UserNameRequired", ErrorCategory.InvalidArgument, null));
+            }
+
+            settings.UseOAuth2 = true;
+            settings.Credential = new NetworkCredential(UserName ?? defaultUserName ?? "", AccessToken);
+        }
+        else if (Credential != null && Credential != PSCredential.Empty)
+        {
+            settings.Credential = new NetworkCredential(Credential.UserName, Credential.Password);
+        }
+
+        return settings;
+    }
+}

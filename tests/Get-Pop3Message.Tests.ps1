@@ -1,0 +1,385 @@
+Describe 'Get-Pop3Message' {
+    BeforeAll {
+        . (Join-Path $PSScriptRoot 'common.ps1')
+        $mock = New-MockServer
+        $password = 'Secr3t!Pa55'
+        $token = 'ya29.TestToken-abc123'
+        $alice = [pscredential]::new('alice', (ConvertTo-SecureString $password -AsPlainText -Force))
+        $fqid = ',MailProtocols.Commands.GetPop3MessageCommand'
+
+        function Get-Pop {
+            @{
+                Pop3Server           = $mock.Host
+                Port                 = $mock.Pop3Port
+                Credential           = $alice
+                SkipCertificateCheck = $true
+                TimeoutSec           = 5
+            }
+        }
+
+        function Get-Uids { @($mock.GetMailbox('alice').Uid) }
+    }
+
+    AfterAll {
+        $mock.Dispose()
+    }
+
+    BeforeEach {
+        $mock.Reset()
+        $pop = Get-Pop
+    }
+
+    Context 'listing and selection' {
+        It 'lists headers only (TOP n 0) over STLS, one object per message' {
+            $uids = $mock.AddTestMessages('alice', 3)
+            $messages = Get-Pop3Message @pop
+            $messages.Count | Should -Be 3
+            $messages | Should -BeOfType ([MailProtocols.Engine.Pop3.Pop3Message])
+            $messages.Uid | Should -Be $uids
+            $messages.Subject | Should -Be @('Test message 1', 'Test message 2', 'Test message 3')
+            $messages[0].From | Should -Match 'sender1@example.com'
+            $messages[0].To | Should -Match 'alice@example.com'
+            $messages[0].MessageId | Should -Be '1.mock@example.com'
+            $messages[0].Date | Should -Not -BeNullOrEmpty
+            $messages.HeadersOnly | Should -Not -Contain $false
+            $messages[0].TextBody | Should -BeNullOrEmpty
+            $session = $mock.Pop3Sessions[0]
+            $session.Tls | Should -BeTrue
+            $session.Commands | Should -Contain 'TOP 1 0'
+            $session.Commands | Where-Object { $_ -like 'RETR*' } | Should -BeNullOrEmpty
+            $session.QuitReceived | Should -BeTrue
+        }
+
+        It 'downloads whole messages with -IncludeBody' {
+            $null = $mock.AddMessage('alice', "From: a@example.com`r`nTo: alice@example.com`r`nSubject: full`r`n`r`nThe body.`r`n.leading dot line`r`n")
+            $message = Get-Pop3Message @pop -IncludeBody
+            $message.HeadersOnly | Should -BeFalse
+            $message.TextBody | Should -Match 'The body\.'
+            $message.TextBody | Should -Match '(?m)^\.leading dot line'
+            $message.Message | Should -BeOfType ([MimeKit.MimeMessage])
+            $mock.Pop3Sessions[0].Commands | Should -Contain 'RETR 1'
+        }
+
+        It 'selects by -Uid and reports an unknown UID' {
+            $uids = $mock.AddTestMessages('alice', 3)
+            $messages = Get-Pop3Message @pop -Uid $uids[1], 'no-such-uid' -ErrorVariable err -ErrorAction SilentlyContinue
+            $messages.Uid | Should -Be @($uids[1])
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be "MessageNotFound$fqid"
+            $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+            $err[0].TargetObject | Should -Be 'no-such-uid'
+        }
+
+        It 'selects the newest and the oldest N' {
+            $uids = $mock.AddTestMessages('alice', 5)
+            (Get-Pop3Message @pop -Newest 2).Uid | Should -Be $uids[3..4]
+            (Get-Pop3Message @pop -Oldest 2).Uid | Should -Be $uids[0..1]
+        }
+
+        It 'refuses -Newest together with -Oldest' {
+            { Get-Pop3Message @pop -Newest 1 -Oldest 1 -ErrorAction Stop } | Should -Throw -ErrorId "ConflictingSelection$fqid"
+            $mock.Pop3ConnectionCount | Should -Be 0
+        }
+
+        It 'pipelines TOP commands when the server offers PIPELINING' {
+            $null = $mock.AddTestMessages('alice', 10)
+            Get-Pop3Message @pop | Out-Null
+            $with = $mock.Pop3Sessions[0].RoundTrips
+            $mock.Pop3.Pipelining = $false
+            Get-Pop3Message @pop | Out-Null
+            $without = $mock.Pop3Sessions[1].RoundTrips
+            $with | Should -BeLessThan ($without - 5)
+        }
+
+        It 'connects with implicit TLS' {
+            $null = $mock.AddTestMessages('alice', 1)
+            $pop.Port = $mock.Pop3sPort
+            (Get-Pop3Message @pop -TlsMode Implicit).Count | Should -Be 1
+            $mock.Pop3Sessions[0].ImplicitTls | Should -BeTrue
+        }
+
+        It 'logs in with an OAuth2 access token (XOAUTH2)' {
+            $null = $mock.AddTestMessages('alice', 1)
+            $pop.Remove('Credential')
+            $secure = ConvertTo-SecureString $token -AsPlainText -Force
+            (Get-Pop3Message @pop -AccessToken $secure -UserName alice).Count | Should -Be 1
+            $mock.Pop3Sessions[0].AuthMechanism | Should -Be 'XOAUTH2'
+        }
+
+        It 'logs in with USER/PASS, and with APOP when that is all the server offers' {
+            $null = $mock.AddTestMessages('alice', 1)
+            $mock.Pop3.SaslMechanisms = @()
+            (Get-Pop3Message @pop).Count | Should -Be 1
+            $mock.Pop3Sessions[0].AuthMechanism | Should -Be 'USER'
+            $mock.Pop3.User = $false
+            (Get-Pop3Message @pop).Count | Should -Be 1
+            $mock.Pop3Sessions[1].AuthMechanism | Should -Be 'APOP'
+        }
+    }
+
+    Context 'saving to a folder' {
+        It 'saves each message as <uid>.eml, byte for byte, and skips what is already saved' {
+            $uids = $mock.AddTestMessages('alice', 3)
+            $folder = New-Item -ItemType Directory -Path (Join-Path $TestDrive 'inbox')
+            $saved = Get-Pop3Message @pop -Destination $folder
+            $saved.Count | Should -Be 3
+            foreach ($i in 0..2) {
+                $path = Join-Path $folder "$($uids[$i]).eml"
+                $saved[$i].SavedPath | Should -Be $path
+                [IO.File]::ReadAllBytes($path) | Should -Be $mock.GetMailbox('alice')[$i].Data
+            }
+
+            $null = $mock.AddTestMessages('alice', 1)
+            $again = Get-Pop3Message @pop -Destination $folder
+            @($again).Count | Should -Be 1
+            ($mock.Pop3Sessions[1].Commands | Where-Object { $_ -like 'RETR*' }) | Should -Be @('RETR 4')
+            Get-ChildItem $folder -Filter '*.partial' | Should -BeNullOrEmpty
+        }
+
+        It 'names files safely for any UID' {
+            $null = $mock.AddMessage('alice', 'a/b:c*?<CON>.', [Text.Encoding]::ASCII.GetBytes("Subject: odd`r`n`r`nx`r`n"))
+            $null = $mock.AddMessage('alice', 'con', [Text.Encoding]::ASCII.GetBytes("Subject: con`r`n`r`nx`r`n"))
+            $folder = New-Item -ItemType Directory -Path (Join-Path $TestDrive 'odd')
+            $saved = Get-Pop3Message @pop -Destination $folder
+            $names = $saved.SavedPath | Split-Path -Leaf
+            $names | Should -Be @('a_2Fb_3Ac_2A_3F_3C^c^o^n_3E..eml', '_con.eml')
+        }
+
+        It 'stops with SaveFailed, deleting nothing, when a message cannot be written' {
+            $uids = $mock.AddTestMessages('alice', 2)
+            $folder = New-Item -ItemType Directory -Path (Join-Path $TestDrive 'blocked')
+            # A folder where the temporary file must go makes creating that file fail.
+            $null = New-Item -ItemType Directory -Path (Join-Path $folder "$($uids[1]).eml.partial")
+            $err = { Get-Pop3Message @pop -Destination $folder -Delete -ErrorAction Stop | Out-Null } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be "SaveFailed$fqid"
+            $err.CategoryInfo.Category | Should -Be 'WriteError'
+            $err.TargetObject | Should -Be (Join-Path $folder "$($uids[1]).eml")
+            (Get-Uids) | Should -Be $uids
+        }
+
+        It 'writes DestinationNotFound for a folder that does not exist' {
+            { Get-Pop3Message @pop -Destination (Join-Path $TestDrive 'missing') -ErrorAction Stop } | Should -Throw -ErrorId "DestinationNotFound$fqid"
+            $mock.Pop3ConnectionCount | Should -Be 0
+        }
+
+        It 'streams a large message to disk intact' {
+            $uid = $mock.AddLargeMessage('alice', 20MB)
+            $folder = New-Item -ItemType Directory -Path (Join-Path $TestDrive 'large')
+            $saved = Get-Pop3Message @pop -Destination $folder -TimeoutSec 60
+            $source = $mock.GetMailbox('alice')[0]
+            $expected = if ($source.FilePath) { (Get-FileHash $source.FilePath).Hash } else { (Get-FileHash -InputStream ([IO.MemoryStream]::new($source.Data))).Hash }
+            (Get-FileHash $saved.SavedPath).Hash | Should -Be $expected
+            $saved.AttachmentNames.Count | Should -Be 1
+        }
+    }
+
+    Context 'download and delete' {
+        It 'deletes every downloaded message at QUIT with -Delete' {
+            $null = $mock.AddTestMessages('alice', 3)
+            $messages = Get-Pop3Message @pop -Delete
+            $messages.MarkedForDeletion | Should -Not -Contain $false
+            $mock.GetMailbox('alice').Count | Should -Be 0
+            $mock.Pop3Sessions[0].Committed | Should -BeTrue
+        }
+
+        It 'saves, then deletes, with -Destination -Delete' {
+            $uids = $mock.AddTestMessages('alice', 2)
+            $folder = New-Item -ItemType Directory -Path (Join-Path $TestDrive 'dd')
+            Get-Pop3Message @pop -Destination $folder -Delete | Out-Null
+            $mock.GetMailbox('alice').Count | Should -Be 0
+            $uids | ForEach-Object { Join-Path $folder "$_.eml" | Should -Exist }
+        }
+
+        It 'deletes nothing when the connection drops mid-download, and leaves no partial file' {
+            $uids = $mock.AddTestMessages('alice', 3)
+            $null = $mock.Pop3CloseMidRetr('2', 20, 1)
+            $folder = New-Item -ItemType Directory -Path (Join-Path $TestDrive 'drop')
+            $err = { Get-Pop3Message @pop -Destination $folder -Delete -ErrorAction Stop | Out-Null } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be "ConnectionLost$fqid"
+            $err.CategoryInfo.Category | Should -Be 'ConnectionError'
+            (Get-Uids) | Should -Be $uids
+            Join-Path $folder "$($uids[0]).eml" | Should -Exist
+            Join-Path $folder "$($uids[1]).eml" | Should -Not -Exist
+            Get-ChildItem $folder -Filter '*.partial' | Should -BeNullOrEmpty
+
+            # The next run skips what was saved, fetches the rest, and now deletes all three.
+            Get-Pop3Message @pop -Destination $folder -Delete | Out-Null
+            $mock.GetMailbox('alice').Count | Should -Be 0
+            (Get-ChildItem $folder -Filter '*.eml').Count | Should -Be 3
+        }
+
+        It 'keeps a message the server refuses to give (-ERR on RETR), and deletes the rest' {
+            $uids = $mock.AddTestMessages('alice', 3)
+            $null = $mock.Pop3ReplyTo('RETR', '2', '-ERR [SYS/TEMP] cannot read message', 1)
+            $messages = Get-Pop3Message @pop -Delete -ErrorVariable err -ErrorAction SilentlyContinue
+            $messages.Uid | Should -Be @($uids[0], $uids[2])
+            $err[0].FullyQualifiedErrorId | Should -Be "MessageUnavailable$fqid"
+            $err[0].TargetObject | Should -Be $uids[1]
+            (Get-Uids) | Should -Be @($uids[1])
+        }
+
+        It 'keeps a message whose DELE is refused, and says so' {
+            $uids = $mock.AddTestMessages('alice', 2)
+            $null = $mock.Pop3ReplyTo('DELE', '1', '-ERR cannot delete', 1)
+            $null = Get-Pop3Message @pop -Delete -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be "DeleteRefused$fqid"
+            (Get-Uids) | Should -Be @($uids[0])
+        }
+
+        It 'changes nothing with -WhatIf' {
+            $null = $mock.AddTestMessages('alice', 2)
+            Get-Pop3Message @pop -Delete -WhatIf | Out-Null
+            $mock.GetMailbox('alice').Count | Should -Be 2
+            $mock.Pop3Sessions[0].Commands | Where-Object { $_ -like 'DELE*' } | Should -BeNullOrEmpty
+        }
+    }
+
+    Context 'errors' {
+        It 'reports a wrong password as AuthenticationFailed' {
+            $bad = [pscredential]::new('alice', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
+            $err = { Get-Pop3Message @pop -Credential $bad -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be "AuthenticationFailed$fqid"
+            $err.CategoryInfo.Category | Should -Be 'AuthenticationError'
+            $err.TargetObject | Should -Be 'alice'
+        }
+
+        It 'requires -UserName with -AccessToken' {
+            $pop.Remove('Credential')
+            $secure = ConvertTo-SecureString $token -AsPlainText -Force
+            { Get-Pop3Message @pop -AccessToken $secure -ErrorAction Stop } | Should -Throw -ErrorId "UserNameRequired$fqid"
+            $mock.Pop3ConnectionCount | Should -Be 0
+        }
+
+        It 'requires a credential' {
+            $pop.Remove('Credential')
+            { Get-Pop3Message @pop -ErrorAction Stop } | Should -Throw -ErrorId "CredentialRequired$fqid"
+        }
+
+        It 'reports a mailbox locked by another session as MailboxLocked' {
+            $null = $mock.AddTestMessages('alice', 1)
+            $client = [System.Net.Sockets.TcpClient]::new($mock.Host, $mock.Pop3Port)
+            try {
+                $reader = [IO.StreamReader]::new($client.GetStream())
+                $writer = [IO.StreamWriter]::new($client.GetStream()); $writer.NewLine = "`r`n"; $writer.AutoFlush = $true
+                $null = $reader.ReadLine()
+                $writer.WriteLine('USER alice'); $null = $reader.ReadLine()
+                $writer.WriteLine("PASS $password"); $reader.ReadLine() | Should -Match '^\+OK'
+                $err = { Get-Pop3Message @pop -ErrorAction Stop } | Should -Throw -PassThru
+                $err.FullyQualifiedErrorId | Should -Be "MailboxLocked$fqid"
+                $err.CategoryInfo.Category | Should -Be 'ResourceBusy'
+            }
+            finally { $client.Dispose() }
+        }
+
+        It 'never sends credentials in plain text unless allowed' {
+            $mock.Pop3.Stls = $false
+            $err = { Get-Pop3Message @pop -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be "UnencryptedAuthenticationRefused$fqid"
+            $mock.Pop3Sessions[0].Commands | Where-Object { $_ -match '^(USER|PASS|AUTH|APOP)' } | Should -BeNullOrEmpty
+            $null = $mock.AddTestMessages('alice', 1)
+            (Get-Pop3Message @pop -AllowUnencryptedAuthentication).Count | Should -Be 1
+        }
+
+        It 'fails when STLS is required and not offered' {
+            $mock.Pop3.Stls = $false
+            { Get-Pop3Message @pop -UseSsl -ErrorAction Stop } | Should -Throw -ErrorId "StartTlsNotOffered$fqid"
+        }
+
+        It 'fails, never falls back to plain text, when advertised STLS is refused' {
+            $mock.Pop3.StlsFails = $true
+            { Get-Pop3Message @pop -ErrorAction Stop } | Should -Throw -ErrorId "StartTlsFailed$fqid"
+            $mock.Pop3Sessions[0].Commands | Where-Object { $_ -match '^(USER|PASS|AUTH)' } | Should -BeNullOrEmpty
+        }
+
+        It 'validates the certificate by default' {
+            $pop.Remove('SkipCertificateCheck')
+            { Get-Pop3Message @pop -ErrorAction Stop } | Should -Throw -ErrorId "CertificateRejected$fqid"
+        }
+
+        It 'lists without UIDs on a server without UIDL, and refuses -Delete there' {
+            $null = $mock.AddTestMessages('alice', 2)
+            $mock.Pop3.Uidl = $false
+            $messages = Get-Pop3Message @pop
+            $messages.Count | Should -Be 2
+            $messages | ForEach-Object { $_.Uid | Should -BeNullOrEmpty }
+            { Get-Pop3Message @pop -IncludeBody -Delete -ErrorAction Stop } | Should -Throw -ErrorId "UidlNotSupported$fqid"
+            $mock.GetMailbox('alice').Count | Should -Be 2
+        }
+
+        It 'reports TopNotSupported for header listing when the server has no TOP' {
+            $null = $mock.AddTestMessages('alice', 1)
+            $mock.Pop3.Top = $false
+            $err = { Get-Pop3Message @pop -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be "TopNotSupported$fqid"
+            $err.Exception.Message | Should -Match 'IncludeBody'
+            (Get-Pop3Message @pop -IncludeBody).Count | Should -Be 1
+        }
+
+        It 'reports garbage from the server as a protocol error' {
+            $null = $mock.AddTestMessages('alice', 1)
+            $null = $mock.Pop3SendRaw('LIST', ('x' * 1MB), 1)
+            $err = { Get-Pop3Message @pop -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be "ProtocolViolation$fqid"
+            $err.CategoryInfo.Category | Should -Be 'ProtocolError'
+        }
+
+        It 'times out on a silent server' {
+            $null = $mock.Pop3NeverReply('LIST', -1)
+            $pop.TimeoutSec = 2
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            $err = { Get-Pop3Message @pop -ErrorAction Stop } | Should -Throw -PassThru
+            $watch.Stop()
+            $err.FullyQualifiedErrorId | Should -Be "Timeout$fqid"
+            $err.CategoryInfo.Category | Should -Be 'OperationTimeout'
+            $watch.Elapsed.TotalSeconds | Should -BeLessThan 4
+        }
+
+        It 'stops within a second on Ctrl+C mid-download and deletes nothing' {
+            $uids = $mock.AddTestMessages('alice', 3)
+            $null = $mock.Pop3NeverReply('RETR', -1)
+            $ps = [powershell]::Create()
+            $null = $ps.AddScript({
+                    param($ModulePath, $Port, $Credential)
+                    Import-Module $ModulePath
+                    Get-Pop3Message -Pop3Server 127.0.0.1 -Port $Port -Credential $Credential -SkipCertificateCheck -TimeoutSec 60 -Delete
+                }).AddArgument($modulePath).AddArgument($mock.Pop3Port).AddArgument($alice)
+            $async = $ps.BeginInvoke()
+            $deadline = [DateTime]::UtcNow.AddSeconds(20)
+            while (-not ($mock.Pop3Sessions.Commands -like 'RETR*') -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+            $mock.Pop3Sessions.Commands -like 'RETR*' | Should -Not -BeNullOrEmpty
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            $ps.Stop()
+            $watch.Stop()
+            $async.IsCompleted | Should -BeTrue
+            $watch.Elapsed.TotalSeconds | Should -BeLessThan 1
+            $ps.Dispose()
+            (Get-Uids) | Should -Be $uids
+        }
+
+        It 'keeps secrets out of every stream, error and the transcript' {
+            $null = $mock.AddTestMessages('alice', 1)
+            $log = Join-Path $TestDrive 'pop3.log'
+            $secure = ConvertTo-SecureString $token -AsPlainText -Force
+            $bad = [pscredential]::new('alice', (ConvertTo-SecureString 'Wr0ng!Secret' -AsPlainText -Force))
+            $captured = Invoke-Captured {
+                Get-Pop3Message @pop -TranscriptPath $log
+                $mock.Pop3.SaslMechanisms = @()
+                Get-Pop3Message @pop -TranscriptPath $log
+                try { Get-Pop3Message @pop -Credential $bad -TranscriptPath $log } catch { $_ }
+                $mock.Pop3.SaslMechanisms = @('PLAIN', 'LOGIN', 'XOAUTH2')
+                $p = Get-Pop; $p.Remove('Credential')
+                Get-Pop3Message @p -AccessToken $secure -UserName alice -TranscriptPath $log
+            }
+            $captured.Records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | Should -Not -BeNullOrEmpty
+            $text = Get-Content $log -Raw
+            $text | Should -Match 'PASS \*+'
+            $all = $captured.Text + $text
+            foreach ($secret in $password, $token, 'Wr0ng!Secret') {
+                $all | Should -Not -Match ([regex]::Escape($secret))
+                $all | Should -Not -Match ([regex]::Escape([Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($secret))))
+            }
+            $plain = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes("`0alice`0$password"))
+            $all | Should -Not -Match ([regex]::Escape($plain))
+        }
+    }
+}

@@ -1,0 +1,1295 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Threading;
+
+namespace MockMail;
+
+/// <summary>The POP3 protocol (RFC 1939, 2449, 2595, 5034, 3206) for one connection, on its own background thread.</summary>
+internal sealed class Pop3Session : SessionBase
+{
+    /// <summary>RFC 2449: a command line is at most 255 octets including CRLF (RFC 5034: AUTH included).</summary>
+    private const int MaxCommandLine = 253;
+
+    /// <summary>SASL client responses (continuation lines) are not bound by the 255-octet limit.</summary>
+    private const int MaxAuthLine = 12288;
+
+    /// <summary>Message content is written out whenever this much is queued.</summary>
+    private const int FlushThreshold = 65536;
+
+    private readonly Pop3SessionRecord _rec;
+    private readonly Pop3Options _opts;
+    private State _state = State.Authorization;
+    private bool _refused;
+    private string? _timestamp;
+    private string? _pendingUser;
+    private string? _user;
+    private Pop3MailboxMessage[] _snapshot = Array.Empty<Pop3MailboxMessage>();
+    private bool[] _deleted = Array.Empty<bool>();
+    private Pending _pending;
+    private int _midRetrBytes = -1;
+
+    internal Pop3Session(MockServer server, Socket socket, Pop3SessionRecord record, bool implicitTls, int generation, CancellationToken stopToken)
+        : base(server, socket, implicitTls, generation, stopToken)
+    {
+        _rec = record;
+        _opts = server.SnapshotPop3Options();
+    }
+
+    private enum State
+    {
+        Authorization,
+        Transaction,
+    }
+
+    private enum Pending
+    {
+        None,
+        Stls,
+        Quit,
+    }
+
+    protected override bool RecordEnded => _rec.Ended;
+
+    internal override void Run()
+    {
+        try
+        {
+            OpenStreams(_opts.IdleTimeoutSeconds, _rec.CountRoundTrip);
+            if (_implicitTls && !Handshake())
+            {
+                return;
+            }
+
+            Greet();
+            while (!_closed && !_aborted)
+            {
+                var status = _io.ReadLine(MaxCommandLine, out var bytes, out _);
+                if (status == LineStatus.Eof)
+                {
+                    break;
+                }
+
+                string text = Utf8.GetString(bytes);
+                _rec.AddCommand(text);
+                if (status == LineStatus.TooLong)
+                {
+                    Send("-ERR Line too long");
+                    continue;
+                }
+
+                HandleCommand(text);
+            }
+        }
+        catch (Exception ex) when (!_aborted && IsTimeout(ex))
+        {
+            // RFC 1939: on the autologout timer the server closes without a response and without UPDATE.
+            _rec.Error = "Idle timeout";
+            _rec.ClosedByServer = true;
+        }
+        catch (Exception ex)
+        {
+            if (!_aborted && !_closed)
+            {
+                _rec.Error = ex.GetType().Name + ": " + ex.Message;
+            }
+        }
+        finally
+        {
+            Cleanup();
+        }
+    }
+
+    // ---------------------------------------------------------------- plumbing
+
+    private static bool IsOk(string reply) => reply.StartsWith("+OK", StringComparison.OrdinalIgnoreCase);
+
+    protected override void MarkClosedByServer() => _rec.ClosedByServer = true;
+
+    protected override void MarkEnded() => _rec.Ended = true;
+
+    protected override void OnTlsEstablished(string protocol)
+    {
+        _rec.Tls = true;
+        _rec.TlsProtocol = protocol;
+    }
+
+    protected override void OnTlsFailed(string error) => _rec.TlsError = error;
+
+    /// <summary>A dropped or finished session gives up its mailbox lock; nothing is committed here.</summary>
+    protected override void BeforeEnd() => _server.UnlockMailboxes(this);
+
+    /// <summary>"-ERR [CODE] text" with RESP-CODES on, else "-ERR text".</summary>
+    private string Err(string code, string text) => _opts.RespCodes ? "-ERR [" + code + "] " + text : "-ERR " + text;
+
+    private static string ExtractTimestamp(string greeting)
+    {
+        int start = greeting.IndexOf('<');
+        while (start >= 0)
+        {
+            int end = greeting.IndexOf('>', start + 1);
+            if (end < 0)
+            {
+                break;
+            }
+
+            string candidate = greeting.Substring(start, end - start + 1);
+            if (candidate.IndexOf('@') > 0 && candidate.IndexOf('<', 1) < 0)
+            {
+                return candidate;
+            }
+
+            start = greeting.IndexOf('<', start + 1);
+        }
+
+        return string.Empty;
+    }
+
+    /// <summary>
+    /// Applies the pre-handling part of a rule. Returns false when the rule consumed the command
+    /// (closed, hung, raw text sent, or stopped during a delay).
+    /// </summary>
+    private bool ApplyRule(Pop3Rule? rule, bool isRetr, out string? overrideReply, out bool closeAfter)
+    {
+        overrideReply = null;
+        closeAfter = false;
+        _midRetrBytes = -1;
+        if (rule == null)
+        {
+            return true;
+        }
+
+        switch (rule.Action)
+        {
+            case Pop3RuleAction.Close:
+                CloseGraceful(byServer: true);
+                return false;
+            case Pop3RuleAction.NeverReply:
+                Hang();
+                return false;
+            case Pop3RuleAction.Delay:
+                if (!Sleep(rule.DelayMs))
+                {
+                    _closed = true; // interrupted by Stop()/DisconnectAll()
+                    _rec.ClosedByServer = true;
+                    return false;
+                }
+
+                return true;
+            case Pop3RuleAction.CloseMidRetr:
+                if (isRetr)
+                {
+                    _midRetrBytes = Math.Max(0, rule.AfterBytes);
+                    return true;
+                }
+
+                FlushQuietly();
+                AbortConnection();
+                return false;
+            case Pop3RuleAction.SendRaw:
+                _io.Write(rule.Reply ?? string.Empty);
+                return false;
+            case Pop3RuleAction.ReplyThenClose:
+                overrideReply = NullIfEmpty(rule.Reply);
+                closeAfter = true;
+                return true;
+            default:
+                overrideReply = NullIfEmpty(rule.Reply);
+                return true;
+        }
+    }
+
+    private void FlushQuietly()
+    {
+        try
+        {
+            _io.Flush();
+        }
+        catch (Exception)
+        {
+            // client may be gone
+        }
+    }
+
+    // ---------------------------------------------------------------- greeting and dispatch
+
+    private void Greet()
+    {
+        var rule = _server.MatchPop3Rule("CONNECT", _implicitTls ? "implicit-tls" : "plain");
+        if (rule != null && rule.Action == Pop3RuleAction.SendRaw)
+        {
+            string raw = rule.Reply ?? string.Empty;
+            _io.Write(raw);
+            _refused = !IsOk(raw);
+            _timestamp = ExtractTimestamp(raw);
+            return;
+        }
+
+        if (!ApplyRule(rule, false, out var overrideReply, out var closeAfter))
+        {
+            return;
+        }
+
+        string reply = overrideReply ?? BuildGreeting();
+        _refused = !IsOk(reply);
+        _timestamp = ExtractTimestamp(reply.Split('\n')[0]);
+        Send(reply);
+        if (closeAfter)
+        {
+            CloseGraceful(byServer: true);
+        }
+    }
+
+    private string BuildGreeting()
+    {
+        var text = new StringBuilder("+OK");
+        if (_opts.Greeting.Length > 0)
+        {
+            text.Append(' ').Append(_opts.Greeting);
+        }
+
+        if (_opts.Apop)
+        {
+            text.Append(' ').Append(_server.NewApopTimestamp());
+        }
+
+        return text.ToString();
+    }
+
+    private void HandleCommand(string text)
+    {
+        string line = text.TrimStart();
+        int space = line.IndexOf(' ');
+        string verb = (space < 0 ? line.TrimEnd() : line.Substring(0, space)).ToUpperInvariant();
+        string rawArg = space < 0 ? string.Empty : line.Substring(space + 1);
+
+        // PASS keeps its argument verbatim (a password may contain or end with spaces).
+        string arg = verb == "PASS" ? rawArg : rawArg.Trim();
+
+        var rule = _server.MatchPop3Rule(verb, arg);
+        if (!ApplyRule(rule, verb == "RETR" || verb == "TOP", out var overrideReply, out var closeAfter))
+        {
+            return;
+        }
+
+        _pending = Pending.None;
+        if (_refused && overrideReply == null && verb != "QUIT")
+        {
+            Send("-ERR No POP3 service here");
+        }
+        else
+        {
+            Dispatch(verb, arg, overrideReply);
+        }
+
+        if (_midRetrBytes >= 0)
+        {
+            // CloseMidRetr on a RETR/TOP that did not send a message (e.g. -ERR): flush, then reset.
+            _midRetrBytes = -1;
+            FlushQuietly();
+            AbortConnection();
+            return;
+        }
+
+        if (_closed)
+        {
+            return;
+        }
+
+        if (closeAfter)
+        {
+            CloseGraceful(byServer: true);
+            return;
+        }
+
+        switch (_pending)
+        {
+            case Pending.Stls:
+                StartTls();
+                break;
+            case Pending.Quit:
+                CloseGraceful(byServer: false);
+                break;
+        }
+    }
+
+    private void Dispatch(string verb, string arg, string? overrideReply)
+    {
+        switch (verb)
+        {
+            case "CAPA":
+                DoCapa(overrideReply);
+                return;
+            case "QUIT":
+                DoQuit(overrideReply);
+                return;
+        }
+
+        bool authorizationCommand = verb is "USER" or "PASS" or "APOP" or "AUTH" or "STLS";
+        bool transactionCommand = verb is "STAT" or "LIST" or "UIDL" or "RETR" or "TOP" or "DELE" or "NOOP" or "RSET";
+        if (!authorizationCommand && !transactionCommand)
+        {
+            Send(overrideReply ?? "-ERR Unknown command");
+            return;
+        }
+
+        if (authorizationCommand != (_state == State.Authorization))
+        {
+            Send(overrideReply ?? "-ERR Command not valid in this state");
+            return;
+        }
+
+        switch (verb)
+        {
+            case "USER":
+                DoUser(arg, overrideReply);
+                break;
+            case "PASS":
+                DoPass(arg, overrideReply);
+                break;
+            case "APOP":
+                DoApop(arg, overrideReply);
+                break;
+            case "AUTH":
+                DoAuth(arg, overrideReply);
+                break;
+            case "STLS":
+                DoStls(arg, overrideReply);
+                break;
+            case "STAT":
+                Send(overrideReply ?? "+OK " + Count().ToString(CultureInfo.InvariantCulture) + " " + Octets().ToString(CultureInfo.InvariantCulture));
+                break;
+            case "LIST":
+                DoList(arg, overrideReply, uidl: false);
+                break;
+            case "UIDL":
+                DoList(arg, overrideReply, uidl: true);
+                break;
+            case "RETR":
+                DoRetr(arg, overrideReply);
+                break;
+            case "TOP":
+                DoTop(arg, overrideReply);
+                break;
+            case "DELE":
+                DoDele(arg, overrideReply);
+                break;
+            case "NOOP":
+                Send(overrideReply ?? "+OK");
+                break;
+            case "RSET":
+                DoRset(overrideReply);
+                break;
+        }
+    }
+
+    // ---------------------------------------------------------------- CAPA / STLS / QUIT
+
+    private void DoCapa(string? overrideReply)
+    {
+        if (overrideReply != null)
+        {
+            Send(overrideReply);
+            return;
+        }
+
+        if (!_opts.Capa)
+        {
+            Send("-ERR Unknown command");
+            return;
+        }
+
+        // RFC 2449: capabilities of the AUTHORIZATION state are announced in both states.
+        _io.WriteLine("+OK Capability list follows");
+        if (_opts.Top)
+        {
+            _io.WriteLine("TOP");
+        }
+
+        if (_opts.Uidl)
+        {
+            _io.WriteLine("UIDL");
+        }
+
+        if (_opts.Pipelining)
+        {
+            _io.WriteLine("PIPELINING");
+        }
+
+        if (_opts.Stls && !_tls)
+        {
+            _io.WriteLine("STLS");
+        }
+
+        if (_opts.RespCodes)
+        {
+            _io.WriteLine("RESP-CODES");
+            _io.WriteLine("AUTH-RESP-CODE");
+        }
+
+        if (_opts.User)
+        {
+            _io.WriteLine("USER");
+        }
+
+        if (_opts.SaslMechanisms.Length > 0)
+        {
+            _io.WriteLine("SASL " + string.Join(" ", _opts.SaslMechanisms));
+        }
+
+        if (_opts.Implementation.Length > 0)
+        {
+            _io.WriteLine("IMPLEMENTATION " + _opts.Implementation);
+        }
+
+        _io.WriteLine(".");
+    }
+
+    private void DoStls(string arg, string? overrideReply)
+    {
+        if (overrideReply != null)
+        {
+            Send(overrideReply);
+            if (IsOk(overrideReply) && !_tls)
+            {
+                _pending = Pending.Stls;
+            }
+
+            return;
+        }
+
+        if (!_opts.Stls)
+        {
+            Send("-ERR Unknown command");
+        }
+        else if (_tls)
+        {
+            Send("-ERR Command not permitted when TLS active");
+        }
+        else if (arg.Length > 0)
+        {
+            Send("-ERR Syntax: STLS takes no arguments");
+        }
+        else if (_opts.StlsFails)
+        {
+            Send(Err("SYS/TEMP", "TLS not available"));
+        }
+        else
+        {
+            Send("+OK Begin TLS negotiation");
+            _pending = Pending.Stls;
+        }
+    }
+
+    private void StartTls()
+    {
+        // The client waits for the +OK and then starts the handshake: one round trip.
+        _io.FlushForWait();
+
+        // RFC 2595: the client must discard what it learned (CAPA again); a pending USER is forgotten.
+        _pendingUser = null;
+        Handshake();
+    }
+
+    private void DoQuit(string? overrideReply)
+    {
+        _rec.QuitReceived = true;
+        bool ok = overrideReply == null || IsOk(overrideReply);
+        if (ok && _state == State.Transaction)
+        {
+            Commit();
+        }
+
+        if (overrideReply != null)
+        {
+            Send(overrideReply);
+        }
+        else if (_state == State.Transaction)
+        {
+            string[] removed = _rec.DeletedUids;
+            Send("+OK MockMail POP3 server signing off (" + removed.Length.ToString(CultureInfo.InvariantCulture) + " messages deleted)");
+        }
+        else
+        {
+            Send("+OK MockMail POP3 server signing off");
+        }
+
+        if (ok)
+        {
+            _pending = Pending.Quit;
+        }
+    }
+
+    /// <summary>UPDATE state: removes the marked messages (by UID) from the real mailbox.</summary>
+    private void Commit()
+    {
+        var marked = MarkedUids();
+        string[] removed = _server.CommitDeletions(_user ?? string.Empty, marked, _generation);
+        _rec.SetDeleted(removed);
+        _rec.Committed = true;
+
+        // RFC 1939: after UPDATE the server releases its resources, before the +OK reaches the client.
+        _server.UnlockMailboxes(this);
+    }
+
+    // ---------------------------------------------------------------- AUTHORIZATION
+
+    /// <summary>AuthRequiresTls: refuses USER/PASS/APOP/AUTH before TLS. Returns true if refused.</summary>
+    private bool RefusedWithoutTls()
+    {
+        if (_opts.AuthRequiresTls && !_tls)
+        {
+            Send(Err("AUTH", "Plaintext authentication disallowed on non-secure connections"));
+            return true;
+        }
+
+        return false;
+    }
+
+    private void DoUser(string arg, string? overrideReply)
+    {
+        if (overrideReply != null)
+        {
+            Send(overrideReply);
+            if (IsOk(overrideReply))
+            {
+                _pendingUser = arg;
+            }
+
+            return;
+        }
+
+        if (!_opts.User)
+        {
+            Send("-ERR Unknown command");
+            return;
+        }
+
+        if (RefusedWithoutTls())
+        {
+            return;
+        }
+
+        if (arg.Length == 0)
+        {
+            Send("-ERR Syntax: USER name");
+            return;
+        }
+
+        _pendingUser = arg;
+        Send("+OK Send your password");
+    }
+
+    private void DoPass(string arg, string? overrideReply)
+    {
+        _rec.AuthAttempts++;
+        string? user = _pendingUser;
+        if (overrideReply != null)
+        {
+            Send(overrideReply);
+            if (IsOk(overrideReply) && user != null)
+            {
+                _pendingUser = null;
+                Login(user, "USER", forced: true);
+            }
+
+            return;
+        }
+
+        if (!_opts.User)
+        {
+            Send("-ERR Unknown command");
+            return;
+        }
+
+        if (RefusedWithoutTls())
+        {
+            return;
+        }
+
+        if (user == null)
+        {
+            Send("-ERR No user name given, send USER first");
+            return;
+        }
+
+        _pendingUser = null;
+        if (_server.CheckPassword(user, arg))
+        {
+            Login(user, "USER", forced: false);
+        }
+        else
+        {
+            Send(Err("AUTH", "Invalid credentials"));
+        }
+    }
+
+    private void DoApop(string arg, string? overrideReply)
+    {
+        _rec.AuthAttempts++;
+        _pendingUser = null;
+        string[] parts = arg.Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries);
+        if (overrideReply != null)
+        {
+            Send(overrideReply);
+            if (IsOk(overrideReply) && parts.Length == 2)
+            {
+                Login(parts[0], "APOP", forced: true);
+            }
+
+            return;
+        }
+
+        if (!_opts.Apop)
+        {
+            Send("-ERR Unknown command");
+            return;
+        }
+
+        if (RefusedWithoutTls())
+        {
+            return;
+        }
+
+        if (string.IsNullOrEmpty(_timestamp))
+        {
+            Send("-ERR APOP not available (no timestamp in the greeting)");
+            return;
+        }
+
+        if (parts.Length != 2)
+        {
+            Send("-ERR Syntax: APOP name digest");
+            return;
+        }
+
+        string? password = _server.GetPassword(parts[0]);
+        if (password != null)
+        {
+            byte[] hash = MD5.HashData(Encoding.UTF8.GetBytes(_timestamp + password));
+            string expected = Convert.ToHexString(hash);
+            if (string.Equals(expected, parts[1], StringComparison.OrdinalIgnoreCase))
+            {
+                Login(parts[0], "APOP", forced: false);
+                return;
+            }
+        }
+
+        Send(Err("AUTH", "Invalid credentials"));
+    }
+
+    private void DoAuth(string arg, string? overrideReply)
+    {
+        _rec.AuthAttempts++;
+        _pendingUser = null;
+        if (overrideReply != null)
+        {
+            Send(overrideReply);
+            return;
+        }
+
+        string[] mechanisms = _opts.SaslMechanisms;
+        if (mechanisms.Length == 0)
+        {
+            Send("-ERR Unknown command");
+            return;
+        }
+
+        if (arg.Length == 0)
+        {
+            // Pre-RFC 5034 form: AUTH without arguments lists the mechanisms.
+            _io.WriteLine("+OK Supported mechanisms follow");
+            foreach (string m in mechanisms)
+            {
+                _io.WriteLine(m);
+            }
+
+            _io.WriteLine(".");
+            return;
+        }
+
+        if (RefusedWithoutTls())
+        {
+            return;
+        }
+
+        string[] parts = arg.Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length > 2)
+        {
+            Send("-ERR Syntax: AUTH mechanism [initial-response]");
+            return;
+        }
+
+        string mechanism = parts[0].ToUpperInvariant();
+        string? initial = parts.Length == 2 ? parts[1] : null;
+        if (Array.FindIndex(mechanisms, m => string.Equals(m, mechanism, StringComparison.OrdinalIgnoreCase)) < 0)
+        {
+            Send("-ERR Unsupported authentication mechanism");
+            return;
+        }
+
+        switch (mechanism)
+        {
+            case "PLAIN":
+                AuthPlain(initial);
+                break;
+            case "LOGIN":
+                AuthLogin(initial);
+                break;
+            case "XOAUTH2":
+                AuthXoauth2(initial);
+                break;
+            default:
+                Send("-ERR Unsupported authentication mechanism");
+                break;
+        }
+    }
+
+    private void AuthPlain(string? initial)
+    {
+        string? response = initial ?? Challenge("+ ");
+        if (response == null || !Decode(response, out byte[] raw))
+        {
+            return;
+        }
+
+        string[] fields = Utf8.GetString(raw).Split('\0');
+        if (fields.Length != 3)
+        {
+            Send("-ERR Malformed PLAIN response");
+            return;
+        }
+
+        bool ok = (fields[0].Length == 0 || fields[0] == fields[1]) && _server.CheckPassword(fields[1], fields[2]);
+        AuthResult(ok, fields[1], "PLAIN");
+    }
+
+    private void AuthLogin(string? initial)
+    {
+        string? userLine = initial ?? Challenge("+ VXNlcm5hbWU6");
+        if (userLine == null || !Decode(userLine, out byte[] userRaw))
+        {
+            return;
+        }
+
+        string? passLine = Challenge("+ UGFzc3dvcmQ6");
+        if (passLine == null || !Decode(passLine, out byte[] passRaw))
+        {
+            return;
+        }
+
+        string user = Utf8.GetString(userRaw);
+        AuthResult(_server.CheckPassword(user, Utf8.GetString(passRaw)), user, "LOGIN");
+    }
+
+    private void AuthXoauth2(string? initial)
+    {
+        string? response = initial ?? Challenge("+ ");
+        if (response == null || !Decode(response, out byte[] raw))
+        {
+            return;
+        }
+
+        string? user = null;
+        string? token = null;
+        foreach (string field in Utf8.GetString(raw).Split('\x01'))
+        {
+            if (field.StartsWith("user=", StringComparison.Ordinal))
+            {
+                user = field.Substring(5);
+            }
+            else if (field.StartsWith("auth=", StringComparison.Ordinal))
+            {
+                string value = field.Substring(5);
+                if (value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+                {
+                    token = value.Substring(7);
+                }
+            }
+        }
+
+        if (user != null && token != null && _server.CheckToken(user, token))
+        {
+            AuthResult(true, user, "XOAUTH2");
+            return;
+        }
+
+        // As Gmail does: a continuation with the error JSON; the client answers with an empty line.
+        const string error = "{\"status\":\"401\",\"schemes\":\"bearer\",\"scope\":\"https://mail.google.com/\"}";
+        string? ack = Challenge("+ " + Convert.ToBase64String(Encoding.ASCII.GetBytes(error)));
+        if (ack == null)
+        {
+            return;
+        }
+
+        Send(Err("AUTH", "Authentication failed"));
+    }
+
+    private void AuthResult(bool ok, string user, string mechanism)
+    {
+        if (!ok)
+        {
+            Send(Err("AUTH", "Authentication failed"));
+            return;
+        }
+
+        Login(user, mechanism, forced: false);
+    }
+
+    /// <summary>Sends a "+ " continuation and reads the client's response line. Returns null (reply already
+    /// sent or connection gone) on EOF, an over-long line or a "*" cancel.</summary>
+    private string? Challenge(string challenge)
+    {
+        Send(challenge);
+        var status = _io.ReadLine(MaxAuthLine, out var bytes, out _);
+        if (status == LineStatus.Eof)
+        {
+            _closed = true;
+            return null;
+        }
+
+        string text = Utf8.GetString(bytes);
+        _rec.AddCommand(text);
+        if (status == LineStatus.TooLong)
+        {
+            Send("-ERR Authentication exchange line is too long");
+            return null;
+        }
+
+        text = text.Trim();
+        if (text == "*")
+        {
+            Send("-ERR Authentication cancelled");
+            return null;
+        }
+
+        return text;
+    }
+
+    private bool Decode(string base64, out byte[] raw)
+    {
+        raw = Array.Empty<byte>();
+        if (base64 == "=")
+        {
+            return true;
+        }
+
+        try
+        {
+            raw = Convert.FromBase64String(base64);
+            return true;
+        }
+        catch (FormatException)
+        {
+            Send("-ERR Invalid base64 data");
+            return false;
+        }
+    }
+
+    /// <summary>Enters the TRANSACTION state unless another session holds the mailbox. A forced login (a rule
+    /// answered +OK) has already replied and ignores the lock.</summary>
+    private void Login(string user, string mechanism, bool forced)
+    {
+        if (!_server.TryLockMailbox(user, this, _opts.LockMailbox && !forced, _generation))
+        {
+            Send(Err("IN-USE", "Mailbox is locked by another session"));
+            return;
+        }
+
+        _user = user;
+        _rec.User = user;
+        _rec.AuthMechanism = mechanism;
+        _snapshot = _server.SnapshotMailbox(user, _generation);
+        _deleted = new bool[_snapshot.Length];
+        _state = State.Transaction;
+        if (!forced)
+        {
+            Send("+OK Logged in, " + Count().ToString(CultureInfo.InvariantCulture) + " messages (" + Octets().ToString(CultureInfo.InvariantCulture) + " octets)");
+        }
+    }
+
+    // ---------------------------------------------------------------- TRANSACTION
+
+    private int Count()
+    {
+        int n = 0;
+        for (int i = 0; i < _snapshot.Length; i++)
+        {
+            if (!_deleted[i])
+            {
+                n++;
+            }
+        }
+
+        return n;
+    }
+
+    private long Octets()
+    {
+        long total = 0;
+        for (int i = 0; i < _snapshot.Length; i++)
+        {
+            if (!_deleted[i])
+            {
+                total += _snapshot[i].Size;
+            }
+        }
+
+        return total;
+    }
+
+    private List<string> MarkedUids()
+    {
+        var uids = new List<string>();
+        for (int i = 0; i < _snapshot.Length; i++)
+        {
+            if (_deleted[i])
+            {
+                uids.Add(_snapshot[i].Uid);
+            }
+        }
+
+        return uids;
+    }
+
+    /// <summary>Parses a message number; sends -ERR and returns -1 if it is invalid, unknown or (unless
+    /// <paramref name="forDele"/>, which reports that separately) deleted. Returns the 0-based index.</summary>
+    private int MessageIndex(string arg, bool forDele, bool sendErrors = true)
+    {
+        if (!int.TryParse(arg, NumberStyles.None, CultureInfo.InvariantCulture, out int number))
+        {
+            if (sendErrors)
+            {
+                Send("-ERR Invalid message number");
+            }
+
+            return -1;
+        }
+
+        if (number < 1 || number > _snapshot.Length)
+        {
+            if (sendErrors)
+            {
+                Send("-ERR No such message");
+            }
+
+            return -1;
+        }
+
+        if (_deleted[number - 1])
+        {
+            if (sendErrors)
+            {
+                Send(forDele ? "-ERR Message " + number.ToString(CultureInfo.InvariantCulture) + " already deleted" : "-ERR No such message");
+            }
+
+            return -1;
+        }
+
+        return number - 1;
+    }
+
+    private void DoList(string arg, string? overrideReply, bool uidl)
+    {
+        if (overrideReply != null)
+        {
+            Send(overrideReply);
+            return;
+        }
+
+        if (uidl && !_opts.Uidl)
+        {
+            Send("-ERR Unknown command");
+            return;
+        }
+
+        string Item(int i) => (i + 1).ToString(CultureInfo.InvariantCulture) + " "
+            + (uidl ? _snapshot[i].Uid : _snapshot[i].Size.ToString(CultureInfo.InvariantCulture));
+
+        if (arg.Length > 0)
+        {
+            int index = MessageIndex(arg, forDele: false);
+            if (index >= 0)
+            {
+                _io.WriteLine("+OK " + Item(index));
+            }
+
+            return;
+        }
+
+        _io.WriteLine(uidl
+            ? "+OK Unique-ID listing follows"
+            : "+OK " + Count().ToString(CultureInfo.InvariantCulture) + " messages (" + Octets().ToString(CultureInfo.InvariantCulture) + " octets)");
+        for (int i = 0; i < _snapshot.Length; i++)
+        {
+            if (!_deleted[i])
+            {
+                _io.WriteLine(Item(i));
+            }
+        }
+
+        _io.WriteLine(".");
+    }
+
+    private void DoRetr(string arg, string? overrideReply)
+    {
+        if (overrideReply != null)
+        {
+            Send(overrideReply);
+            return;
+        }
+
+        int index = MessageIndex(arg, forDele: false);
+        if (index >= 0)
+        {
+            var message = _snapshot[index];
+            SendMessage(message, -1, "+OK " + message.Size.ToString(CultureInfo.InvariantCulture) + " octets");
+        }
+    }
+
+    private void DoTop(string arg, string? overrideReply)
+    {
+        if (overrideReply != null)
+        {
+            Send(overrideReply);
+            return;
+        }
+
+        if (!_opts.Top)
+        {
+            Send("-ERR Unknown command");
+            return;
+        }
+
+        string[] parts = arg.Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length != 2 || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int lines))
+        {
+            Send("-ERR Syntax: TOP message lines");
+            return;
+        }
+
+        int index = MessageIndex(parts[0], forDele: false);
+        if (index >= 0)
+        {
+            SendMessage(_snapshot[index], lines, "+OK Top of message follows");
+        }
+    }
+
+    private void DoDele(string arg, string? overrideReply)
+    {
+        if (overrideReply != null)
+        {
+            Send(overrideReply);
+            if (IsOk(overrideReply))
+            {
+                int i = MessageIndex(arg, forDele: true, sendErrors: false);
+                if (i >= 0)
+                {
+                    Mark(i, true);
+                }
+            }
+
+            return;
+        }
+
+        int index = MessageIndex(arg, forDele: true);
+        if (index >= 0)
+        {
+            Mark(index, true);
+            Send("+OK Message " + (index + 1).ToString(CultureInfo.InvariantCulture) + " deleted");
+        }
+    }
+
+    private void DoRset(string? overrideReply)
+    {
+        if (overrideReply == null || IsOk(overrideReply))
+        {
+            for (int i = 0; i < _deleted.Length; i++)
+            {
+                _deleted[i] = false;
+            }
+
+            _rec.SetMarked(Array.Empty<string>());
+        }
+
+        Send(overrideReply ?? "+OK Maildrop has " + Count().ToString(CultureInfo.InvariantCulture) + " messages (" + Octets().ToString(CultureInfo.InvariantCulture) + " octets)");
+    }
+
+    private void Mark(int index, bool deleted)
+    {
+        _deleted[index] = deleted;
+        _rec.SetMarked(MarkedUids().ToArray());
+    }
+
+    /// <summary>
+    /// Sends <paramref name="status"/> and the message as a dot-stuffed multi-line response, streamed in
+    /// chunks (a file-backed message is never loaded whole). <paramref name="topLines"/> &gt;= 0 sends only the
+    /// header, the blank line and that many body lines (TOP). With a CloseMidRetr rule active, only that many
+    /// content bytes are sent and the connection is reset instead of finishing the response.
+    /// </summary>
+    private void SendMessage(Pop3MailboxMessage message, int topLines, string status)
+    {
+        Stream source;
+        try
+        {
+            source = message.Data != null
+                ? new MemoryStream(message.Data, writable: false)
+                : new FileStream(message.FilePath!, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Send(Err("SYS/TEMP", "Message content is not available"));
+            return;
+        }
+
+        int limit = _midRetrBytes;
+        _midRetrBytes = -1;
+        using (source)
+        {
+            _io.WriteLine(status);
+            var writer = new StuffingWriter(_io, topLines, limit);
+            byte[] buffer = new byte[FlushThreshold];
+            int n;
+            while (!writer.Done && (n = source.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                writer.Write(buffer, n);
+            }
+
+            if (!writer.Done)
+            {
+                writer.Finish();
+            }
+
+            if (writer.LimitReached || limit >= 0)
+            {
+                // CloseMidRetr: what was sent goes out, then the connection is reset (no final dot).
+                FlushQuietly();
+                AbortConnection();
+            }
+        }
+    }
+
+    /// <summary>Dot-stuffs message bytes into the line stream (TOP line limit, CloseMidRetr byte limit),
+    /// flushing every <see cref="FlushThreshold"/> bytes.</summary>
+    private sealed class StuffingWriter
+    {
+        private readonly LineStream _io;
+        private readonly int _byteLimit;
+        private readonly byte[] _out = new byte[FlushThreshold * 2 + 8];
+        private int _outCount;
+        private long _sent;
+        private bool _lineStart = true;
+        private int _lineLength;
+        private byte _previous;
+        private bool _inHeader;
+        private int _bodyLinesLeft;
+
+        public StuffingWriter(LineStream io, int topLines, int byteLimit)
+        {
+            _io = io;
+            _byteLimit = byteLimit;
+            _inHeader = topLines >= 0;
+            _bodyLinesLeft = topLines;
+        }
+
+        /// <summary>No more content is wanted (TOP limit reached or byte limit reached).</summary>
+        public bool Done { get; private set; }
+
+        public bool LimitReached { get; private set; }
+
+        public void Write(byte[] buffer, int count)
+        {
+            for (int i = 0; i < count && !Done; i++)
+            {
+                byte b = buffer[i];
+                if (_lineStart && b == (byte)'.')
+                {
+                    _out[_outCount++] = (byte)'.';
+                }
+
+                _out[_outCount++] = b;
+                if (b == (byte)'\n')
+                {
+                    bool blank = _lineLength == 0 || (_lineLength == 1 && _previous == (byte)'\r');
+                    _lineStart = true;
+                    _lineLength = 0;
+                    if (_inHeader)
+                    {
+                        if (blank)
+                        {
+                            _inHeader = false;
+                            Done = _bodyLinesLeft == 0;
+                        }
+                    }
+                    else if (_bodyLinesLeft > 0 && --_bodyLinesLeft == 0)
+                    {
+                        Done = true;
+                    }
+                }
+                else
+                {
+                    _lineStart = false;
+                    _lineLength++;
+                }
+
+                _previous = b;
+                if (_outCount >= FlushThreshold)
+                {
+                    Emit();
+                }
+            }
+
+            Emit();
+            if (Done && !LimitReached)
+            {
+                Finish();
+            }
+        }
+
+        /// <summary>Ends the response: CRLF if the last line lacks one, then the terminating dot.</summary>
+        public void Finish()
+        {
+            if (!_lineStart)
+            {
+                _out[_outCount++] = (byte)'\r';
+                _out[_outCount++] = (byte)'\n';
+                _lineStart = true;
+            }
+
+            Emit();
+            Done = true;
+            if (!LimitReached && _byteLimit < 0)
+            {
+                _io.WriteLine(".");
+            }
+        }
+
+        private void Emit()
+        {
+            int count = _outCount;
+            _outCount = 0;
+            if (count == 0 || LimitReached)
+            {
+                return;
+            }
+
+            if (_byteLimit >= 0 && _sent + count >= _byteLimit)
+            {
+                count = (int)(_byteLimit - _sent);
+                LimitReached = true;
+                Done = true;
+            }
+
+            _io.Write(_out, 0, count);
+            _sent += count;
+            if (_io.PendingOutputLength >= FlushThreshold)
+            {
+                _io.Flush();
+            }
+        }
+    }
+}

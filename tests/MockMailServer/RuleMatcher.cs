@@ -1,0 +1,59 @@
+using System;
+using System.Collections.Generic;
+
+namespace MockMail;
+
+/// <summary>What the rule matcher needs from an SMTP or POP3 rule.</summary>
+internal interface IMockRule
+{
+    string Command { get; }
+
+    string? ArgumentContains { get; }
+
+    int Times { get; set; }
+
+    void Hit();
+}
+
+/// <summary>First-match rule lookup shared by the protocols (the caller holds the server lock).</summary>
+internal static class RuleMatcher
+{
+    /// <summary>
+    /// Returns the first rule (in list order) whose command is "*" or equals <paramref name="command"/>
+    /// (case-insensitive), whose ArgumentContains is empty or a case-insensitive substring of
+    /// <paramref name="argument"/>, and whose Times is not 0; decrements a positive Times and counts the hit.
+    /// </summary>
+    public static T? Match<T>(List<T> rules, string command, string argument)
+        where T : class, IMockRule
+    {
+        foreach (var rule in rules)
+        {
+            if (rule.Times == 0)
+            {
+                continue;
+            }
+
+            string ruleCommand = rule.Command ?? "*";
+            if (ruleCommand != "*" && !string.Equals(ruleCommand, command, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            if (!string.IsNullOrEmpty(rule.ArgumentContains)
+                && argument.IndexOf(rule.ArgumentContains, StringComparison.OrdinalIgnoreCase) < 0)
+            {
+                continue;
+            }
+
+            if (rule.Times > 0)
+            {
+                rule.Times--;
+            }
+
+            rule.Hit();
+            return rule;
+        }
+
+        return null;
+    }
+}
