@@ -218,6 +218,24 @@ Describe 'Get-Pop3Message' {
             (Get-Uids) | Should -Be @($uids[1])
         }
 
+        It 'deletes exactly the received messages on a server that renumbers at DELE' {
+            $mock.Pop3.RenumberOnDele = $true
+            $uids = $mock.AddTestMessages('alice', 4)
+            $null = $mock.Pop3ReplyTo('RETR', '2', '-ERR [SYS/TEMP] cannot read message', 1)
+            $messages = Get-Pop3Message @pop -Delete -ErrorAction SilentlyContinue
+            $messages.Uid | Should -Be @($uids[0], $uids[2], $uids[3])
+            (Get-Uids) | Should -Be @($uids[1])
+        }
+
+        It 'marks messages only after all of them were downloaded' {
+            $null = $mock.AddTestMessages('alice', 3)
+            Get-Pop3Message @pop -Delete | Out-Null
+            $commands = $mock.Pop3Sessions[0].Commands
+            $lastRetr = [array]::LastIndexOf($commands, ($commands -like 'RETR*')[-1])
+            $firstDele = [array]::IndexOf($commands, ($commands -like 'DELE*')[0])
+            $firstDele | Should -BeGreaterThan $lastRetr
+        }
+
         It 'keeps a message whose DELE is refused, and says so' {
             $uids = $mock.AddTestMessages('alice', 2)
             $null = $mock.Pop3ReplyTo('DELE', '1', '-ERR cannot delete', 1)

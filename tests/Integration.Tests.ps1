@@ -5,7 +5,7 @@ Describe 'Send-SmtpMessage against smtp4dev' -Tag Integration {
         . (Join-Path $PSScriptRoot 'common.ps1')
         $password = 'Int3gration!'
         $server = Start-Smtp4dev -ExtraArguments @('--tlsmode=StartTls', '--authenticationrequired',
-            '--smtpallowanycredentials-', "--user=alice=$password")
+            '--smtpallowanycredentials-', "--user=alice=$password", '--pop3tlsmode=StartTls')
         $alice = [pscredential]::new('alice', (ConvertTo-SecureString $password -AsPlainText -Force))
         # smtp4dev generates a self-signed certificate, hence -SkipCertificateCheck.
         $smtp = @{ SmtpServer = '127.0.0.1'; Port = $server.SmtpPort; UseSsl = $true; Credential = $alice; SkipCertificateCheck = $true }
@@ -80,3 +80,49 @@ Describe 'Send-SmtpMessage against smtp4dev' -Tag Integration {
         @(Get-Received).Count | Should -Be 0
     }
 }
+
+Describe 'Round trip against smtp4dev: Send-SmtpMessage, Get-Pop3Message, Remove-Pop3Message' -Tag Integration {
+    BeforeAll {
+        . (Join-Path $PSScriptRoot 'common.ps1')
+        $password = 'R0und!trip'
+        $server = Start-Smtp4dev -ExtraArguments @('--tlsmode=StartTls', '--authenticationrequired',
+            '--smtpallowanycredentials-', "--user=alice=$password", '--pop3tlsmode=StartTls')
+        $alice = [pscredential]::new('alice', (ConvertTo-SecureString $password -AsPlainText -Force))
+        $smtp = @{ SmtpServer = '127.0.0.1'; Port = $server.SmtpPort; UseSsl = $true; Credential = $alice; SkipCertificateCheck = $true }
+        # smtp4dev answers TOP with an error although CAPA lists it, so whole messages are read.
+        $pop = @{ Pop3Server = '127.0.0.1'; Port = $server.Pop3Port; UseSsl = $true; Credential = $alice; SkipCertificateCheck = $true }
+    }
+
+    AfterAll {
+        Stop-Smtp4dev $server
+    }
+
+    It 'sends three messages, reads them back over POP3, saves them, and deletes one' {
+        $rows = 1..3 | ForEach-Object { [pscustomobject]@{ To = 'alice@example.com'; Subject = "Round trip $_"; Body = "payload $_" } }
+        $sent = $rows | Send-SmtpMessage @smtp -From 'monitor@example.com'
+        $sent.Count | Should -Be 3
+
+        $messages = Get-Pop3Message @pop -IncludeBody
+        $messages.Subject | Sort-Object | Should -Be @('Round trip 1', 'Round trip 2', 'Round trip 3')
+        ($messages | Where-Object Subject -EQ 'Round trip 2').TextBody | Should -Match 'payload 2'
+        $messages.MessageId | Sort-Object | Should -Be ($sent.MessageId | Sort-Object)
+
+        $folder = New-Item -ItemType Directory -Path (Join-Path $TestDrive 'saved')
+        $saved = Get-Pop3Message @pop -Destination $folder
+        $saved.Count | Should -Be 3
+        (Get-ChildItem $folder -Filter *.eml).Count | Should -Be 3
+
+        Get-Pop3Message @pop -IncludeBody | Where-Object Subject -EQ 'Round trip 2' | Remove-Pop3Message @pop -Force
+        (Get-Pop3Message @pop -IncludeBody).Subject | Sort-Object | Should -Be @('Round trip 1', 'Round trip 3')
+    }
+
+    It 'downloads and deletes with -Delete' {
+        Send-SmtpMessage @smtp -From 'monitor@example.com' -To 'alice@example.com' -Subject 'Round trip delete' | Out-Null
+        $before = @(Get-Pop3Message @pop -IncludeBody).Count
+        $fetched = Get-Pop3Message @pop -Delete
+        $fetched.Count | Should -Be $before
+        $fetched.MarkedForDeletion | Should -Not -Contain $false
+        @(Get-Pop3Message @pop -IncludeBody).Count | Should -Be 0
+    }
+}
+

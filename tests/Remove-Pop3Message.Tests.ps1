@@ -62,6 +62,12 @@ Describe 'Remove-Pop3Message' {
         $mock.Pop3Sessions[-1].Commands | Should -Contain 'DELE 2'
     }
 
+    It 'deletes the right messages on a server that renumbers at DELE' {
+        $mock.Pop3.RenumberOnDele = $true
+        Remove-Pop3Message @pop -Uid $uids[1], $uids[3] -Force
+        (Get-Uids) | Should -Be @($uids[0], $uids[2])
+    }
+
     It 'writes MessageNotFound for an unknown UID and still deletes the others' {
         Remove-Pop3Message @pop -Uid 'gone-uid', $uids[1] -Force -ErrorVariable err -ErrorAction SilentlyContinue
         $err.Count | Should -Be 1

@@ -67,6 +67,10 @@ public sealed class Pop3Options
         set => _implementation = value ?? string.Empty;
     }
 
+    /// <summary>Breaks RFC 1939 as some servers do (smtp4dev among them): a DELE takes the message
+    /// out of the numbering at once, so the messages after it move down one number.</summary>
+    public bool RenumberOnDele { get; set; }
+
     /// <summary>Idle timeout per connection (the connection is closed without a reply, RFC 1939); 0 = none. Default 120.</summary>
     public int IdleTimeoutSeconds { get; set; } = 120;
 
@@ -94,5 +98,6 @@ public sealed class Pop3Options
         Greeting = other.Greeting;
         Implementation = other.Implementation;
         IdleTimeoutSeconds = other.IdleTimeoutSeconds;
+        RenumberOnDele = other.RenumberOnDele;
     }
 }

@@ -970,6 +970,11 @@ internal sealed class Pop3Session : SessionBase
             return -1;
         }
 
+        if (_opts.RenumberOnDele)
+        {
+            number = RenumberedIndex(number) + 1;
+        }
+
         if (number < 1 || number > _snapshot.Length)
         {
             if (sendErrors)
@@ -991,6 +996,22 @@ internal sealed class Pop3Session : SessionBase
         }
 
         return number - 1;
+    }
+
+    /// <summary>With RenumberOnDele: the 0-based index of the <paramref name="number"/>-th message
+    /// not marked for deletion, or -2 when there is none.</summary>
+    private int RenumberedIndex(int number)
+    {
+        var seen = 0;
+        for (int i = 0; i < _snapshot.Length; i++)
+        {
+            if (!_deleted[i] && ++seen == number)
+            {
+                return i;
+            }
+        }
+
+        return -2;
     }
 
     private void DoList(string arg, string? overrideReply, bool uidl)

@@ -23,7 +23,8 @@ public sealed class Pop3FetchRequest
     /// <summary>A folder to save each message to as &lt;uid&gt;.eml; implies whole messages.</summary>
     public string? Destination { get; set; }
 
-    /// <summary>Mark each message for deletion once it is safely received (and saved).</summary>
+    /// <summary>Delete the messages that were safely received (and saved): they are marked once
+    /// all of them were downloaded, and deleted by the server at QUIT.</summary>
     public bool Delete { get; set; }
 
     public bool WholeMessages => IncludeBody || Destination != null || Delete;
@@ -132,10 +133,14 @@ public static class Pop3Fetcher
         }
     }
 
+    /// <summary>Downloads (and saves) every selected message first; only then, when all of them
+    /// went through, are the received ones marked for deletion, in one batch, so that a server
+    /// that renumbers on DELE cannot make a later RETR read the wrong message.</summary>
     private static IEnumerable<Pop3FetchOutcome> Download(Pop3Session session, Pop3FetchRequest request, List<Pop3Entry> selected, string endpoint, long totalBytes)
     {
         var done = 0;
         long bytes = 0;
+        var received = new List<(Pop3Entry Entry, Pop3Message? Message)>();
         foreach (var entry in selected)
         {
             done++;
@@ -168,22 +173,37 @@ public static class Pop3Fetcher
                 continue;
             }
 
-            MailOperationException? deleteError = null;
-            if (request.Delete)
+            received.Add((entry, message));
+            if (message != null)
             {
-                var refused = session.MarkDeleted(new[] { entry });
-                if (refused.TryGetValue(entry.Number, out var reply))
-                {
-                    deleteError = new MailOperationException("DeleteRefused", MailErrorKind.InvalidOperation, entry.Uid,
-                        $"The server {endpoint} refused to delete message {entry.Uid}: {reply}. It was downloaded and stays on the server.");
-                }
-                else if (message != null)
-                {
-                    message.MarkedForDeletion = true;
-                }
+                message.MarkedForDeletion = request.Delete;
             }
 
-            yield return new Pop3FetchOutcome { Message = message, Error = deleteError, Note = note, Done = done, Total = selected.Count, Bytes = bytes, TotalBytes = totalBytes };
+            yield return new Pop3FetchOutcome { Message = message, Note = note, Done = done, Total = selected.Count, Bytes = bytes, TotalBytes = totalBytes };
+        }
+
+        if (!request.Delete || received.Count == 0)
+        {
+            yield break;
+        }
+
+        var refused = session.MarkDeleted(received.Select(r => r.Entry).ToList());
+        foreach (var (entry, message) in received.Where(r => refused.ContainsKey(r.Entry.Number)))
+        {
+            if (message != null)
+            {
+                message.MarkedForDeletion = false;
+            }
+
+            yield return new Pop3FetchOutcome
+            {
+                Error = new MailOperationException("DeleteRefused", MailErrorKind.InvalidOperation, entry.Uid,
+                    $"The server {endpoint} refused to delete message {entry.Uid}: {refused[entry.Number]}. It was downloaded and stays on the server."),
+                Done = done,
+                Total = selected.Count,
+                Bytes = bytes,
+                TotalBytes = totalBytes,
+            };
         }
     }
 

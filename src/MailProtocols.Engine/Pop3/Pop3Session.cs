@@ -219,15 +219,17 @@ public sealed class Pop3Session : IDisposable
     }
 
     /// <summary>Marks messages for deletion (DELE); returns the refusals by number. Nothing is
-    /// deleted before <see cref="Quit"/>.</summary>
+    /// deleted before <see cref="Quit"/>. The highest numbers go first: a server that (against
+    /// RFC 1939) renumbers its messages at once on DELE then still deletes the right ones.</summary>
     public IReadOnlyDictionary<int, string> MarkDeleted(IReadOnlyList<Pop3Entry> entries) => Exchange("while marking messages for deletion", false, () =>
     {
+        var ordered = entries.OrderByDescending(e => e.Number).ToList();
         var refused = new Dictionary<int, string>();
-        RunBatch(entries.Select(e => $"DELE {e.Number}").ToList(), (i, reply) =>
+        RunBatch(ordered.Select(e => $"DELE {e.Number}").ToList(), (i, reply) =>
         {
             if (!reply.IsOk)
             {
-                refused[entries[i].Number] = reply.Line;
+                refused[ordered[i].Number] = reply.Line;
             }
         });
         return (IReadOnlyDictionary<int, string>)refused;
