@@ -15,7 +15,8 @@
              the last line printed is "N passed, N failed" (both suites together), and the
              exit code is non-zero on any failure.
       Demo   Builds, starts the bundled mock mail server, sends a message with Send-SmtpMessage
-             and shows what arrived.
+             and shows what arrived, then reads and cleans the mailbox over POP3.
+      Bench  Builds, then runs the benchmarks in bench/ (ratios against a peer in one run).
 
 .PARAMETER Task
     Build, Test or Demo.
@@ -28,7 +29,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -154,8 +155,19 @@ function Invoke-Demo {
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 
+function Invoke-Bench {
+    $modulePath = Invoke-Build
+    $mockPath = Invoke-MockServerBuild
+    foreach ($bench in Get-ChildItem (Join-Path $Root 'bench') -Filter *.ps1) {
+        Write-Host "`n== $($bench.Name)"
+        & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -File $bench.FullName -ModulePath $modulePath -MockServerPath $mockPath
+        if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    }
+}
+
 switch ($Task) {
     'Build' { $null = Invoke-Build }
     'Test' { Invoke-Test }
     'Demo' { Invoke-Demo }
+    'Bench' { Invoke-Bench }
 }

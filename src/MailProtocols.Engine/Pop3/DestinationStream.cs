@@ -31,7 +31,17 @@ internal sealed class DestinationStream : Stream
         set => throw new NotSupportedException();
     }
 
-    public override void Write(byte[] buffer, int offset, int count) => Run(() => _inner.Write(buffer, offset, count));
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        try
+        {
+            _inner.Write(buffer, offset, count);
+        }
+        catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+        {
+            throw new DestinationWriteException(ex);
+        }
+    }
 
     public override void Flush() => Run(_inner.Flush);
 

@@ -234,14 +234,29 @@ internal sealed class Pop3Wire : IDisposable
                 }
 
                 _start++;
+                atLineStart = false;
+                continue;
             }
 
-            var newline = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
-            var stop = newline < 0 ? _end : newline + 1;
+            // Write everything up to the next line that starts with a dot (or to the end of what
+            // is buffered) in one piece: one write per buffer, not one per line.
+            var pending = _buffer.AsSpan(_start, _end - _start);
+            var dotLine = pending.IndexOf("\n."u8);
+            int stop;
+            if (dotLine >= 0)
+            {
+                stop = _start + dotLine + 1;
+                atLineStart = true;
+            }
+            else
+            {
+                stop = _end;
+                atLineStart = pending[^1] == (byte)'\n';
+            }
+
             destination.Write(_buffer, _start, stop - _start);
             written += stop - _start;
             _start = stop;
-            atLineStart = newline >= 0;
             progress?.Invoke(written);
         }
     }
