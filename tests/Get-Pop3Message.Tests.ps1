@@ -7,15 +7,7 @@ Describe 'Get-Pop3Message' {
         $alice = [pscredential]::new('alice', (ConvertTo-SecureString $password -AsPlainText -Force))
         $fqid = ',MailProtocols.Commands.GetPop3MessageCommand'
 
-        function Get-Pop {
-            @{
-                Pop3Server           = $mock.Host
-                Port                 = $mock.Pop3Port
-                Credential           = $alice
-                SkipCertificateCheck = $true
-                TimeoutSec           = 5
-            }
-        }
+        function Get-Pop { New-Pop3Parameters $mock $alice }
 
         function Get-Uids { @($mock.GetMailbox('alice').Uid) }
     }
@@ -89,6 +81,25 @@ Describe 'Get-Pop3Message' {
             Get-Pop3Message @pop | Out-Null
             $without = $mock.Pop3Sessions[1].RoundTrips
             $with | Should -BeLessThan ($without - 5)
+        }
+
+        It 'shows a progress bar (count and bytes) for more than a handful of messages' {
+            $null = $mock.AddTestMessages('alice', 8)
+            $ps = [powershell]::Create()
+            try {
+                $null = $ps.AddScript({
+                        param($ModulePath, $Pop)
+                        Import-Module $ModulePath
+                        Get-Pop3Message @Pop -IncludeBody
+                    }).AddArgument($modulePath).AddArgument($pop)
+                $output = $ps.Invoke()
+                $output.Count | Should -Be 8
+                $progress = @($ps.Streams.Progress | Where-Object RecordType -EQ 'Processing')
+                $progress.Count | Should -Be 8
+                $progress[-1].StatusDescription | Should -Match '^8 of 8 messages, .* KB'
+                $progress[-1].PercentComplete | Should -Be 100
+            }
+            finally { $ps.Dispose() }
         }
 
         It 'connects with implicit TLS' {
@@ -355,22 +366,13 @@ Describe 'Get-Pop3Message' {
         It 'stops within a second on Ctrl+C mid-download and deletes nothing' {
             $uids = $mock.AddTestMessages('alice', 3)
             $null = $mock.Pop3NeverReply('RETR', -1)
-            $ps = [powershell]::Create()
-            $null = $ps.AddScript({
-                    param($ModulePath, $Port, $Credential)
-                    Import-Module $ModulePath
-                    Get-Pop3Message -Pop3Server 127.0.0.1 -Port $Port -Credential $Credential -SkipCertificateCheck -TimeoutSec 60 -Delete
-                }).AddArgument($modulePath).AddArgument($mock.Pop3Port).AddArgument($alice)
-            $async = $ps.BeginInvoke()
-            $deadline = [DateTime]::UtcNow.AddSeconds(20)
-            while (-not ($mock.Pop3Sessions.Commands -like 'RETR*') -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
-            $mock.Pop3Sessions.Commands -like 'RETR*' | Should -Not -BeNullOrEmpty
-            $watch = [Diagnostics.Stopwatch]::StartNew()
-            $ps.Stop()
-            $watch.Stop()
-            $async.IsCompleted | Should -BeTrue
-            $watch.Elapsed.TotalSeconds | Should -BeLessThan 1
-            $ps.Dispose()
+            $stop = Measure-Stop -Script {
+                param($Port, $Credential)
+                Get-Pop3Message -Pop3Server 127.0.0.1 -Port $Port -Credential $Credential -SkipCertificateCheck -TimeoutSec 60 -Delete
+            } -ArgumentList $mock.Pop3Port, $alice -Until { $mock.Pop3Sessions.Commands -like 'RETR*' }
+            $stop.Reached | Should -BeTrue
+            $stop.Completed | Should -BeTrue
+            $stop.Seconds | Should -BeLessThan 1
             (Get-Uids) | Should -Be $uids
         }
 
@@ -391,13 +393,7 @@ Describe 'Get-Pop3Message' {
             $captured.Records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | Should -Not -BeNullOrEmpty
             $text = Get-Content $log -Raw
             $text | Should -Match 'PASS \*+'
-            $all = $captured.Text + $text
-            foreach ($secret in $password, $token, 'Wr0ng!Secret') {
-                $all | Should -Not -Match ([regex]::Escape($secret))
-                $all | Should -Not -Match ([regex]::Escape([Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($secret))))
-            }
-            $plain = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes("`0alice`0$password"))
-            $all | Should -Not -Match ([regex]::Escape($plain))
+            Assert-NoSecret -Text ($captured.Text + $text) -Secret $password, $token, 'Wr0ng!Secret', "`0alice`0$password"
         }
     }
 }

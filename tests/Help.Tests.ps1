@@ -131,3 +131,136 @@ Describe 'Help of <Name>' -ForEach $cmdletCases {
         }
     }
 }
+
+Describe 'about_MailProtocols' {
+    # The conceptual topic (en-US/about_MailProtocols.help.txt), as Get-Help finds it next to the
+    # BUILT module: build.ps1 copies en-US/ into the module folder.
+    BeforeAll {
+        $topic = Get-Help -Name about_MailProtocols
+        $text = (@($topic) -join "`n") -replace "`r", ''
+        $lines = @($text -split "`n")
+
+        # The topic's top-level sections: lines in capitals at column 0.
+        $headings = @($lines | Where-Object { $_ -cmatch '^[A-Z][A-Z0-9 ,:()/-]*$' })
+
+        # Every ErrorId the source can raise, found where the code states it:
+        #  - the first argument of MailOperationException (new MailOperationException("Id", ...),
+        #    the target-typed new("Id", ...)) and of ConnectErrors' Fail("Id", ...), all followed
+        #    by a MailErrorKind;
+        #  - the ErrorId of an ErrorRecord made in a cmdlet, followed by its ErrorCategory;
+        #  - the ids passed on through a helper (MessageComposer's RejectControlCharacters) or
+        #    chosen in a conditional (SmtpSender's ("SenderRejected", ...) : ("MessageRejected", ...)).
+        $idPatterns = @(
+            '"(?<id>[A-Z][A-Za-z0-9]+)"\s*,\s*(?:MailErrorKind|ErrorCategory)\.'
+            'RejectControlCharacters\([^,]+,\s*"(?<id>[A-Z][A-Za-z0-9]+)"'
+            '[?:]\s*\(\s*"(?<id>[A-Z][A-Za-z0-9]+)"\s*,'
+        )
+        $sourceFiles = Get-ChildItem (Join-Path $PSScriptRoot '../src') -Filter *.cs -Recurse |
+            Where-Object FullName -NotMatch '[\\/](bin|obj)[\\/]'
+        $sourceErrorIds = @(foreach ($file in $sourceFiles) {
+                $code = Get-Content -LiteralPath $file.FullName -Raw
+                foreach ($pattern in $idPatterns) {
+                    [regex]::Matches($code, $pattern) | ForEach-Object { $_.Groups['id'].Value }
+                }
+            }) | Sort-Object -Unique
+
+        # The ErrorIds the topic names: the entries of its ErrorId list (under TROUBLESHOOTING
+        # NOTE, one identifier alone on a line indented by 4), and every CamelCase word of the text
+        # that is not a name the module or PowerShell already gives it (a parameter, a parameter
+        # type or set, an enum value, an output type or its property, an ErrorRecord property) or
+        # one of a few words of the prose. A word after - $ . \ / @ [ or before ( is a parameter,
+        # variable, member, namespace or path and is skipped.
+        $note = ($text -split '(?m)^TROUBLESHOOTING NOTE\s*$', 2)[1]
+        $note = ($note -split '(?m)^SEE ALSO\s*$', 2)[0]
+        $listedErrorIds = @([regex]::Matches($note, '(?m)^    (?<id>[A-Za-z0-9]+)[ \t]*$') | ForEach-Object { $_.Groups['id'].Value })
+
+        $vocabulary = [Collections.Generic.HashSet[string]]::new([StringComparer]::Ordinal)
+        foreach ($word in 'ConfirmImpact', 'ErrorId', 'ErrorIds', 'FileInfo', 'MailKit', 'MimeKit', 'PowerShell', 'SecretManagement') {
+            $null = $vocabulary.Add($word)
+        }
+        $moduleCommands = @(Get-Command -Module MailProtocols)
+        foreach ($command in $moduleCommands) {
+            $null = $vocabulary.Add($command.ModuleName)
+            foreach ($set in $command.ParameterSets) { $null = $vocabulary.Add($set.Name) }
+            foreach ($parameter in $command.Parameters.Values) {
+                $null = $vocabulary.Add($parameter.Name)
+                $type = $parameter.ParameterType
+                $null = $vocabulary.Add($type.Name)
+                if ($type.IsEnum) { foreach ($name in [enum]::GetNames($type)) { $null = $vocabulary.Add($name) } }
+            }
+            foreach ($type in $command.OutputType.Type) {
+                $null = $vocabulary.Add($type.Name)
+                foreach ($property in $type.GetProperties()) { $null = $vocabulary.Add($property.Name) }
+            }
+        }
+        $null = $vocabulary.Add('ErrorRecord')
+        foreach ($property in [System.Management.Automation.ErrorRecord].GetProperties()) { $null = $vocabulary.Add($property.Name) }
+
+        $camelCase = '(?<![-$\\/@\[.\w])(?<id>[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+)(?![\w(]|[.:-]\w)'
+        $proseErrorIds = @([regex]::Matches($text, $camelCase) | ForEach-Object { $_.Groups['id'].Value } |
+                Where-Object { -not $vocabulary.Contains($_) } | Sort-Object -Unique)
+        $namedErrorIds = @($listedErrorIds + $proseErrorIds | Sort-Object -Unique)
+    }
+
+    It 'is found by Get-Help once the module is imported' {
+        $topic | Should -Not -BeNullOrEmpty
+        $text | Should -Match '^TOPIC\n\s+about_MailProtocols\s*\n'
+    }
+
+    It 'has the sections of an about topic, in order' {
+        $required = 'TOPIC', 'SHORT DESCRIPTION', 'LONG DESCRIPTION', 'EXAMPLES', 'NOTE', 'TROUBLESHOOTING NOTE', 'SEE ALSO', 'KEYWORDS'
+        $positions = foreach ($section in $required) {
+            $at = [array]::IndexOf($headings, $section)
+            $at | Should -BeGreaterOrEqual 0 -Because "the topic needs a '$section' section"
+            $at
+        }
+        ($positions -join ',') | Should -Be (($positions | Sort-Object) -join ',') -Because 'the sections must come in the usual order'
+        $subjects = [array]::IndexOf($headings, 'EXAMPLES') - [array]::IndexOf($headings, 'LONG DESCRIPTION') - 1
+        $subjects | Should -BeGreaterOrEqual 8 -Because 'the subjects are sections of their own between LONG DESCRIPTION and EXAMPLES'
+    }
+
+    It 'covers <Subject>' -ForEach @(
+        @{ Subject = 'SMTP (push) and POP3 (pull), their ports, and when mail leaves the server'; Keywords = @('push', 'pull', '25', '587', '465', '110', '995', 'STARTTLS', 'STLS', 'DELE', 'QUIT', 'UID') }
+        @{ Subject = 'TLS modes, certificate checks and credentials over plain text'; Keywords = @('-TlsMode', 'Auto', 'None', 'StartTls', 'Implicit', '-UseSsl', '-CheckCertificateRevocation', '-SkipCertificateCheck', 'private', '-AllowUnencryptedAuthentication') }
+        @{ Subject = 'storing credentials for scheduled tasks'; Keywords = @('Export-Clixml', 'Import-Clixml', 'DPAPI', 'Linux', 'macOS', 'chmod 600', 'SecretManagement') }
+        @{ Subject = 'OAuth2 access tokens for Microsoft 365 and Gmail'; Keywords = @('XOAUTH2', '-AccessToken', 'SecureString', '-UserName', '-From', 'MSAL', 'expire', 'basic', 'smtp.office365.com', 'outlook.office365.com', 'smtp.gmail.com', 'pop.gmail.com') }
+        @{ Subject = 'migrating from Send-MailMessage'; Keywords = @('Send-MailMessage', 'rename', '$PSEmailServer', 'ErrorRecord', '-MaximumRetryCount', 'DeliveryUnknown') }
+        @{ Subject = 'the pipeline rules'; Keywords = @('Import-Csv', 'Get-ChildItem', 'one connection', 'MixedPipelineInput', 'Get-Pop3Message | Remove-Pop3Message') }
+        @{ Subject = 'unattended use'; Keywords = @('-NonInteractive', '-File', '-ErrorAction Stop', 'try/catch', 'exit 1', '$ErrorActionPreference', 'ConfirmImpact', 'High', '-Force', '-Confirm:$false') }
+        @{ Subject = 'troubleshooting'; Keywords = @('-TranscriptPath', '-Verbose', 'asterisks', 'CertificateRejected', 'StartTlsFailed', 'UnencryptedAuthenticationRefused', 'AuthenticationFailed', 'MailboxLocked', 'TopNotSupported', 'UidlNotSupported', 'DeliveryUnknown', 'Timeout') }
+    ) {
+        $missing = @($Keywords | Where-Object {
+                # A keyword counts as a whole word (so '25' is not found in '250').
+                $text -notmatch ('(?<![\w-])' + [regex]::Escape($_) + '(?!\w)')
+            })
+        $missing | Should -BeNullOrEmpty -Because "the topic must cover $Subject"
+    }
+
+    It 'has no line longer than 80 characters' {
+        $long = @(for ($i = 0; $i -lt $lines.Count; $i++) {
+                if ($lines[$i].Length -gt 80) { "line $($i + 1) ($($lines[$i].Length) characters): $($lines[$i])" }
+            })
+        $long | Should -BeNullOrEmpty
+    }
+
+    It 'is plain ASCII, without tabs' {
+        $bad = @(for ($i = 0; $i -lt $lines.Count; $i++) {
+                if ($lines[$i] -match '[^\x20-\x7E]') { "line $($i + 1): $($lines[$i])" }
+            })
+        $bad | Should -BeNullOrEmpty
+    }
+
+    It 'finds the ErrorIds of the source (the check below is not vacuous)' {
+        $sourceErrorIds.Count | Should -BeGreaterThan 30
+        foreach ($id in 'CertificateRejected', 'StartTlsFailed', 'DeliveryUnknown', 'Timeout', 'TopNotSupported', 'SenderRejected', 'InvalidSubject', 'UserNameRequired') {
+            $sourceErrorIds | Should -Contain $id
+        }
+        $listedErrorIds.Count | Should -BeGreaterOrEqual 9 -Because 'TROUBLESHOOTING NOTE lists the most common ErrorIds'
+    }
+
+    It 'names only ErrorIds that exist in the source' {
+        $unknown = @($namedErrorIds | Where-Object { $_ -cnotin $sourceErrorIds })
+        $unknown | Should -BeNullOrEmpty -Because ('every ErrorId the topic names must be one that src/ raises ' +
+            '(a CamelCase word that is not meant as an ErrorId belongs in the vocabulary of this test)')
+    }
+}

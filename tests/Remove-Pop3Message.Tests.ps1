@@ -5,15 +5,7 @@ Describe 'Remove-Pop3Message' {
         $alice = [pscredential]::new('alice', (ConvertTo-SecureString 'Secr3t!Pa55' -AsPlainText -Force))
         $fqid = ',MailProtocols.Commands.RemovePop3MessageCommand'
 
-        function Get-Pop {
-            @{
-                Pop3Server           = $mock.Host
-                Port                 = $mock.Pop3Port
-                Credential           = $alice
-                SkipCertificateCheck = $true
-                TimeoutSec           = 5
-            }
-        }
+        function Get-Pop { New-Pop3Parameters $mock $alice }
 
         function Get-Uids { @($mock.GetMailbox('alice').Uid) }
     }
@@ -125,21 +117,13 @@ Describe 'Remove-Pop3Message' {
 
     It 'stops within a second on Ctrl+C and deletes nothing' {
         $null = $mock.Pop3NeverReply('DELE', -1)
-        $ps = [powershell]::Create()
-        $null = $ps.AddScript({
-                param($ModulePath, $Port, $Credential, $Uid)
-                Import-Module $ModulePath
-                Remove-Pop3Message -Pop3Server 127.0.0.1 -Port $Port -Credential $Credential -SkipCertificateCheck -TimeoutSec 60 -Uid $Uid -Force
-            }).AddArgument($modulePath).AddArgument($mock.Pop3Port).AddArgument($alice).AddArgument($uids[0])
-        $async = $ps.BeginInvoke()
-        $deadline = [DateTime]::UtcNow.AddSeconds(20)
-        while (-not ($mock.Pop3Sessions.Commands -like 'DELE*') -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
-        $watch = [Diagnostics.Stopwatch]::StartNew()
-        $ps.Stop()
-        $watch.Stop()
-        $async.IsCompleted | Should -BeTrue
-        $watch.Elapsed.TotalSeconds | Should -BeLessThan 1
-        $ps.Dispose()
+        $stop = Measure-Stop -Script {
+            param($Port, $Credential, $Uid)
+            Remove-Pop3Message -Pop3Server 127.0.0.1 -Port $Port -Credential $Credential -SkipCertificateCheck -TimeoutSec 60 -Uid $Uid -Force
+        } -ArgumentList $mock.Pop3Port, $alice, $uids[0] -Until { $mock.Pop3Sessions.Commands -like 'DELE*' }
+        $stop.Reached | Should -BeTrue
+        $stop.Completed | Should -BeTrue
+        $stop.Seconds | Should -BeLessThan 1
         (Get-Uids) | Should -Be $uids
     }
 }

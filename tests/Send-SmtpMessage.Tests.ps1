@@ -421,11 +421,7 @@ $outcome | ConvertTo-Json -Compress
             }
             $captured.Records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | Should -Not -BeNullOrEmpty
             ($captured.Records | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] }).Count | Should -BeGreaterOrEqual 3
-            $all = $captured.Text + (Get-Content $log -Raw)
-            foreach ($secret in $password, $token, 'Wr0ng!Secret', 'ya29.WrongToken-zzz') {
-                $all | Should -Not -Match ([regex]::Escape($secret))
-                $all | Should -Not -Match ([regex]::Escape([Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($secret))))
-            }
+            Assert-NoSecret -Text ($captured.Text + (Get-Content $log -Raw)) -Secret $password, $token, 'Wr0ng!Secret', 'ya29.WrongToken-zzz'
         }
     }
 
@@ -659,24 +655,15 @@ $outcome | ConvertTo-Json -Compress
 
         It 'stops within a second on Ctrl+C while the server is silent' {
             $null = $mock.NeverReply('MAIL', -1)
-            $ps = [powershell]::Create()
-            $null = $ps.AddScript({
-                    param($ModulePath, $Port)
-                    Import-Module $ModulePath
-                    Send-SmtpMessage -SmtpServer 127.0.0.1 -Port $Port -SkipCertificateCheck -TimeoutSec 60 -From 'ops@example.com' -To 'a@example.com'
-                }).AddArgument($modulePath).AddArgument($mock.SmtpPort)
-            $async = $ps.BeginInvoke()
-            $deadline = [DateTime]::UtcNow.AddSeconds(20)
-            while (-not ($mock.SmtpSessions.Commands -like 'MAIL*') -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
-            $mock.SmtpSessions.Commands -like 'MAIL*' | Should -Not -BeNullOrEmpty
-            $watch = [Diagnostics.Stopwatch]::StartNew()
-            $ps.Stop()
-            $watch.Stop()
-            $async.IsCompleted | Should -BeTrue
-            $watch.Elapsed.TotalSeconds | Should -BeLessThan 1
-            $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+            $stop = Measure-Stop -Script {
+                param($Port)
+                Send-SmtpMessage -SmtpServer 127.0.0.1 -Port $Port -SkipCertificateCheck -TimeoutSec 60 -From 'ops@example.com' -To 'a@example.com'
+            } -ArgumentList $mock.SmtpPort -Until { $mock.SmtpSessions.Commands -like 'MAIL*' }
+            $stop.Reached | Should -BeTrue
+            $stop.Completed | Should -BeTrue
+            $stop.Seconds | Should -BeLessThan 1
+            $stop.State | Should -Be 'Stopped'
             $mock.Messages.Count | Should -Be 0
-            $ps.Dispose()
         }
     }
 }

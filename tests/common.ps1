@@ -105,3 +105,51 @@ function Stop-Smtp4dev {
     }
     Remove-Item $Server.DataPath -Recurse -Force -ErrorAction SilentlyContinue
 }
+
+function Assert-NoSecret {
+    # Fails when the text holds any of the secrets, as they are or base64-encoded (as AUTH sends them).
+    param([string] $Text, [string[]] $Secret)
+    foreach ($s in $Secret) {
+        $Text | Should -Not -Match ([regex]::Escape($s))
+        $Text | Should -Not -Match ([regex]::Escape([Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($s))))
+    }
+}
+
+function New-Pop3Parameters {
+    # Connection parameters of the mock's POP3 side for alice, short timeout.
+    param($Mock, [pscredential] $Credential)
+    @{
+        Pop3Server           = $Mock.Host
+        Port                 = $Mock.Pop3Port
+        Credential           = $Credential
+        SkipCertificateCheck = $true
+        TimeoutSec           = 5
+    }
+}
+
+function Measure-Stop {
+    # Runs a command of the module in a background runspace, waits (bounded) until the mock saw
+    # what -Until looks for, then stops it as Ctrl+C does. Returns whether the wait was reached,
+    # how long Stop() took, and the final state.
+    param([scriptblock] $Script, [object[]] $ArgumentList = @(), [scriptblock] $Until)
+    $ps = [powershell]::Create()
+    $null = $ps.AddScript("Import-Module '$modulePath'").AddStatement().AddScript($Script)
+    foreach ($argument in $ArgumentList) { $null = $ps.AddArgument($argument) }
+    $async = $ps.BeginInvoke()
+    $deadline = [DateTime]::UtcNow.AddSeconds(20)
+    while (-not (& $Until) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+    $reached = [bool](& $Until)
+    # The time counted is until the invocation has really ended, not only until Stop() returned.
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    $ps.Stop()
+    $completed = $async.AsyncWaitHandle.WaitOne(5000)
+    $watch.Stop()
+    $result = [pscustomobject]@{
+        Reached   = $reached
+        Seconds   = $watch.Elapsed.TotalSeconds
+        Completed = $completed
+        State     = $ps.InvocationStateInfo.State
+    }
+    $ps.Dispose()
+    $result
+}

@@ -33,7 +33,7 @@ public sealed class MailOperationException : Exception
         Target = target;
     }
 
-    /// <summary>Stable identifier, e.g. "SmtpAuthenticationFailed"; scripts may match on it.</summary>
+    /// <summary>Stable identifier, e.g. "AuthenticationFailed"; scripts may match on it.</summary>
     public string ErrorId { get; }
 
     public MailErrorKind Kind { get; }

@@ -43,54 +43,20 @@ public sealed partial class MockServer
     public int Pop3sPort { get; private set; }
 
     /// <summary>Snapshot of all POP3 sessions since Start/Reset, in connection order.</summary>
-    public Pop3SessionRecord[] Pop3Sessions
-    {
-        get
-        {
-            lock (Sync)
-            {
-                return _pop3Sessions.ToArray();
-            }
-        }
-    }
+    public Pop3SessionRecord[] Pop3Sessions => Snapshot(_pop3Sessions);
 
     /// <summary>POP3 connections accepted (both listeners) since Start/Reset.</summary>
-    public int Pop3ConnectionCount
-    {
-        get
-        {
-            lock (Sync)
-            {
-                return _pop3ConnectionCount;
-            }
-        }
-    }
+    public int Pop3ConnectionCount => Locked(() => _pop3ConnectionCount);
 
     /// <summary>Snapshot of the POP3 rules, in matching order.</summary>
-    public Pop3Rule[] Pop3Rules
-    {
-        get
-        {
-            lock (Sync)
-            {
-                return _pop3Rules.ToArray();
-            }
-        }
-    }
+    public Pop3Rule[] Pop3Rules => Snapshot(_pop3Rules);
 
     /// <summary>Default true: every SMTP message accepted (2xx after the final dot) is also appended to the
     /// POP3 mailbox of each accepted recipient whose whole address or local part is a key of
     /// <see cref="Users"/> (once per user and message). Reset() restores true.</summary>
     public bool DeliverToMailboxes
     {
-        get
-        {
-            lock (Sync)
-            {
-                return _deliverToMailboxes;
-            }
-        }
-
+        get => Locked(() => _deliverToMailboxes);
         set
         {
             lock (Sync)
@@ -261,26 +227,8 @@ public sealed partial class MockServer
 
     // ---- POP3 rules ----
 
-    public Pop3Rule AddPop3Rule(Pop3Rule rule)
-    {
-        if (rule == null)
-        {
-            throw new ArgumentNullException(nameof(rule));
-        }
-
-        if (string.IsNullOrWhiteSpace(rule.Command))
-        {
-            throw new ArgumentException("Pop3Rule.Command is required (a POP3 command, CONNECT or *).", nameof(rule));
-        }
-
-        rule.Command = rule.Command.Trim().ToUpperInvariant();
-        lock (Sync)
-        {
-            _pop3Rules.Add(rule);
-        }
-
-        return rule;
-    }
+    public Pop3Rule AddPop3Rule(Pop3Rule rule) =>
+        AddRule(_pop3Rules, rule, "Pop3Rule.Command is required (a POP3 command, CONNECT or *).");
 
     public bool RemovePop3Rule(Pop3Rule rule)
     {
@@ -346,29 +294,11 @@ public sealed partial class MockServer
 
     // ---- internals used by the POP3 sessions ----
 
-    internal Pop3Rule? MatchPop3Rule(string command, string argument)
-    {
-        lock (Sync)
-        {
-            return RuleMatcher.Match(_pop3Rules, command, argument);
-        }
-    }
+    internal Pop3Rule? MatchPop3Rule(string command, string argument) => Locked(() => RuleMatcher.Match(_pop3Rules, command, argument));
 
-    internal Pop3Options SnapshotPop3Options()
-    {
-        lock (Sync)
-        {
-            return Pop3.Clone();
-        }
-    }
+    internal Pop3Options SnapshotPop3Options() => Locked(Pop3.Clone);
 
-    internal string? GetPassword(string user)
-    {
-        lock (Sync)
-        {
-            return Users.TryGetValue(user, out var password) ? password : null;
-        }
-    }
+    internal string? GetPassword(string user) => Locked(() => Users.TryGetValue(user, out var password) ? password : null);
 
     /// <summary>A unique APOP timestamp "&lt;pid.ticks@mock.test&gt;".</summary>
     internal string NewApopTimestamp()

@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using System.Threading;
 
 namespace MockMail;
@@ -30,132 +29,34 @@ public sealed class Pop3MailboxMessage
     public override string ToString() => $"{Uid} {Size} octets{(FilePath != null ? " (file)" : string.Empty)}";
 }
 
-/// <summary>One POP3 connection. Live object: it is updated while the connection runs; the array
-/// properties return snapshots.</summary>
-public sealed class Pop3SessionRecord
+/// <summary>One POP3 connection (the members it shares with SMTP are in <see cref="SessionRecord"/>).</summary>
+public sealed class Pop3SessionRecord : SessionRecord
 {
-    private readonly object _sync;
-    private readonly List<string> _commands = new();
     private string[] _deletedUids = Array.Empty<string>();
     private string[] _markedUids = Array.Empty<string>();
-    private int _roundTrips;
 
     internal Pop3SessionRecord(object sync, int id, bool implicitTls, string? remoteEndPoint)
+        : base(sync, id, implicitTls, remoteEndPoint)
     {
-        _sync = sync;
-        Id = id;
-        ImplicitTls = implicitTls;
-        RemoteEndPoint = remoteEndPoint;
-        Started = DateTime.Now;
     }
-
-    public int Id { get; }
-
-    public DateTime Started { get; }
-
-    /// <summary>Accepted on the implicit-TLS (POP3S) listener.</summary>
-    public bool ImplicitTls { get; }
-
-    public string? RemoteEndPoint { get; }
-
-    /// <summary>TLS active (implicit or after STLS).</summary>
-    public bool Tls { get; internal set; }
-
-    /// <summary>e.g. "Tls13".</summary>
-    public string? TlsProtocol { get; internal set; }
-
-    /// <summary>Why a TLS handshake failed (the session ended there), else null.</summary>
-    public string? TlsError { get; internal set; }
 
     /// <summary>The user after a successful login, else null.</summary>
     public string? User { get; internal set; }
-
-    /// <summary>"USER", "APOP", "PLAIN", "LOGIN" or "XOAUTH2" after a successful login.</summary>
-    public string? AuthMechanism { get; internal set; }
-
-    /// <summary>Number of login attempts (PASS, APOP and AUTH commands).</summary>
-    public int AuthAttempts { get; internal set; }
-
-    /// <summary>Every line received, verbatim without CRLF, including AUTH continuation lines.
-    /// Over-long lines are recorded truncated.</summary>
-    public string[] Commands
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _commands.ToArray();
-            }
-        }
-    }
-
-    /// <summary>How often the server flushed replies and then had to wait for more input.</summary>
-    public int RoundTrips => Volatile.Read(ref _roundTrips);
-
-    public bool QuitReceived { get; internal set; }
 
     /// <summary>QUIT in the TRANSACTION state applied the deletions (the UPDATE state was reached).</summary>
     public bool Committed { get; internal set; }
 
     /// <summary>UIDs actually removed from the mailbox at the commit (empty if none or not committed).</summary>
-    public string[] DeletedUids
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return (string[])_deletedUids.Clone();
-            }
-        }
-    }
+    public string[] DeletedUids => (string[])Volatile.Read(ref _deletedUids).Clone();
 
     /// <summary>UIDs currently marked with DELE (RSET clears); after the session: the marks at its end.</summary>
-    public string[] MarkedUids
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return (string[])_markedUids.Clone();
-            }
-        }
-    }
+    public string[] MarkedUids => (string[])Volatile.Read(ref _markedUids).Clone();
 
-    /// <summary>The server closed the connection without a client QUIT (rule, idle timeout, Stop, DisconnectAll).</summary>
-    public bool ClosedByServer { get; internal set; }
+    /// <summary>Takes <paramref name="uids"/> (not copied, never changed afterwards).</summary>
+    internal void SetDeleted(string[] uids) => Volatile.Write(ref _deletedUids, uids);
 
-    /// <summary>The connection is over and its handler has finished (mailbox lock released).</summary>
-    public bool Ended { get; internal set; }
-
-    /// <summary>Unexpected I/O error that ended the session (e.g. connection reset by the client) or
-    /// "Idle timeout", else null.</summary>
-    public string? Error { get; internal set; }
-
-    internal void AddCommand(string line)
-    {
-        lock (_sync)
-        {
-            _commands.Add(line);
-        }
-    }
-
-    internal void SetDeleted(string[] uids)
-    {
-        lock (_sync)
-        {
-            _deletedUids = uids;
-        }
-    }
-
-    internal void SetMarked(string[] uids)
-    {
-        lock (_sync)
-        {
-            _markedUids = uids;
-        }
-    }
-
-    internal void CountRoundTrip() => Interlocked.Increment(ref _roundTrips);
+    /// <summary>Takes <paramref name="uids"/> (not copied, never changed afterwards).</summary>
+    internal void SetMarked(string[] uids) => Volatile.Write(ref _markedUids, uids);
 
     public override string ToString() =>
         $"POP3 session {Id} tls={Tls} user={User} commands={Commands.Length} roundTrips={RoundTrips} committed={Committed}";

@@ -60,6 +60,17 @@ public sealed class Pop3Rule : IMockRule
 
     void IMockRule.Hit() => System.Threading.Interlocked.Increment(ref _hits);
 
+    RuleAction IMockRule.Kind => Action switch
+    {
+        Pop3RuleAction.Close => RuleAction.Close,
+        Pop3RuleAction.ReplyThenClose => RuleAction.ReplyThenClose,
+        Pop3RuleAction.NeverReply => RuleAction.NeverReply,
+        Pop3RuleAction.Delay => RuleAction.Delay,
+        Pop3RuleAction.CloseMidRetr => RuleAction.CloseMidTransfer,
+        Pop3RuleAction.SendRaw => RuleAction.SendRaw,
+        _ => RuleAction.Reply,
+    };
+
     public override string ToString() =>
         $"{Command} [{ArgumentContains}] {Action} times={Times} hits={Hits}";
 }

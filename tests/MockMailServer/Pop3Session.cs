@@ -12,12 +12,6 @@ namespace MockMail;
 /// <summary>The POP3 protocol (RFC 1939, 2449, 2595, 5034, 3206) for one connection, on its own background thread.</summary>
 internal sealed class Pop3Session : SessionBase
 {
-    /// <summary>RFC 2449: a command line is at most 255 octets including CRLF (RFC 5034: AUTH included).</summary>
-    private const int MaxCommandLine = 253;
-
-    /// <summary>SASL client responses (continuation lines) are not bound by the 255-octet limit.</summary>
-    private const int MaxAuthLine = 12288;
-
     /// <summary>Message content is written out whenever this much is queued.</summary>
     private const int FlushThreshold = 65536;
 
@@ -34,7 +28,7 @@ internal sealed class Pop3Session : SessionBase
     private int _midRetrBytes = -1;
 
     internal Pop3Session(MockServer server, Socket socket, Pop3SessionRecord record, bool implicitTls, int generation, CancellationToken stopToken)
-        : base(server, socket, implicitTls, generation, stopToken)
+        : base(server, socket, record, implicitTls, generation, stopToken)
     {
         _rec = record;
         _opts = server.SnapshotPop3Options();
@@ -53,72 +47,20 @@ internal sealed class Pop3Session : SessionBase
         Quit,
     }
 
-    protected override bool RecordEnded => _rec.Ended;
+    /// <summary>RFC 2449: a command line is at most 255 octets including CRLF (RFC 5034: AUTH included).</summary>
+    protected override int MaxCommandLine => 253;
 
-    internal override void Run()
-    {
-        try
-        {
-            OpenStreams(_opts.IdleTimeoutSeconds, _rec.CountRoundTrip);
-            if (_implicitTls && !Handshake())
-            {
-                return;
-            }
+    protected override string LineTooLongReply => "-ERR Line too long";
 
-            Greet();
-            while (!_closed && !_aborted)
-            {
-                var status = _io.ReadLine(MaxCommandLine, out var bytes, out _);
-                if (status == LineStatus.Eof)
-                {
-                    break;
-                }
+    /// <summary>RFC 1939: at the autologout timeout the server closes without a response and without UPDATE
+    /// (so there is no OnIdleTimeout here).</summary>
+    protected override int IdleTimeoutSeconds => _opts.IdleTimeoutSeconds;
 
-                string text = Utf8.GetString(bytes);
-                _rec.AddCommand(text);
-                if (status == LineStatus.TooLong)
-                {
-                    Send("-ERR Line too long");
-                    continue;
-                }
-
-                HandleCommand(text);
-            }
-        }
-        catch (Exception ex) when (!_aborted && IsTimeout(ex))
-        {
-            // RFC 1939: on the autologout timer the server closes without a response and without UPDATE.
-            _rec.Error = "Idle timeout";
-            _rec.ClosedByServer = true;
-        }
-        catch (Exception ex)
-        {
-            if (!_aborted && !_closed)
-            {
-                _rec.Error = ex.GetType().Name + ": " + ex.Message;
-            }
-        }
-        finally
-        {
-            Cleanup();
-        }
-    }
+    protected override string SaslChallengePrefix => "+ ";
 
     // ---------------------------------------------------------------- plumbing
 
     private static bool IsOk(string reply) => reply.StartsWith("+OK", StringComparison.OrdinalIgnoreCase);
-
-    protected override void MarkClosedByServer() => _rec.ClosedByServer = true;
-
-    protected override void MarkEnded() => _rec.Ended = true;
-
-    protected override void OnTlsEstablished(string protocol)
-    {
-        _rec.Tls = true;
-        _rec.TlsProtocol = protocol;
-    }
-
-    protected override void OnTlsFailed(string error) => _rec.TlsError = error;
 
     /// <summary>A dropped or finished session gives up its mailbox lock; nothing is committed here.</summary>
     protected override void BeforeEnd() => _server.UnlockMailboxes(this);
@@ -149,75 +91,9 @@ internal sealed class Pop3Session : SessionBase
         return string.Empty;
     }
 
-    /// <summary>
-    /// Applies the pre-handling part of a rule. Returns false when the rule consumed the command
-    /// (closed, hung, raw text sent, or stopped during a delay).
-    /// </summary>
-    private bool ApplyRule(Pop3Rule? rule, bool isRetr, out string? overrideReply, out bool closeAfter)
-    {
-        overrideReply = null;
-        closeAfter = false;
-        _midRetrBytes = -1;
-        if (rule == null)
-        {
-            return true;
-        }
-
-        switch (rule.Action)
-        {
-            case Pop3RuleAction.Close:
-                CloseGraceful(byServer: true);
-                return false;
-            case Pop3RuleAction.NeverReply:
-                Hang();
-                return false;
-            case Pop3RuleAction.Delay:
-                if (!Sleep(rule.DelayMs))
-                {
-                    _closed = true; // interrupted by Stop()/DisconnectAll()
-                    _rec.ClosedByServer = true;
-                    return false;
-                }
-
-                return true;
-            case Pop3RuleAction.CloseMidRetr:
-                if (isRetr)
-                {
-                    _midRetrBytes = Math.Max(0, rule.AfterBytes);
-                    return true;
-                }
-
-                FlushQuietly();
-                AbortConnection();
-                return false;
-            case Pop3RuleAction.SendRaw:
-                _io.Write(rule.Reply ?? string.Empty);
-                return false;
-            case Pop3RuleAction.ReplyThenClose:
-                overrideReply = NullIfEmpty(rule.Reply);
-                closeAfter = true;
-                return true;
-            default:
-                overrideReply = NullIfEmpty(rule.Reply);
-                return true;
-        }
-    }
-
-    private void FlushQuietly()
-    {
-        try
-        {
-            _io.Flush();
-        }
-        catch (Exception)
-        {
-            // client may be gone
-        }
-    }
-
     // ---------------------------------------------------------------- greeting and dispatch
 
-    private void Greet()
+    protected override void Greet()
     {
         var rule = _server.MatchPop3Rule("CONNECT", _implicitTls ? "implicit-tls" : "plain");
         if (rule != null && rule.Action == Pop3RuleAction.SendRaw)
@@ -229,7 +105,7 @@ internal sealed class Pop3Session : SessionBase
             return;
         }
 
-        if (!ApplyRule(rule, false, out var overrideReply, out var closeAfter))
+        if (!ApplyRule(rule, false, out var overrideReply, out var closeAfter, out _midRetrBytes))
         {
             return;
         }
@@ -260,7 +136,7 @@ internal sealed class Pop3Session : SessionBase
         return text.ToString();
     }
 
-    private void HandleCommand(string text)
+    protected override void HandleCommand(string text)
     {
         string line = text.TrimStart();
         int space = line.IndexOf(' ');
@@ -271,7 +147,7 @@ internal sealed class Pop3Session : SessionBase
         string arg = verb == "PASS" ? rawArg : rawArg.Trim();
 
         var rule = _server.MatchPop3Rule(verb, arg);
-        if (!ApplyRule(rule, verb == "RETR" || verb == "TOP", out var overrideReply, out var closeAfter))
+        if (!ApplyRule(rule, verb == "RETR" || verb == "TOP", out var overrideReply, out var closeAfter, out _midRetrBytes))
         {
             return;
         }
@@ -290,8 +166,7 @@ internal sealed class Pop3Session : SessionBase
         {
             // CloseMidRetr on a RETR/TOP that did not send a message (e.g. -ERR): flush, then reset.
             _midRetrBytes = -1;
-            FlushQuietly();
-            AbortConnection();
+            ResetConnection();
             return;
         }
 
@@ -397,53 +272,25 @@ internal sealed class Pop3Session : SessionBase
             return;
         }
 
-        if (!_opts.Capa)
+        if (Disabled(_opts.Capa))
         {
-            Send("-ERR Unknown command");
             return;
         }
 
         // RFC 2449: capabilities of the AUTHORIZATION state are announced in both states.
         _io.WriteLine("+OK Capability list follows");
-        if (_opts.Top)
+        foreach (string line in Enabled(
+            (_opts.Top, "TOP"),
+            (_opts.Uidl, "UIDL"),
+            (_opts.Pipelining, "PIPELINING"),
+            (_opts.Stls && !_tls, "STLS"),
+            (_opts.RespCodes, "RESP-CODES"),
+            (_opts.RespCodes, "AUTH-RESP-CODE"),
+            (_opts.User, "USER"),
+            (_opts.SaslMechanisms.Length > 0, "SASL " + string.Join(" ", _opts.SaslMechanisms)),
+            (_opts.Implementation.Length > 0, "IMPLEMENTATION " + _opts.Implementation)))
         {
-            _io.WriteLine("TOP");
-        }
-
-        if (_opts.Uidl)
-        {
-            _io.WriteLine("UIDL");
-        }
-
-        if (_opts.Pipelining)
-        {
-            _io.WriteLine("PIPELINING");
-        }
-
-        if (_opts.Stls && !_tls)
-        {
-            _io.WriteLine("STLS");
-        }
-
-        if (_opts.RespCodes)
-        {
-            _io.WriteLine("RESP-CODES");
-            _io.WriteLine("AUTH-RESP-CODE");
-        }
-
-        if (_opts.User)
-        {
-            _io.WriteLine("USER");
-        }
-
-        if (_opts.SaslMechanisms.Length > 0)
-        {
-            _io.WriteLine("SASL " + string.Join(" ", _opts.SaslMechanisms));
-        }
-
-        if (_opts.Implementation.Length > 0)
-        {
-            _io.WriteLine("IMPLEMENTATION " + _opts.Implementation);
+            _io.WriteLine(line);
         }
 
         _io.WriteLine(".");
@@ -462,11 +309,12 @@ internal sealed class Pop3Session : SessionBase
             return;
         }
 
-        if (!_opts.Stls)
+        if (Disabled(_opts.Stls))
         {
-            Send("-ERR Unknown command");
+            return;
         }
-        else if (_tls)
+
+        if (_tls)
         {
             Send("-ERR Command not permitted when TLS active");
         }
@@ -538,6 +386,19 @@ internal sealed class Pop3Session : SessionBase
 
     // ---------------------------------------------------------------- AUTHORIZATION
 
+    /// <summary>A command switched off in the options answers as an unknown one. Returns true (reply sent) if
+    /// <paramref name="enabled"/> is false.</summary>
+    private bool Disabled(bool enabled)
+    {
+        if (enabled)
+        {
+            return false;
+        }
+
+        Send("-ERR Unknown command");
+        return true;
+    }
+
     /// <summary>AuthRequiresTls: refuses USER/PASS/APOP/AUTH before TLS. Returns true if refused.</summary>
     private bool RefusedWithoutTls()
     {
@@ -563,13 +424,7 @@ internal sealed class Pop3Session : SessionBase
             return;
         }
 
-        if (!_opts.User)
-        {
-            Send("-ERR Unknown command");
-            return;
-        }
-
-        if (RefusedWithoutTls())
+        if (Disabled(_opts.User) || RefusedWithoutTls())
         {
             return;
         }
@@ -600,13 +455,7 @@ internal sealed class Pop3Session : SessionBase
             return;
         }
 
-        if (!_opts.User)
-        {
-            Send("-ERR Unknown command");
-            return;
-        }
-
-        if (RefusedWithoutTls())
+        if (Disabled(_opts.User) || RefusedWithoutTls())
         {
             return;
         }
@@ -644,13 +493,7 @@ internal sealed class Pop3Session : SessionBase
             return;
         }
 
-        if (!_opts.Apop)
-        {
-            Send("-ERR Unknown command");
-            return;
-        }
-
-        if (RefusedWithoutTls())
+        if (Disabled(_opts.Apop) || RefusedWithoutTls())
         {
             return;
         }
@@ -693,9 +536,8 @@ internal sealed class Pop3Session : SessionBase
         }
 
         string[] mechanisms = _opts.SaslMechanisms;
-        if (mechanisms.Length == 0)
+        if (Disabled(mechanisms.Length > 0))
         {
-            Send("-ERR Unknown command");
             return;
         }
 
@@ -717,178 +559,28 @@ internal sealed class Pop3Session : SessionBase
             return;
         }
 
-        string[] parts = arg.Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length > 2)
+        if (!TryParseAuth(arg, out string mechanism, out string? initial))
         {
             Send("-ERR Syntax: AUTH mechanism [initial-response]");
             return;
         }
 
-        string mechanism = parts[0].ToUpperInvariant();
-        string? initial = parts.Length == 2 ? parts[1] : null;
-        if (Array.FindIndex(mechanisms, m => string.Equals(m, mechanism, StringComparison.OrdinalIgnoreCase)) < 0)
+        if (!Offers(mechanisms, mechanism) || !Authenticate(mechanism, initial))
         {
             Send("-ERR Unsupported authentication mechanism");
-            return;
-        }
-
-        switch (mechanism)
-        {
-            case "PLAIN":
-                AuthPlain(initial);
-                break;
-            case "LOGIN":
-                AuthLogin(initial);
-                break;
-            case "XOAUTH2":
-                AuthXoauth2(initial);
-                break;
-            default:
-                Send("-ERR Unsupported authentication mechanism");
-                break;
         }
     }
 
-    private void AuthPlain(string? initial)
+    protected override void OnAuthenticated(string user, string mechanism) => Login(user, mechanism, forced: false);
+
+    protected override string SaslFailureReply(SaslFailure failure) => failure switch
     {
-        string? response = initial ?? Challenge("+ ");
-        if (response == null || !Decode(response, out byte[] raw))
-        {
-            return;
-        }
-
-        string[] fields = Utf8.GetString(raw).Split('\0');
-        if (fields.Length != 3)
-        {
-            Send("-ERR Malformed PLAIN response");
-            return;
-        }
-
-        bool ok = (fields[0].Length == 0 || fields[0] == fields[1]) && _server.CheckPassword(fields[1], fields[2]);
-        AuthResult(ok, fields[1], "PLAIN");
-    }
-
-    private void AuthLogin(string? initial)
-    {
-        string? userLine = initial ?? Challenge("+ VXNlcm5hbWU6");
-        if (userLine == null || !Decode(userLine, out byte[] userRaw))
-        {
-            return;
-        }
-
-        string? passLine = Challenge("+ UGFzc3dvcmQ6");
-        if (passLine == null || !Decode(passLine, out byte[] passRaw))
-        {
-            return;
-        }
-
-        string user = Utf8.GetString(userRaw);
-        AuthResult(_server.CheckPassword(user, Utf8.GetString(passRaw)), user, "LOGIN");
-    }
-
-    private void AuthXoauth2(string? initial)
-    {
-        string? response = initial ?? Challenge("+ ");
-        if (response == null || !Decode(response, out byte[] raw))
-        {
-            return;
-        }
-
-        string? user = null;
-        string? token = null;
-        foreach (string field in Utf8.GetString(raw).Split('\x01'))
-        {
-            if (field.StartsWith("user=", StringComparison.Ordinal))
-            {
-                user = field.Substring(5);
-            }
-            else if (field.StartsWith("auth=", StringComparison.Ordinal))
-            {
-                string value = field.Substring(5);
-                if (value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-                {
-                    token = value.Substring(7);
-                }
-            }
-        }
-
-        if (user != null && token != null && _server.CheckToken(user, token))
-        {
-            AuthResult(true, user, "XOAUTH2");
-            return;
-        }
-
-        // As Gmail does: a continuation with the error JSON; the client answers with an empty line.
-        const string error = "{\"status\":\"401\",\"schemes\":\"bearer\",\"scope\":\"https://mail.google.com/\"}";
-        string? ack = Challenge("+ " + Convert.ToBase64String(Encoding.ASCII.GetBytes(error)));
-        if (ack == null)
-        {
-            return;
-        }
-
-        Send(Err("AUTH", "Authentication failed"));
-    }
-
-    private void AuthResult(bool ok, string user, string mechanism)
-    {
-        if (!ok)
-        {
-            Send(Err("AUTH", "Authentication failed"));
-            return;
-        }
-
-        Login(user, mechanism, forced: false);
-    }
-
-    /// <summary>Sends a "+ " continuation and reads the client's response line. Returns null (reply already
-    /// sent or connection gone) on EOF, an over-long line or a "*" cancel.</summary>
-    private string? Challenge(string challenge)
-    {
-        Send(challenge);
-        var status = _io.ReadLine(MaxAuthLine, out var bytes, out _);
-        if (status == LineStatus.Eof)
-        {
-            _closed = true;
-            return null;
-        }
-
-        string text = Utf8.GetString(bytes);
-        _rec.AddCommand(text);
-        if (status == LineStatus.TooLong)
-        {
-            Send("-ERR Authentication exchange line is too long");
-            return null;
-        }
-
-        text = text.Trim();
-        if (text == "*")
-        {
-            Send("-ERR Authentication cancelled");
-            return null;
-        }
-
-        return text;
-    }
-
-    private bool Decode(string base64, out byte[] raw)
-    {
-        raw = Array.Empty<byte>();
-        if (base64 == "=")
-        {
-            return true;
-        }
-
-        try
-        {
-            raw = Convert.FromBase64String(base64);
-            return true;
-        }
-        catch (FormatException)
-        {
-            Send("-ERR Invalid base64 data");
-            return false;
-        }
-    }
+        SaslFailure.CannotDecode => "-ERR Invalid base64 data",
+        SaslFailure.MalformedPlain => "-ERR Malformed PLAIN response",
+        SaslFailure.LineTooLong => "-ERR Authentication exchange line is too long",
+        SaslFailure.Cancelled => "-ERR Authentication cancelled",
+        _ => Err("AUTH", "Authentication failed"),
+    };
 
     /// <summary>Enters the TRANSACTION state unless another session holds the mailbox. A forced login (a rule
     /// answered +OK) has already replied and ignores the lock.</summary>
@@ -908,7 +600,7 @@ internal sealed class Pop3Session : SessionBase
         _state = State.Transaction;
         if (!forced)
         {
-            Send("+OK Logged in, " + Count().ToString(CultureInfo.InvariantCulture) + " messages (" + Octets().ToString(CultureInfo.InvariantCulture) + " octets)");
+            Send("+OK Logged in, " + MaildropSize());
         }
     }
 
@@ -941,6 +633,10 @@ internal sealed class Pop3Session : SessionBase
 
         return total;
     }
+
+    /// <summary>"n messages (m octets)", not counting messages marked for deletion.</summary>
+    private string MaildropSize() =>
+        Count().ToString(CultureInfo.InvariantCulture) + " messages (" + Octets().ToString(CultureInfo.InvariantCulture) + " octets)";
 
     private List<string> MarkedUids()
     {
@@ -1022,9 +718,8 @@ internal sealed class Pop3Session : SessionBase
             return;
         }
 
-        if (uidl && !_opts.Uidl)
+        if (uidl && Disabled(_opts.Uidl))
         {
-            Send("-ERR Unknown command");
             return;
         }
 
@@ -1044,7 +739,7 @@ internal sealed class Pop3Session : SessionBase
 
         _io.WriteLine(uidl
             ? "+OK Unique-ID listing follows"
-            : "+OK " + Count().ToString(CultureInfo.InvariantCulture) + " messages (" + Octets().ToString(CultureInfo.InvariantCulture) + " octets)");
+            : "+OK " + MaildropSize());
         for (int i = 0; i < _snapshot.Length; i++)
         {
             if (!_deleted[i])
@@ -1080,9 +775,8 @@ internal sealed class Pop3Session : SessionBase
             return;
         }
 
-        if (!_opts.Top)
+        if (Disabled(_opts.Top))
         {
-            Send("-ERR Unknown command");
             return;
         }
 
@@ -1137,7 +831,7 @@ internal sealed class Pop3Session : SessionBase
             _rec.SetMarked(Array.Empty<string>());
         }
 
-        Send(overrideReply ?? "+OK Maildrop has " + Count().ToString(CultureInfo.InvariantCulture) + " messages (" + Octets().ToString(CultureInfo.InvariantCulture) + " octets)");
+        Send(overrideReply ?? "+OK Maildrop has " + MaildropSize());
     }
 
     private void Mark(int index, bool deleted)
@@ -1188,8 +882,7 @@ internal sealed class Pop3Session : SessionBase
             if (writer.LimitReached || limit >= 0)
             {
                 // CloseMidRetr: what was sent goes out, then the connection is reset (no final dot).
-                FlushQuietly();
-                AbortConnection();
+                ResetConnection();
             }
         }
     }

@@ -3,14 +3,38 @@ using System.Collections.Generic;
 
 namespace MockMail;
 
-/// <summary>What the rule matcher needs from an SMTP or POP3 rule.</summary>
+/// <summary>What a rule does, whichever the protocol (<see cref="SmtpRuleAction"/>, <see cref="Pop3RuleAction"/>).</summary>
+internal enum RuleAction
+{
+    Reply,
+    Close,
+    ReplyThenClose,
+    NeverReply,
+    Delay,
+
+    /// <summary>SMTP CloseMidData, POP3 CloseMidRetr.</summary>
+    CloseMidTransfer,
+
+    /// <summary>POP3 only.</summary>
+    SendRaw,
+}
+
+/// <summary>What the rule matcher and the sessions need from an SMTP or POP3 rule.</summary>
 internal interface IMockRule
 {
-    string Command { get; }
+    string Command { get; set; }
 
     string? ArgumentContains { get; }
 
     int Times { get; set; }
+
+    RuleAction Kind { get; }
+
+    string? Reply { get; }
+
+    int DelayMs { get; }
+
+    int AfterBytes { get; }
 
     void Hit();
 }

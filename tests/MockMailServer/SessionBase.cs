@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
@@ -9,11 +10,12 @@ using System.Threading;
 namespace MockMail;
 
 /// <summary>
-/// Connection plumbing shared by the SMTP and POP3 sessions: socket and (TLS) stream handling, the line
-/// reader, closing styles (graceful, abortive, hang), cancellable delays and the server-side TLS handshake.
-/// Each session runs on its own background thread (<see cref="Run"/>).
+/// What the SMTP and POP3 sessions share: socket and (TLS) stream handling, the command loop and its record
+/// keeping, the actions of rules, closing styles (graceful, abortive, hang), cancellable delays, the server-side
+/// TLS handshake and (SessionBase.Sasl.cs) the SASL mechanisms. Each session runs on its own background thread
+/// (<see cref="Run"/>).
 /// </summary>
-internal abstract class SessionBase
+internal abstract partial class SessionBase
 {
     protected static readonly UTF8Encoding Utf8 = new(false, false);
 
@@ -22,6 +24,7 @@ internal abstract class SessionBase
     protected readonly bool _implicitTls;
     protected readonly int _generation;
     protected readonly CancellationToken _stopToken;
+    private readonly SessionRecord _record;
     private readonly ManualResetEventSlim _abortSignal = new(false);
     protected NetworkStream? _net;
     protected SslStream? _ssl;
@@ -30,10 +33,11 @@ internal abstract class SessionBase
     protected bool _closed;
     protected volatile bool _aborted;
 
-    protected SessionBase(MockServer server, Socket socket, bool implicitTls, int generation, CancellationToken stopToken)
+    protected SessionBase(MockServer server, Socket socket, SessionRecord record, bool implicitTls, int generation, CancellationToken stopToken)
     {
         _server = server;
         _socket = socket;
+        _record = record;
         _implicitTls = implicitTls;
         _generation = generation;
         _stopToken = stopToken;
@@ -41,16 +45,74 @@ internal abstract class SessionBase
 
     internal Thread? Thread { get; set; }
 
-    /// <summary>The record says the session is over.</summary>
-    protected abstract bool RecordEnded { get; }
+    /// <summary>Longest command line read as such; a longer one is recorded truncated and answered with
+    /// <see cref="LineTooLongReply"/>.</summary>
+    protected abstract int MaxCommandLine { get; }
 
-    internal abstract void Run();
+    protected abstract string LineTooLongReply { get; }
+
+    /// <summary>Socket send/receive timeout in seconds (0 = none), read once when the session starts.</summary>
+    protected abstract int IdleTimeoutSeconds { get; }
+
+    /// <summary>
+    /// The session, on its own thread: streams, the TLS handshake on the implicit-TLS listener, the greeting,
+    /// then one command line at a time until either side closes. An idle timeout or an unexpected error is
+    /// recorded; the connection is always cleaned up and the record marked Ended.
+    /// </summary>
+    internal void Run()
+    {
+        try
+        {
+            OpenStreams(IdleTimeoutSeconds);
+            if (_implicitTls && !Handshake())
+            {
+                return;
+            }
+
+            Greet();
+            while (!_closed && !_aborted)
+            {
+                var status = _io.ReadLine(MaxCommandLine, out var bytes, out _);
+                if (status == LineStatus.Eof)
+                {
+                    break;
+                }
+
+                string text = Utf8.GetString(bytes);
+                _record.AddCommand(text);
+                if (status == LineStatus.TooLong)
+                {
+                    Send(LineTooLongReply);
+                    continue;
+                }
+
+                HandleCommand(text);
+            }
+        }
+        catch (Exception ex) when (!_aborted && IsTimeout(ex))
+        {
+            _record.Error = "Idle timeout";
+            _record.ClosedByServer = true;
+            OnIdleTimeout();
+        }
+        catch (Exception ex)
+        {
+            if (!_aborted && !_closed)
+            {
+                _record.Error = ex.GetType().Name + ": " + ex.Message;
+            }
+        }
+        finally
+        {
+            Cleanup();
+        }
+    }
 
     /// <summary>Called by Stop/DisconnectAll from another thread: closes the socket so blocked I/O ends.</summary>
     internal void Abort()
     {
         _aborted = true;
-        if (!RecordEnded && !_closed)
+        if (!_record.Ended && !_closed)
         {
             MarkClosedByServer();
         }
@@ -59,18 +121,23 @@ internal abstract class SessionBase
         ShutdownAndClose();
     }
 
-    protected abstract void MarkClosedByServer();
+    /// <summary>Sends the greeting (or what a CONNECT rule says).</summary>
+    protected abstract void Greet();
 
-    protected abstract void MarkEnded();
+    /// <summary>Handles one command line (already recorded).</summary>
+    protected abstract void HandleCommand(string text);
 
-    protected abstract void OnTlsEstablished(string protocol);
-
-    protected abstract void OnTlsFailed(string error);
+    /// <summary>After an idle timeout was recorded, just before the session ends.</summary>
+    protected virtual void OnIdleTimeout()
+    {
+    }
 
     /// <summary>Runs on the session thread just before the record is marked Ended (e.g. to release locks).</summary>
     protected virtual void BeforeEnd()
     {
     }
+
+    protected void MarkClosedByServer() => _record.ClosedByServer = true;
 
     protected static bool IsTimeout(Exception ex)
     {
@@ -87,8 +154,20 @@ internal abstract class SessionBase
 
     protected static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 
-    /// <summary>Socket options, the network stream and the line reader (round trips go to <paramref name="onRoundTrip"/>).</summary>
-    protected void OpenStreams(int idleTimeoutSeconds, Action onRoundTrip)
+    /// <summary>The lines of a capability table (EHLO keywords, CAPA lines) whose condition holds, in order.</summary>
+    protected static IEnumerable<string> Enabled(params (bool On, string Line)[] table)
+    {
+        foreach (var (on, line) in table)
+        {
+            if (on)
+            {
+                yield return line;
+            }
+        }
+    }
+
+    /// <summary>Socket options, the network stream and the line reader (round trips are counted in the record).</summary>
+    private void OpenStreams(int idleTimeoutSeconds)
     {
         _socket.NoDelay = true;
         if (idleTimeoutSeconds > 0)
@@ -98,7 +177,7 @@ internal abstract class SessionBase
         }
 
         _net = new NetworkStream(_socket, ownsSocket: false);
-        _io = new LineStream(_net, onRoundTrip);
+        _io = new LineStream(_net, _record.CountRoundTrip);
     }
 
     /// <summary>FIN, then close; a socket that is already gone is fine.</summary>
@@ -123,7 +202,7 @@ internal abstract class SessionBase
         }
     }
 
-    protected void Cleanup()
+    private void Cleanup()
     {
         try
         {
@@ -158,7 +237,7 @@ internal abstract class SessionBase
         }
         finally
         {
-            MarkEnded();
+            _record.Ended = true;
             _server.OnSessionEnded(this);
         }
     }
@@ -179,8 +258,64 @@ internal abstract class SessionBase
         }
     }
 
+    /// <summary>
+    /// Applies the part of a matched rule that comes before the command is handled. Returns false when the rule
+    /// consumed the command (closed, hung, raw text sent, or the session was stopped during a delay); else
+    /// <paramref name="overrideReply"/> replaces the normal reply and <paramref name="closeAfter"/> asks for a
+    /// close after it. <paramref name="transferBytes"/> is -1, or for CloseMidData/CloseMidRetr on a command that
+    /// starts a transfer (<paramref name="startsTransfer"/>) the content bytes after which to reset the connection.
+    /// </summary>
+    protected bool ApplyRule(IMockRule? rule, bool startsTransfer, out string? overrideReply, out bool closeAfter, out int transferBytes)
+    {
+        overrideReply = null;
+        closeAfter = false;
+        transferBytes = -1;
+        if (rule == null)
+        {
+            return true;
+        }
+
+        switch (rule.Kind)
+        {
+            case RuleAction.Close:
+                CloseGraceful(byServer: true);
+                return false;
+            case RuleAction.NeverReply:
+                Hang();
+                return false;
+            case RuleAction.Delay:
+                if (!Sleep(rule.DelayMs))
+                {
+                    _closed = true; // interrupted by Stop()/DisconnectAll()
+                    MarkClosedByServer();
+                    return false;
+                }
+
+                return true;
+            case RuleAction.CloseMidTransfer:
+                if (startsTransfer)
+                {
+                    transferBytes = Math.Max(0, rule.AfterBytes);
+                    return true;
+                }
+
+                ResetConnection();
+                return false;
+            case RuleAction.SendRaw:
+                _io.Write(rule.Reply ?? string.Empty);
+                return false;
+            case RuleAction.ReplyThenClose:
+                overrideReply = NullIfEmpty(rule.Reply);
+                closeAfter = true;
+                return true;
+            default:
+                overrideReply = NullIfEmpty(rule.Reply);
+                return true;
+        }
+    }
+
     /// <summary>Waits; returns false if Stop() or an abort of this session interrupted the wait.</summary>
-    protected bool Sleep(int milliseconds)
+    private bool Sleep(int milliseconds)
     {
         if (milliseconds > 0)
         {
@@ -190,8 +325,8 @@ internal abstract class SessionBase
         return !_stopToken.IsCancellationRequested && !_aborted;
     }
 
-    /// <summary>Graceful close (FIN) after flushing queued replies.</summary>
-    protected void CloseGraceful(bool byServer)
+    /// <summary>Writes out queued replies; a client that is gone is fine.</summary>
+    private void FlushQuietly()
     {
         try
         {
@@ -201,7 +336,12 @@ internal abstract class SessionBase
         {
             // client may be gone
         }
+    }
 
+    /// <summary>Graceful close (FIN) after flushing queued replies.</summary>
+    protected void CloseGraceful(bool byServer)
+    {
+        FlushQuietly();
         ShutdownAndClose();
 
         _closed = true;
@@ -209,6 +349,13 @@ internal abstract class SessionBase
         {
             MarkClosedByServer();
         }
+    }
+
+    /// <summary>Writes out queued replies, then resets the connection.</summary>
+    protected void ResetConnection()
+    {
+        FlushQuietly();
+        AbortConnection();
     }
 
     /// <summary>Abortive close: the client sees a connection reset.</summary>
@@ -273,7 +420,7 @@ internal abstract class SessionBase
         {
             if (!_aborted)
             {
-                OnTlsFailed(ex.GetType().Name + ": " + ex.Message);
+                _record.TlsError = ex.GetType().Name + ": " + ex.Message;
             }
 
             try
@@ -292,7 +439,8 @@ internal abstract class SessionBase
         _ssl = ssl;
         _tls = true;
         _io.ReplaceStream(ssl);
-        OnTlsEstablished(ssl.SslProtocol.ToString());
+        _record.Tls = true;
+        _record.TlsProtocol = ssl.SslProtocol.ToString();
         return true;
     }
 }

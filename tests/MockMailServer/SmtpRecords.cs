@@ -1,113 +1,43 @@
-using System;
 using System.Collections.Generic;
 using System.Text;
-using System.Threading;
 
 namespace MockMail;
 
-/// <summary>One SMTP connection. Live object: it is updated while the connection runs; the array
-/// properties return snapshots.</summary>
-public sealed class SmtpSessionRecord
+/// <summary>One SMTP connection (the members it shares with POP3 are in <see cref="SessionRecord"/>).</summary>
+public sealed class SmtpSessionRecord : SessionRecord
 {
-    private readonly object _sync;
-    private readonly List<string> _commands = new();
     private readonly List<SmtpTransactionRecord> _transactions = new();
-    private int _roundTrips;
 
     internal SmtpSessionRecord(object sync, int id, bool implicitTls, string? remoteEndPoint)
+        : base(sync, id, implicitTls, remoteEndPoint)
     {
-        _sync = sync;
-        Id = id;
-        ImplicitTls = implicitTls;
-        RemoteEndPoint = remoteEndPoint;
-        Started = DateTime.Now;
     }
-
-    public int Id { get; }
-
-    public DateTime Started { get; }
-
-    /// <summary>Accepted on the implicit-TLS (SMTPS) listener.</summary>
-    public bool ImplicitTls { get; }
-
-    public string? RemoteEndPoint { get; }
 
     /// <summary>Argument of the last EHLO/HELO.</summary>
     public string? EhloName { get; internal set; }
 
-    /// <summary>TLS active (implicit or after STARTTLS).</summary>
-    public bool Tls { get; internal set; }
-
-    /// <summary>e.g. "Tls13".</summary>
-    public string? TlsProtocol { get; internal set; }
-
-    /// <summary>Why a TLS handshake failed (the session ended there), else null.</summary>
-    public string? TlsError { get; internal set; }
-
     /// <summary>Authenticated user (reset by STARTTLS, as RFC 3207 requires).</summary>
     public string? AuthUser { get; internal set; }
-
-    public string? AuthMechanism { get; internal set; }
-
-    /// <summary>Number of AUTH commands received.</summary>
-    public int AuthAttempts { get; internal set; }
-
-    /// <summary>Every command line received, verbatim without CRLF, including AUTH continuation lines
-    /// (not message data). Over-long lines are recorded truncated.</summary>
-    public string[] Commands
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _commands.ToArray();
-            }
-        }
-    }
-
-    /// <summary>How often the server flushed replies and then had to wait for more input.</summary>
-    public int RoundTrips => Volatile.Read(ref _roundTrips);
 
     /// <summary>Every MAIL FROM..end transaction of this session, accepted or not.</summary>
     public SmtpTransactionRecord[] Transactions
     {
         get
         {
-            lock (_sync)
+            lock (Sync)
             {
                 return _transactions.ToArray();
             }
         }
     }
 
-    public bool QuitReceived { get; internal set; }
-
-    /// <summary>The server closed the connection without a client QUIT (rule, idle timeout, Stop, DisconnectAll).</summary>
-    public bool ClosedByServer { get; internal set; }
-
-    /// <summary>The connection is over and its handler has finished.</summary>
-    public bool Ended { get; internal set; }
-
-    /// <summary>Unexpected I/O error that ended the session (e.g. connection reset by the client), else null.</summary>
-    public string? Error { get; internal set; }
-
-    internal void AddCommand(string line)
-    {
-        lock (_sync)
-        {
-            _commands.Add(line);
-        }
-    }
-
     internal void AddTransaction(SmtpTransactionRecord transaction)
     {
-        lock (_sync)
+        lock (Sync)
         {
             _transactions.Add(transaction);
         }
     }
-
-    internal void CountRoundTrip() => Interlocked.Increment(ref _roundTrips);
 
     public override string ToString() =>
         $"Session {Id} ehlo={EhloName} tls={Tls} auth={AuthUser} commands={Commands.Length} roundTrips={RoundTrips}";

@@ -57,6 +57,16 @@ public sealed class SmtpRule : IMockRule
 
     void IMockRule.Hit() => Hit();
 
+    RuleAction IMockRule.Kind => Action switch
+    {
+        SmtpRuleAction.Close => RuleAction.Close,
+        SmtpRuleAction.ReplyThenClose => RuleAction.ReplyThenClose,
+        SmtpRuleAction.NeverReply => RuleAction.NeverReply,
+        SmtpRuleAction.Delay => RuleAction.Delay,
+        SmtpRuleAction.CloseMidData => RuleAction.CloseMidTransfer,
+        _ => RuleAction.Reply,
+    };
+
     public override string ToString() =>
         $"{Command} [{ArgumentContains}] {Action} times={Times} hits={Hits}";
 }

@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Net.Sockets;
-using System.Text;
 using System.Threading;
 
 namespace MockMail;
@@ -11,8 +10,6 @@ namespace MockMail;
 /// <summary>The SMTP protocol for one connection, run on its own background thread.</summary>
 internal sealed class SmtpSession : SessionBase
 {
-    private const int MaxCommandLine = 4096;
-    private const int MaxAuthLine = 12288;
     private const int MaxDataLine = 1024 * 1024;
 
     private static readonly byte[] CrLf = { 13, 10 };
@@ -28,7 +25,7 @@ internal sealed class SmtpSession : SessionBase
     private Pending _pending;
 
     internal SmtpSession(MockServer server, Socket socket, SmtpSessionRecord record, bool implicitTls, int generation, CancellationToken stopToken)
-        : base(server, socket, implicitTls, generation, stopToken)
+        : base(server, socket, record, implicitTls, generation, stopToken)
     {
         _rec = record;
         _opts = server.SnapshotOptions();
@@ -42,80 +39,17 @@ internal sealed class SmtpSession : SessionBase
         Quit,
     }
 
-    protected override bool RecordEnded => _rec.Ended;
+    protected override int MaxCommandLine => 4096;
 
-    internal override void Run()
-    {
-        try
-        {
-            OpenStreams(_opts.IdleTimeoutSeconds, _rec.CountRoundTrip);
-            if (_implicitTls && !Handshake())
-            {
-                return;
-            }
+    protected override string LineTooLongReply => R(500, "5.5.2", "Line too long");
 
-            Greet();
-            while (!_closed && !_aborted)
-            {
-                var status = _io.ReadLine(MaxCommandLine, out var bytes, out _);
-                if (status == LineStatus.Eof)
-                {
-                    break;
-                }
+    protected override int IdleTimeoutSeconds => _opts.IdleTimeoutSeconds;
 
-                string text = Utf8.GetString(bytes);
-                _rec.AddCommand(text);
-                if (status == LineStatus.TooLong)
-                {
-                    Send(R(500, "5.5.2", "Line too long"));
-                    continue;
-                }
-
-                HandleCommand(text);
-            }
-        }
-        catch (Exception ex) when (!_aborted && IsTimeout(ex))
-        {
-            _rec.Error = "Idle timeout";
-            _rec.ClosedByServer = true;
-            try
-            {
-                Send(R(421, "4.4.2", _opts.ServerName + " Idle timeout, closing connection"));
-                _io.Flush();
-            }
-            catch (Exception)
-            {
-                // best effort
-            }
-        }
-        catch (Exception ex)
-        {
-            if (!_aborted && !_closed)
-            {
-                _rec.Error = ex.GetType().Name + ": " + ex.Message;
-            }
-        }
-        finally
-        {
-            Cleanup();
-        }
-    }
+    protected override string SaslChallengePrefix => "334 ";
 
     // ---------------------------------------------------------------- session plumbing
 
     private static bool Is2xx(string reply) => reply.Length > 0 && reply[0] == '2';
-
-    protected override void MarkClosedByServer() => _rec.ClosedByServer = true;
-
-    protected override void MarkEnded() => _rec.Ended = true;
-
-    protected override void OnTlsEstablished(string protocol)
-    {
-        _rec.Tls = true;
-        _rec.TlsProtocol = protocol;
-    }
-
-    protected override void OnTlsFailed(string error) => _rec.TlsError = error;
 
     /// <summary>Reply text with or without the enhanced status code, as configured.</summary>
     private string R(int code, string enhanced, string text) =>
@@ -123,68 +57,22 @@ internal sealed class SmtpSession : SessionBase
             ? code.ToString(CultureInfo.InvariantCulture) + " " + enhanced + " " + text
             : code.ToString(CultureInfo.InvariantCulture) + " " + text;
 
-    /// <summary>
-    /// Applies the pre-handling part of a rule. Returns false when the rule consumed the command
-    /// (closed, hung, or stopped during a delay).
-    /// </summary>
-    private bool ApplyRule(SmtpRule? rule, bool isData, out string? overrideReply, out bool closeAfter, out int midDataBytes)
+    protected override void OnIdleTimeout()
     {
-        overrideReply = null;
-        closeAfter = false;
-        midDataBytes = -1;
-        if (rule == null)
+        try
         {
-            return true;
+            Send(R(421, "4.4.2", _opts.ServerName + " Idle timeout, closing connection"));
+            _io.Flush();
         }
-
-        switch (rule.Action)
+        catch (Exception)
         {
-            case SmtpRuleAction.Close:
-                CloseGraceful(byServer: true);
-                return false;
-            case SmtpRuleAction.NeverReply:
-                Hang();
-                return false;
-            case SmtpRuleAction.Delay:
-                if (!Sleep(rule.DelayMs))
-                {
-                    _closed = true; // interrupted by Stop()/DisconnectAll()
-                    _rec.ClosedByServer = true;
-                    return false;
-                }
-
-                return true;
-            case SmtpRuleAction.CloseMidData:
-                if (isData)
-                {
-                    midDataBytes = Math.Max(0, rule.AfterBytes);
-                    return true;
-                }
-
-                try
-                {
-                    _io.Flush();
-                }
-                catch (Exception)
-                {
-                    // ignore
-                }
-
-                AbortConnection();
-                return false;
-            case SmtpRuleAction.ReplyThenClose:
-                overrideReply = NullIfEmpty(rule.Reply);
-                closeAfter = true;
-                return true;
-            default:
-                overrideReply = NullIfEmpty(rule.Reply);
-                return true;
+            // best effort
         }
     }
 
     // ---------------------------------------------------------------- greeting and dispatch
 
-    private void Greet()
+    protected override void Greet()
     {
         var rule = _server.MatchRule("CONNECT", _implicitTls ? "implicit-tls" : "plain");
         if (!ApplyRule(rule, false, out var overrideReply, out var closeAfter, out _))
@@ -201,7 +89,7 @@ internal sealed class SmtpSession : SessionBase
         }
     }
 
-    private void HandleCommand(string text)
+    protected override void HandleCommand(string text)
     {
         string trimmed = text.Trim();
         int space = trimmed.IndexOf(' ');
@@ -331,46 +219,15 @@ internal sealed class SmtpSession : SessionBase
         }
 
         var lines = new List<string> { _opts.ServerName + " Hello " + arg };
-        if (_opts.Pipelining)
-        {
-            lines.Add("PIPELINING");
-        }
-
-        if (_opts.MaxSize > 0)
-        {
-            lines.Add("SIZE " + _opts.MaxSize.ToString(CultureInfo.InvariantCulture));
-        }
-
-        if (_opts.EightBitMime)
-        {
-            lines.Add("8BITMIME");
-        }
-
-        if (_opts.SmtpUtf8)
-        {
-            lines.Add("SMTPUTF8");
-        }
-
-        if (_opts.Dsn)
-        {
-            lines.Add("DSN");
-        }
-
-        if (_opts.EnhancedStatusCodes)
-        {
-            lines.Add("ENHANCEDSTATUSCODES");
-        }
-
-        if (_opts.StartTls && !_tls)
-        {
-            lines.Add("STARTTLS");
-        }
-
-        if (_opts.AuthMechanisms.Length > 0)
-        {
-            lines.Add("AUTH " + string.Join(" ", _opts.AuthMechanisms));
-        }
-
+        lines.AddRange(Enabled(
+            (_opts.Pipelining, "PIPELINING"),
+            (_opts.MaxSize > 0, "SIZE " + _opts.MaxSize.ToString(CultureInfo.InvariantCulture)),
+            (_opts.EightBitMime, "8BITMIME"),
+            (_opts.SmtpUtf8, "SMTPUTF8"),
+            (_opts.Dsn, "DSN"),
+            (_opts.EnhancedStatusCodes, "ENHANCEDSTATUSCODES"),
+            (_opts.StartTls && !_tls, "STARTTLS"),
+            (_opts.AuthMechanisms.Length > 0, "AUTH " + string.Join(" ", _opts.AuthMechanisms))));
         for (int i = 0; i < lines.Count; i++)
         {
             _io.WriteLine((i == lines.Count - 1 ? "250 " : "250-") + lines[i]);
@@ -470,16 +327,13 @@ internal sealed class SmtpSession : SessionBase
             return;
         }
 
-        string[] parts = arg.Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length == 0 || parts.Length > 2)
+        if (!TryParseAuth(arg, out string mechanism, out string? initial))
         {
             Send(R(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]"));
             return;
         }
 
-        string mechanism = parts[0].ToUpperInvariant();
-        string? initial = parts.Length == 2 ? parts[1] : null;
-        if (Array.FindIndex(mechanisms, m => string.Equals(m, mechanism, StringComparison.OrdinalIgnoreCase)) < 0)
+        if (!Offers(mechanisms, mechanism))
         {
             Send(R(504, "5.5.4", "Unrecognized authentication type"));
             return;
@@ -491,165 +345,29 @@ internal sealed class SmtpSession : SessionBase
             return;
         }
 
-        switch (mechanism)
+        if (!Authenticate(mechanism, initial))
         {
-            case "PLAIN":
-                AuthPlain(initial);
-                break;
-            case "LOGIN":
-                AuthLogin(initial);
-                break;
-            case "XOAUTH2":
-                AuthXoauth2(initial);
-                break;
-            default:
-                Send(R(504, "5.5.4", "Unrecognized authentication type"));
-                break;
+            Send(R(504, "5.5.4", "Unrecognized authentication type"));
         }
     }
 
-    private void AuthPlain(string? initial)
+    protected override void OnAuthenticated(string user, string mechanism)
     {
-        string? response = initial ?? Challenge("334 ");
-        if (response == null || !Decode(response, out byte[] raw))
-        {
-            return;
-        }
-
-        string[] fields = Utf8.GetString(raw).Split('\0');
-        if (fields.Length != 3)
-        {
-            Send(R(501, "5.5.2", "Malformed PLAIN response"));
-            return;
-        }
-
-        bool ok = (fields[0].Length == 0 || fields[0] == fields[1]) && _server.CheckPassword(fields[1], fields[2]);
-        AuthResult(ok, fields[1], "PLAIN");
-    }
-
-    private void AuthLogin(string? initial)
-    {
-        string? userLine = initial ?? Challenge("334 VXNlcm5hbWU6");
-        if (userLine == null || !Decode(userLine, out byte[] userRaw))
-        {
-            return;
-        }
-
-        string? passLine = Challenge("334 UGFzc3dvcmQ6");
-        if (passLine == null || !Decode(passLine, out byte[] passRaw))
-        {
-            return;
-        }
-
-        string user = Utf8.GetString(userRaw);
-        AuthResult(_server.CheckPassword(user, Utf8.GetString(passRaw)), user, "LOGIN");
-    }
-
-    private void AuthXoauth2(string? initial)
-    {
-        string? response = initial ?? Challenge("334 ");
-        if (response == null || !Decode(response, out byte[] raw))
-        {
-            return;
-        }
-
-        string? user = null;
-        string? token = null;
-        foreach (string field in Utf8.GetString(raw).Split('\x01'))
-        {
-            if (field.StartsWith("user=", StringComparison.Ordinal))
-            {
-                user = field.Substring(5);
-            }
-            else if (field.StartsWith("auth=", StringComparison.Ordinal))
-            {
-                string value = field.Substring(5);
-                if (value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-                {
-                    token = value.Substring(7);
-                }
-            }
-        }
-
-        if (user != null && token != null && _server.CheckToken(user, token))
-        {
-            AuthResult(true, user, "XOAUTH2");
-            return;
-        }
-
-        const string error = "{\"status\":\"401\",\"schemes\":\"bearer\",\"scope\":\"https://mail.google.com/\"}";
-        string? ack = Challenge("334 " + Convert.ToBase64String(Encoding.ASCII.GetBytes(error)));
-        if (ack == null)
-        {
-            return;
-        }
-
-        Send(R(535, "5.7.8", "Authentication failed"));
-    }
-
-    private void AuthResult(bool ok, string user, string mechanism)
-    {
-        if (!ok)
-        {
-            Send(R(535, "5.7.8", "Authentication credentials invalid"));
-            return;
-        }
-
         _authUser = user;
         _rec.AuthUser = user;
         _rec.AuthMechanism = mechanism;
         Send(R(235, "2.7.0", "Authentication successful"));
     }
 
-    /// <summary>Sends a 334 challenge and reads the client's response line. Returns null (reply already
-    /// sent or connection gone) on EOF, an over-long line or a "*" cancel.</summary>
-    private string? Challenge(string challenge)
+    protected override string SaslFailureReply(SaslFailure failure) => failure switch
     {
-        Send(challenge);
-        var status = _io.ReadLine(MaxAuthLine, out var bytes, out _);
-        if (status == LineStatus.Eof)
-        {
-            _closed = true;
-            return null;
-        }
-
-        string text = Utf8.GetString(bytes);
-        _rec.AddCommand(text);
-        if (status == LineStatus.TooLong)
-        {
-            Send(R(500, "5.5.6", "Authentication exchange line is too long"));
-            return null;
-        }
-
-        text = text.Trim();
-        if (text == "*")
-        {
-            Send(R(501, "5.7.0", "Authentication cancelled"));
-            return null;
-        }
-
-        return text;
-    }
-
-    private bool Decode(string base64, out byte[] raw)
-    {
-        raw = Array.Empty<byte>();
-        if (base64 == "=")
-        {
-            return true;
-        }
-
-        try
-        {
-            raw = Convert.FromBase64String(base64);
-            return true;
-        }
-        catch (FormatException)
-        {
-            Send(R(501, "5.5.2", "Cannot decode response"));
-            return false;
-        }
-    }
+        SaslFailure.CannotDecode => R(501, "5.5.2", "Cannot decode response"),
+        SaslFailure.MalformedPlain => R(501, "5.5.2", "Malformed PLAIN response"),
+        SaslFailure.LineTooLong => R(500, "5.5.6", "Authentication exchange line is too long"),
+        SaslFailure.Cancelled => R(501, "5.7.0", "Authentication cancelled"),
+        SaslFailure.BadCredentials => R(535, "5.7.8", "Authentication credentials invalid"),
+        _ => R(535, "5.7.8", "Authentication failed"),
+    };
 
     // ---------------------------------------------------------------- MAIL / RCPT / DATA
 

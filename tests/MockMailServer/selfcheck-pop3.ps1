@@ -14,47 +14,15 @@ param([switch]$NoBuild)
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 
-$here = $PSScriptRoot
-if (-not $NoBuild) {
-    $buildOutput = & dotnet build (Join-Path $here 'MockMailServer.csproj') -c Release --nologo 2>&1
-    if ($LASTEXITCODE -ne 0) {
-        $buildOutput | Out-Host
-        Write-Host 'FAIL build'
-        exit 1
-    }
-    Write-Host 'PASS build'
-}
-Add-Type -Path (Join-Path $here 'bin/Release/net8.0/MockMailServer.dll')
+. (Join-Path $PSScriptRoot 'selfcheck-common.ps1')
+Import-MockServer -NoBuild:$NoBuild
 
-$script:failures = 0
-function Check([string]$Name, [bool]$Condition, [string]$Detail = '') {
-    if ($Condition) {
-        Write-Host "PASS $Name"
-    } else {
-        $script:failures++
-        Write-Host "FAIL $Name $Detail"
-    }
-}
-
-# ---------------------------------------------------------------- python client
-$pythonSource = @'
-import base64, hashlib, json, poplib, smtplib, socket, ssl, sys, time
-
-def ctx():
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    return c
-
-def out(obj):
-    print(json.dumps(obj))
-    sys.stdout.flush()
+# ---------------------------------------------------------------- python client (modes; the prelude is in selfcheck-common.ps1)
+$pythonModes = @'
+import hashlib, poplib, smtplib
 
 def text(b):
     return b.decode('utf-8', 'replace') if isinstance(b, bytes) else str(b)
-
-mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-arg = json.loads(base64.b64decode(sys.argv[4]).decode('utf-8')) if len(sys.argv) > 4 and sys.argv[4] else None
 
 if mode == 'steps':
     # arg: list of [connection, op, args...]; connections are opened by 'connect' (plain) or 'connect_ssl'.
@@ -147,19 +115,7 @@ elif mode == 'never':
     sock.sendall(b'USER alice\r\n'); f.readline()
     sock.sendall(b'PASS Secr3t!Pa55\r\n'); f.readline()
     sock.sendall(arg['command'].encode() + b'\r\n')
-    sock.settimeout(1.5)
-    try:
-        r = sock.recv(100)
-        out({'result': 'replied' if r else 'closed'})
-    except socket.timeout:
-        out({'result': 'timeout'})
-    sock.settimeout(20)
-    t = time.time()
-    try:
-        r = sock.recv(100)
-        out({'closed': r == b'', 'secs': time.time() - t})
-    except Exception as e:
-        out({'closed': True, 'secs': time.time() - t, 'error': type(e).__name__})
+    await_close(sock)
 
 elif mode == 'raw':
     # arg: list of lines; sends each with CRLF and reads what arrives within a short time
@@ -195,30 +151,9 @@ elif mode == 'smtp':
     out({'refused': list(refused.keys())})
 '@
 
-$py = Join-Path ([IO.Path]::GetTempPath()) "mockmail-selfcheck-pop3-$PID.py"
-Set-Content -LiteralPath $py -Value $pythonSource -Encoding utf8NoBOM
+$py = New-PythonClient 'mockmail-selfcheck-pop3' $pythonModes
 
-function ConvertTo-ClientArgument($Argument) {
-    if ($null -eq $Argument) { return '' }
-    [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes((ConvertTo-Json -InputObject $Argument -Compress -Depth 5)))
-}
-
-function Invoke-Client([string]$Mode, [int]$Port, $Argument = $null) {
-    $output = @(& python3 $py $Mode $server.Host $Port (ConvertTo-ClientArgument $Argument) 2>&1 | ForEach-Object { "$_" })
-    $json = $output | Where-Object { $_.StartsWith('{') } | Select-Object -Last 1
-    if (-not $json) { throw "python client '$Mode' failed: $($output -join "`n")" }
-    return $json | ConvertFrom-Json
-}
-
-# a client running in the background: Start-Client, then Receive-Client for its last JSON line
-function Start-Client([string]$Mode, [int]$Port, $Argument = $null) {
-    $psi = [Diagnostics.ProcessStartInfo]::new('python3')
-    foreach ($a in @($py, $Mode, $server.Host, "$Port", (ConvertTo-ClientArgument $Argument))) { $psi.ArgumentList.Add($a) }
-    $psi.RedirectStandardOutput = $true
-    $psi.UseShellExecute = $false
-    [Diagnostics.Process]::Start($psi)
-}
-
+# the last JSON line of a client started with Start-Client
 function Receive-Client([Diagnostics.Process]$Process) {
     $text = $Process.StandardOutput.ReadToEnd()
     [void]$Process.WaitForExit(20000)
@@ -451,8 +386,7 @@ try {
     $s = $server.Pop3Sessions[-1]
     Check 'idle timeout: closed by server without a response, Error recorded' ($r.closed -and $r.secs -lt 3 -and $s.ClosedByServer -and $s.Error -eq 'Idle timeout' -and $s.Ended) "$($r | ConvertTo-Json -Compress) $($s.Error)"
 } catch {
-    $script:failures++
-    Write-Host "FAIL unexpected error: $_`n$($_.ScriptStackTrace)"
+    Write-UnexpectedError $_
 } finally {
     $server.Dispose()
 }
@@ -473,15 +407,7 @@ try {
         Check "hang: client timed out waiting for the $cmd reply" ($first.result -eq 'timeout') "$($first.result)"
     }
     Check 'hang: two sessions still open' ($server.ActiveSessionCount -eq 2) "$($server.ActiveSessionCount)"
-    $sw = [Diagnostics.Stopwatch]::StartNew()
-    $server.Stop()
-    $sw.Stop()
-    Check 'hang: Stop() returns quickly' ($sw.ElapsedMilliseconds -lt 2000) "$($sw.ElapsedMilliseconds) ms"
-    foreach ($p in $procs) {
-        $second = $p.StandardOutput.ReadLine() | ConvertFrom-Json
-        [void]$p.WaitForExit(10000)
-        Check 'hang: client sees the connection closed by Stop()' ($second.closed -and $second.secs -lt 5) ($second | ConvertTo-Json -Compress)
-    }
+    Test-StopClosesClients $procs
     $sessions = $server.Pop3Sessions
     Check 'hang: sessions ended, ClosedByServer, nothing committed' ($server.ActiveSessionCount -eq 0 -and $sessions.Count -eq 2 -and -not ($sessions | Where-Object { -not $_.Ended -or -not $_.ClosedByServer -or $_.Committed })) (($sessions | ForEach-Object { "$($_.Id) ended=$($_.Ended) closed=$($_.ClosedByServer)" }) -join '; ')
     Check 'hang: mailbox untouched' ($server.GetMailbox('alice').Count -eq 1) ''
@@ -492,17 +418,11 @@ try {
     $r = Invoke-Steps ($login + @(@('a', 'stat'), @('a', 'quit')))
     Check 'restart: POP3 serves again after Stop()/Start()' ($r[3].resp -like '1 *') (Format-Results $r)
 } catch {
-    $script:failures++
-    Write-Host "FAIL unexpected error: $_`n$($_.ScriptStackTrace)"
+    Write-UnexpectedError $_
 } finally {
     $server.Dispose()
     foreach ($p in $procs) { if (-not $p.HasExited) { $p.Kill() } }
     Remove-Item -LiteralPath $py -ErrorAction SilentlyContinue
 }
 
-if ($script:failures -gt 0) {
-    Write-Host "$($script:failures) check(s) FAILED"
-    exit 1
-}
-Write-Host 'All checks passed'
-exit 0
+Complete-SelfCheck

@@ -14,41 +14,12 @@ param([switch]$NoBuild)
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 
-$here = $PSScriptRoot
-if (-not $NoBuild) {
-    $buildOutput = & dotnet build (Join-Path $here 'MockMailServer.csproj') -c Release --nologo 2>&1
-    if ($LASTEXITCODE -ne 0) {
-        $buildOutput | Out-Host
-        Write-Host 'FAIL build'
-        exit 1
-    }
-    Write-Host 'PASS build'
-}
-Add-Type -Path (Join-Path $here 'bin/Release/net8.0/MockMailServer.dll')
+. (Join-Path $PSScriptRoot 'selfcheck-common.ps1')
+Import-MockServer -NoBuild:$NoBuild
 
-$script:failures = 0
-function Check([string]$Name, [bool]$Condition, [string]$Detail = '') {
-    if ($Condition) {
-        Write-Host "PASS $Name"
-    } else {
-        $script:failures++
-        Write-Host "FAIL $Name $Detail"
-    }
-}
-
-# ---------------------------------------------------------------- python client
-$pythonSource = @'
-import base64, json, smtplib, socket, ssl, sys, time
-
-def ctx():
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    return c
-
-def out(obj):
-    print(json.dumps(obj))
-    sys.stdout.flush()
+# ---------------------------------------------------------------- python client (modes; the prelude is in selfcheck-common.ps1)
+$pythonModes = @'
+import smtplib
 
 def reader(sock):
     f = sock.makefile('rb')
@@ -64,9 +35,6 @@ def reader(sock):
             if len(l) < 4 or l[3] != '-':
                 return lines
     return reply
-
-mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-arg = sys.argv[4] if len(sys.argv) > 4 else ''
 
 if mode == 'send':
     s = smtplib.SMTP(host, port, timeout=10)
@@ -104,19 +72,7 @@ elif mode == 'never':
     if arg:
         reader(sock)()
         sock.sendall(arg.encode() + b'\r\n')
-    sock.settimeout(1.5)
-    try:
-        r = sock.recv(100)
-        out({'result': 'replied' if r else 'closed'})
-    except socket.timeout:
-        out({'result': 'timeout'})
-    sock.settimeout(20)
-    t = time.time()
-    try:
-        r = sock.recv(100)
-        out({'closed': r == b'', 'secs': time.time() - t})
-    except Exception as e:
-        out({'closed': True, 'secs': time.time() - t, 'error': type(e).__name__})
+    await_close(sock)
 
 elif mode == 'inject':
     # plaintext pipelined after STARTTLS must be discarded by the server
@@ -148,8 +104,8 @@ elif mode in ('pipeline', 'lockstep'):
     out({'replies': r})
 
 elif mode == 'chat':
-    # arg: base64 of a JSON list of lines; each is sent with CRLF, then one reply is read
-    lines = json.loads(base64.b64decode(arg).decode('utf-8'))
+    # arg: a list of lines; each is sent with CRLF, then one reply is read
+    lines = arg
     sock = socket.create_connection((host, port), timeout=5)
     reply = reader(sock)
     # markers: '<nogreeting>' (first item) = do not read a greeting; '<wait>' = read a reply, send nothing
@@ -168,16 +124,7 @@ elif mode == 'chat':
     out({'replies': res})
 '@
 
-$py = Join-Path ([IO.Path]::GetTempPath()) "mockmail-selfcheck-$PID.py"
-Set-Content -LiteralPath $py -Value $pythonSource -Encoding utf8NoBOM
-
-function Invoke-Client([string]$Mode, [int]$Port, [string[]]$Lines = @()) {
-    $arg = if ($Lines.Count) { [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes((ConvertTo-Json -InputObject $Lines -Compress))) } else { '' }
-    $output = @(& python3 $py $Mode $server.Host $Port $arg 2>&1 | ForEach-Object { "$_" })
-    $json = $output | Where-Object { $_.StartsWith('{') } | Select-Object -Last 1
-    if (-not $json) { throw "python client '$Mode' failed: $($output -join "`n")" }
-    return $json | ConvertFrom-Json
-}
+$py = New-PythonClient 'mockmail-selfcheck' $pythonModes
 
 # first line of each reply, for compact comparisons
 function Get-Codes($result) { @($result.replies | ForEach-Object { ($_[-1] -split ' ')[0] }) }
@@ -324,8 +271,7 @@ try {
     [void]$server.WaitForIdle(5000)
     Check 'close rule: connection closed instead of a reply' ((Get-Codes $r) -join ' ' -eq '220 250 250 <closed>' -and $server.SmtpSessions[-1].ClosedByServer) ((Get-Codes $r) -join ' ')
 } catch {
-    $script:failures++
-    Write-Host "FAIL unexpected error: $_`n$($_.ScriptStackTrace)"
+    Write-UnexpectedError $_
 } finally {
     $server.Dispose()
 }
@@ -339,25 +285,13 @@ try {
     $server.NeverReply('EHLO', -1) | Out-Null
     $server.Delay('HELO', 60000, -1) | Out-Null
     foreach ($cmd in @('', 'EHLO never.test', 'HELO delayed.test')) {
-        $psi = [Diagnostics.ProcessStartInfo]::new('python3')
-        foreach ($a in @($py, 'never', $server.Host, "$($server.SmtpPort)", $cmd)) { $psi.ArgumentList.Add($a) }
-        $psi.RedirectStandardOutput = $true
-        $psi.UseShellExecute = $false
-        $procs += [Diagnostics.Process]::Start($psi)
+        $procs += Start-Client 'never' $server.SmtpPort $cmd
         $first = $procs[-1].StandardOutput.ReadLine() | ConvertFrom-Json   # sequential: keeps connection order
         $label = if ($cmd) { $cmd.Split(' ')[0] } else { 'greeting' }
         Check "hang: client timed out waiting for the $label reply" ($first.result -eq 'timeout') "$($first.result)"
     }
     Check 'hang: three sessions still open' ($server.ActiveSessionCount -eq 3) "$($server.ActiveSessionCount)"
-    $sw = [Diagnostics.Stopwatch]::StartNew()
-    $server.Stop()
-    $sw.Stop()
-    Check 'hang: Stop() returns quickly' ($sw.ElapsedMilliseconds -lt 2000) "$($sw.ElapsedMilliseconds) ms"
-    foreach ($p in $procs) {
-        $second = $p.StandardOutput.ReadLine() | ConvertFrom-Json
-        [void]$p.WaitForExit(10000)
-        Check 'hang: client sees the connection closed by Stop()' ($second.closed -and $second.secs -lt 5) ($second | ConvertTo-Json -Compress)
-    }
+    Test-StopClosesClients $procs
     $sessions = $server.SmtpSessions
     Check 'hang: no handler left, sessions ClosedByServer' ($server.ActiveSessionCount -eq 0 -and $sessions.Count -eq 3 -and -not ($sessions | Where-Object { -not $_.Ended -or -not $_.ClosedByServer })) (($sessions | ForEach-Object { "$($_.Id) ended=$($_.Ended) closed=$($_.ClosedByServer) err=$($_.Error)" }) -join "; ")
     Check 'stop: not running' (-not $server.IsRunning) ''
@@ -368,17 +302,11 @@ try {
     $r = Invoke-Client 'chat' $server.SmtpPort @('NOOP', 'QUIT')
     Check 'restart: serves again after Stop()/Start()' ((Get-Codes $r) -join ' ' -eq '220 250 221') ((Get-Codes $r) -join ' ')
 } catch {
-    $script:failures++
-    Write-Host "FAIL unexpected error: $_`n$($_.ScriptStackTrace)"
+    Write-UnexpectedError $_
 } finally {
     $server.Dispose()
     foreach ($p in $procs) { if (-not $p.HasExited) { $p.Kill() } }
     Remove-Item -LiteralPath $py -ErrorAction SilentlyContinue
 }
 
-if ($script:failures -gt 0) {
-    Write-Host "$($script:failures) check(s) FAILED"
-    exit 1
-}
-Write-Host 'All checks passed'
-exit 0
+Complete-SelfCheck

@@ -64,6 +64,7 @@ internal sealed class Pop3Wire : IDisposable
     private readonly ProtocolTap _tap;
     private readonly CertificateValidator _validator;
     private readonly byte[] _buffer = new byte[64 * 1024];
+    private readonly MemoryStream _pending = new(); // commands not yet written: pipelined ones go in one write
     private int _start;
     private int _end;
     private Socket? _socket;
@@ -176,15 +177,25 @@ internal sealed class Pop3Wire : IDisposable
             _tap.LogClient(logged, 0, logged.Length);
         }
 
-        _stream!.Write(bytes, 0, bytes.Length);
+        _pending.Write(bytes, 0, bytes.Length);
     }
 
-    public void Flush() => _stream!.Flush();
+    /// <summary>Writes the commands sent so far in one piece.</summary>
+    public void Flush()
+    {
+        if (_pending.Length > 0)
+        {
+            _stream!.Write(_pending.GetBuffer(), 0, (int)_pending.Length);
+            _pending.SetLength(0);
+        }
 
-    /// <summary>Reads a status line (without CRLF).</summary>
+        _stream!.Flush();
+    }
+
+    /// <summary>Reads a status line (without CRLF), after writing any commands not yet written.</summary>
     public Pop3Reply ReadReply(CancellationToken token)
     {
-        _stream!.Flush();
+        Flush();
         return new Pop3Reply(ReadLine(MaxStatusLine, token));
     }
 

@@ -73,14 +73,19 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
         {
             Guard(session.Open);
             var marked = 0;
-            var progress = new ProgressRecord(1, $"Get-Pop3Message {Pop3Server}", "Reading the mailbox");
+            var activity = $"Get-Pop3Message {Pop3Server}";
+            var showedProgress = false;
             foreach (var outcome in GuardEach(Pop3Fetcher.Fetch(session, request, settings.Endpoint)))
             {
                 if (outcome.Total > ProgressThreshold)
                 {
-                    progress.StatusDescription = $"{outcome.Done} of {outcome.Total} messages, {outcome.Bytes / 1024:N0} of {outcome.TotalBytes / 1024:N0} KB";
-                    progress.PercentComplete = (int)(100L * outcome.Done / outcome.Total);
-                    WriteProgress(progress);
+                    // A new record each time: the host may keep the ones it was given.
+                    WriteProgress(new ProgressRecord(1, activity,
+                        $"{outcome.Done} of {outcome.Total} messages, {outcome.Bytes / 1024:N0} of {outcome.TotalBytes / 1024:N0} KB")
+                    {
+                        PercentComplete = (int)(100L * outcome.Done / outcome.Total),
+                    });
+                    showedProgress = true;
                 }
 
                 if (outcome.Note != null)
@@ -107,8 +112,10 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
                 WriteVerbose($"Session ended with QUIT; the server deleted the {marked} message(s) marked for deletion.");
             }
 
-            progress.RecordType = ProgressRecordType.Completed;
-            WriteProgress(progress);
+            if (showedProgress)
+            {
+                WriteProgress(new ProgressRecord(1, activity, "Done") { RecordType = ProgressRecordType.Completed });
+            }
         }
         catch (MailOperationException ex)
         {
