@@ -17,6 +17,8 @@
       Demo   Builds, starts the bundled mock mail server, sends a message with Send-SmtpMessage
              and shows what arrived, then reads and cleans the mailbox over POP3.
       Bench  Builds, then runs the benchmarks in bench/ (ratios against a peer in one run).
+      Package Builds, then publishes the module with PSResourceGet to a local folder
+             repository: out/repository/MailProtocols.<version>.nupkg.
 
 .PARAMETER Task
     Build, Test or Demo.
@@ -29,7 +31,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Bench')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Package')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -87,6 +89,28 @@ function Invoke-Build {
     Join-Path $moduleDir 'MailProtocols.psd1'
 }
 
+function Invoke-Package {
+    # Publish-PSResource needs a registered repository: a folder, under a name of its own that
+    # is removed again at once.
+    $modulePath = Invoke-Build
+    $repository = Join-Path $OutRoot 'repository'
+    if (Test-Path $repository) { Remove-Item $repository -Recurse -Force }
+    $null = New-Item -ItemType Directory -Path $repository
+    $name = "MailProtocolsBuild-$([guid]::NewGuid().ToString('n'))"
+    Register-PSResourceRepository -Name $name -Uri $repository -Trusted
+    try {
+        Publish-PSResource -Path (Split-Path $modulePath) -Repository $name
+    }
+    finally {
+        Unregister-PSResourceRepository -Name $name
+    }
+
+    $package = Get-ChildItem $repository -Filter 'MailProtocols.*.nupkg' | Select-Object -First 1
+    if (-not $package) { throw "Publish-PSResource wrote no package to $repository." }
+    Write-Host "Package: $($package.FullName)"
+    $package.FullName
+}
+
 function Invoke-MockServerBuild {
     $dir = Join-Path $OutRoot 'MockMailServer'
     Invoke-Native dotnet @('build', (Join-Path $Root 'tests/MockMailServer/MockMailServer.csproj'),
@@ -120,9 +144,11 @@ function Invoke-EngineTest {
 
 function Invoke-Test {
     $engine = if ($Tag) { [pscustomobject]@{ Passed = 0; Failed = 0 } } else { Invoke-EngineTest }
-    $modulePath = Invoke-Build
+    $package = Invoke-Package
+    $modulePath = Join-Path $OutRoot "MailProtocols/$(Get-ModuleVersion)/MailProtocols.psd1"
     $mockPath = Invoke-MockServerBuild
     $pester = Get-PesterManifest
+    $env:MAILPROTOCOLS_PACKAGE = $package
     $resultFile = Join-Path $OutRoot 'TestResults.json'
     if (Test-Path $resultFile) { Remove-Item $resultFile }
 
@@ -170,4 +196,5 @@ switch ($Task) {
     'Test' { Invoke-Test }
     'Demo' { Invoke-Demo }
     'Bench' { Invoke-Bench }
+    'Package' { $null = Invoke-Package }
 }

@@ -1,0 +1,81 @@
+# The module as users get it: the .nupkg that build.ps1 -Task Package publishes with PSResourceGet,
+# saved from a local folder repository into a temporary module path, imported BY NAME in a fresh pwsh.
+Describe 'The published package' {
+    BeforeAll {
+        . (Join-Path $PSScriptRoot 'common.ps1')
+        $package = $env:MAILPROTOCOLS_PACKAGE
+        if (-not $package -or -not (Test-Path $package)) {
+            throw "No package to test: run build.ps1 -Task Test, which builds it (MAILPROTOCOLS_PACKAGE='$package')."
+        }
+
+        $repository = "MailProtocolsTest-$([guid]::NewGuid().ToString('n'))"
+        Register-PSResourceRepository -Name $repository -Uri (Split-Path $package) -Trusted
+        $modules = (New-Item -ItemType Directory -Path (Join-Path $TestDrive 'Modules')).FullName
+        Save-PSResource -Name MailProtocols -Repository $repository -Path $modules -TrustRepository
+        $version = (Import-PowerShellDataFile (Join-Path $PSScriptRoot '../MailProtocols.psd1')).ModuleVersion
+        $installed = Join-Path $modules "MailProtocols/$version"
+        $mock = New-MockServer
+    }
+
+    AfterAll {
+        Unregister-PSResourceRepository -Name $repository -ErrorAction SilentlyContinue
+        if ($mock) { $mock.Dispose() }
+    }
+
+    It 'is named MailProtocols.<version>.nupkg' {
+        Split-Path $package -Leaf | Should -Be "MailProtocols.$version.nupkg"
+    }
+
+    It 'installs the manifest, the assemblies, the format file and the help' {
+        foreach ($file in 'MailProtocols.psd1', 'MailProtocols.dll', 'MailProtocols.format.ps1xml',
+            'en-US/MailProtocols.dll-Help.xml', 'en-US/about_MailProtocols.help.txt') {
+            Join-Path $installed $file | Should -Exist
+        }
+        Get-ChildItem $installed -Recurse -Filter 'MailKit.dll' | Should -Not -BeNullOrEmpty
+        Get-ChildItem $installed -Recurse -Filter 'System.Management.Automation.dll' | Should -BeNullOrEmpty
+    }
+
+    It 'has a manifest that Test-ModuleManifest accepts, exporting exactly the three cmdlets' {
+        $manifest = Test-ModuleManifest (Join-Path $installed 'MailProtocols.psd1') -ErrorAction Stop
+        $manifest.Version | Should -Be $version
+        @($manifest.ExportedCmdlets.Keys) | Sort-Object | Should -Be @('Get-Pop3Message', 'Remove-Pop3Message', 'Send-SmtpMessage')
+        $data = Import-PowerShellDataFile (Join-Path $installed 'MailProtocols.psd1')
+        $data.CmdletsToExport | Should -Not -Contain '*'
+        $data.PrivateData.PSData.Tags | Should -Contain 'POP3'
+        $data.PrivateData.PSData.LicenseUri | Should -Not -BeNullOrEmpty
+        $data.PrivateData.PSData.ReleaseNotes | Should -Not -BeNullOrEmpty
+    }
+
+    It 'imports by name in a fresh pwsh and does a send and a POP3 round trip' {
+        $child = @'
+param($Port, $Pop3Port, $Password)
+$ErrorActionPreference = 'Stop'
+Import-Module MailProtocols
+$cred = [pscredential]::new('alice', (ConvertTo-SecureString $Password -AsPlainText -Force))
+$sent = Send-SmtpMessage -SmtpServer 127.0.0.1 -Port $Port -SkipCertificateCheck -Credential $cred -From 'pkg@example.com' -To 'alice@example.com' -Subject 'from the package'
+$pop = @{ Pop3Server = '127.0.0.1'; Port = $Pop3Port; Credential = $cred; SkipCertificateCheck = $true }
+$got = @(Get-Pop3Message @pop)
+$got | Remove-Pop3Message @pop -Force
+[pscustomobject]@{
+    ModuleBase = (Get-Module MailProtocols).ModuleBase
+    MessageId  = $sent.MessageId
+    Subjects   = @($got.Subject)
+    Left       = @(Get-Pop3Message @pop).Count
+} | ConvertTo-Json -Compress
+'@
+        $script = Join-Path $TestDrive 'from-package.ps1'
+        Set-Content -Path $script -Value $child
+        $saved = $env:PSModulePath
+        try {
+            $env:PSModulePath = $modules + [IO.Path]::PathSeparator + $saved
+            $json = & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -File $script $mock.SmtpPort $mock.Pop3Port $mock.Users['alice']
+        }
+        finally { $env:PSModulePath = $saved }
+        $LASTEXITCODE | Should -Be 0
+        $result = ($json | Select-Object -Last 1) | ConvertFrom-Json
+        $result.ModuleBase | Should -BeLike "$modules*"
+        $result.Subjects | Should -Be @('from the package')
+        $result.MessageId | Should -Not -BeNullOrEmpty
+        $result.Left | Should -Be 0
+    }
+}
