@@ -74,10 +74,14 @@ function Invoke-Build {
     Invoke-Native dotnet @('publish', (Join-Path $Root 'src/MailProtocols/MailProtocols.csproj'),
         '-c', $Configuration, '-o', $publishDir, "-p:Version=$version", '-nologo', '-v', 'quiet', '-clp:NoSummary')
 
-    $null = New-Item -ItemType Directory -Path $moduleDir -Force
+    # Only the cmdlet assembly sits next to the manifest; the engine and MailKit, MimeKit and
+    # BouncyCastle go to dependencies/, which only the module's private load context reads.
+    $dependencies = Join-Path $moduleDir 'dependencies'
+    $null = New-Item -ItemType Directory -Path $dependencies -Force
+    Copy-Item (Join-Path $publishDir 'MailProtocols.dll') $moduleDir
     Get-ChildItem $publishDir -Filter *.dll |
-        Where-Object Name -NE 'System.Management.Automation.dll' |
-        Copy-Item -Destination $moduleDir
+        Where-Object Name -NotIn 'System.Management.Automation.dll', 'MailProtocols.dll' |
+        Copy-Item -Destination $dependencies
     Copy-Item (Join-Path $Root 'MailProtocols.psd1') $moduleDir
     Copy-Item (Join-Path $Root 'src/MailProtocols/MailProtocols.format.ps1xml') $moduleDir
     $helpDir = Join-Path $Root 'en-US'

@@ -26,7 +26,7 @@ Describe 'Get-Pop3Message' {
             $uids = $mock.AddTestMessages('alice', 3)
             $messages = Get-Pop3Message @pop
             $messages.Count | Should -Be 3
-            $messages | Should -BeOfType ([MailProtocols.Engine.Pop3.Pop3Message])
+            $messages | ForEach-Object { $_.GetType().FullName | Should -Be 'MailProtocols.Engine.Pop3.Pop3Message' }
             $messages.Uid | Should -Be $uids
             $messages.Subject | Should -Be @('Test message 1', 'Test message 2', 'Test message 3')
             $messages[0].From | Should -Match 'sender1@example.com'
@@ -48,7 +48,7 @@ Describe 'Get-Pop3Message' {
             $message.HeadersOnly | Should -BeFalse
             $message.TextBody | Should -Match 'The body\.'
             $message.TextBody | Should -Match '(?m)^\.leading dot line'
-            $message.Message | Should -BeOfType ([MimeKit.MimeMessage])
+            $message.Message.GetType().FullName | Should -Be 'MimeKit.MimeMessage'
             $mock.Pop3Sessions[0].Commands | Should -Contain 'RETR 1'
         }
 

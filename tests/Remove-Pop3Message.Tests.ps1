@@ -24,7 +24,7 @@ Describe 'Remove-Pop3Message' {
         $removed = Remove-Pop3Message @pop -Uid $uids[0], $uids[2] -Confirm:$false -PassThru
         (Get-Uids) | Should -Be @($uids[1], $uids[3])
         $removed.Uid | Should -Be @($uids[0], $uids[2])
-        $removed | Should -BeOfType ([MailProtocols.Engine.Pop3.Pop3Entry])
+        $removed | ForEach-Object { $_.GetType().FullName | Should -Be 'MailProtocols.Engine.Pop3.Pop3Entry' }
         $mock.Pop3ConnectionCount | Should -Be 1
         $session = $mock.Pop3Sessions[0]
         $session.Committed | Should -BeTrue

@@ -40,7 +40,7 @@ Describe 'Send-SmtpMessage' {
             Get-MimeHeader $msg.DataText 'From' | Should -Be 'Ops <ops@example.com>'
             $msg.DataText | Should -Match 'C: is 99% full'
 
-            $result | Should -BeOfType ([MailProtocols.Engine.Smtp.SmtpSendResult])
+            $result.GetType().FullName | Should -Be 'MailProtocols.Engine.Smtp.SmtpSendResult'
             $result.Accepted | Should -Be @('alice@example.com')
             $result.Rejected.Count | Should -Be 0
             "<$($result.MessageId)>" | Should -Be (Get-MimeHeader $msg.DataText 'Message-ID')

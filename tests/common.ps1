@@ -9,8 +9,21 @@ $mockPath = if ($env:MAILPROTOCOLS_MOCKSERVER) { $env:MAILPROTOCOLS_MOCKSERVER }
 }
 Import-Module $modulePath -Force
 Add-Type -Path $mockPath
-# The tests parse what the mock received with their own MimeKit: the copy shipped with the module.
-Add-Type -Path (Join-Path (Split-Path $modulePath) 'MimeKit.dll')
+# The tests parse what the mock received with their own MimeKit, a copy of the one the module
+# ships; it loads into the default context, apart from the module's private one.
+Add-Type -Path (Join-Path (Split-Path $modulePath) 'dependencies/MimeKit.dll')
+
+function Get-EngineType {
+    # A type of the engine (e.g. an output type), by name. The engine loads in the module's
+    # private load context, where PowerShell's type literals do not look. A command that fails
+    # on bad input before connecting makes sure it is loaded.
+    param([string] $Name)
+    $engine = { [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'MailProtocols.Engine' } | Select-Object -First 1 }
+    if (-not (& $engine)) {
+        Send-SmtpMessage -SmtpServer localhost -From 'not an address' -To 'x@example.com' -ErrorAction SilentlyContinue
+    }
+    (& $engine).GetType($Name, $true)
+}
 
 function ConvertFrom-RawMessage {
     # Parses raw message bytes (as the mock recorded them) into a MimeKit.MimeMessage.

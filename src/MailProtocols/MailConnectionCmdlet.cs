@@ -66,10 +66,10 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
     /// TLS required: implicit on <paramref name="implicitTlsPort"/>, STARTTLS elsewhere.</summary>
     protected ConnectionSettings CreateSettings(string host, int implicitTlsPort, string? defaultUserName)
     {
-        var tlsMode = TlsMode;
+        var tlsMode = (Engine.TlsMode)TlsMode;
         if (UseSsl && !MyInvocation.BoundParameters.ContainsKey(nameof(TlsMode)))
         {
-            tlsMode = Port == implicitTlsPort ? TlsMode.Implicit : TlsMode.StartTls;
+            tlsMode = Port == implicitTlsPort ? Engine.TlsMode.Implicit : Engine.TlsMode.StartTls;
         }
 
         var settings = new ConnectionSettings

@@ -12,7 +12,7 @@ namespace MailProtocols.Commands;
 /// and deleted from the server with -Delete, each only after it was safely received and saved.
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "Pop3Message", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = CredentialSet)]
-[OutputType(typeof(Pop3Message))]
+[OutputType("MailProtocols.Engine.Pop3.Pop3Message")]
 public sealed class GetPop3MessageCommand : MailConnectionCmdlet
 {
     private const int ProgressThreshold = 5;

@@ -14,7 +14,7 @@ namespace MailProtocols.Commands;
 /// meanwhile never causes a wrong deletion. Deletions take effect at the session's QUIT.
 /// </summary>
 [Cmdlet(VerbsCommon.Remove, "Pop3Message", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = CredentialSet)]
-[OutputType(typeof(Pop3Entry))]
+[OutputType("MailProtocols.Engine.Pop3.Pop3Entry")]
 public sealed class RemovePop3MessageCommand : MailConnectionCmdlet
 {
     private readonly List<string> _uids = new();

@@ -18,7 +18,7 @@ namespace MailProtocols.Commands;
 /// by name, sent at once over the command's one connection.
 /// </summary>
 [Cmdlet(VerbsCommunications.Send, "SmtpMessage", SupportsShouldProcess = true, DefaultParameterSetName = CredentialSet)]
-[OutputType(typeof(SmtpSendResult))]
+[OutputType("MailProtocols.Engine.Smtp.SmtpSendResult")]
 public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
 {
     private readonly List<string> _pipedFiles = new();
