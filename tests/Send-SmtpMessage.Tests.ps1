@@ -197,10 +197,12 @@ Describe 'Send-SmtpMessage' {
 
         It 'says what it would send with -WhatIf and sends nothing' {
             # What-if lines go to the host, not to a stream: read them from a child pwsh.
-            $script = "Import-Module '$modulePath'; Send-SmtpMessage -SmtpServer $($mock.Host) -Port $($mock.SmtpPort) -From ops@example.com -To a@example.com -Subject x -WhatIf"
+            $log = Join-Path $TestDrive 'whatif.log'
+            $script = "Import-Module '$modulePath'; Send-SmtpMessage -SmtpServer $($mock.Host) -Port $($mock.SmtpPort) -From ops@example.com -To a@example.com -Subject x -TranscriptPath '$log' -WhatIf"
             $out = & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command $script
             ($out -join "`n") | Should -Match "What if: .*Send message 'x' from ops@example.com to a@example.com"
             $mock.SmtpConnectionCount | Should -Be 0
+            $log | Should -Not -Exist
         }
     }
 

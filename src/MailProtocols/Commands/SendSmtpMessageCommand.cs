@@ -219,8 +219,14 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
         try
         {
             var description = SmtpSender.Describe(message);
+            if (!ShouldProcess(EndpointText(), $"Send {description}"))
+            {
+                return;
+            }
+
+            // Made only now: with -WhatIf nothing is opened, not even the transcript file.
             var sender = GetSender();
-            if (sender == null || !ShouldProcess(EndpointText(), $"Send {description}"))
+            if (sender == null)
             {
                 return;
             }
