@@ -63,31 +63,40 @@ function Get-ModuleVersion {
 }
 
 function Invoke-Build {
+    # Lays out one folder for both editions:
+    #   MailProtocols.psd1/.psm1   the manifest, and the loader that picks the edition's build
+    #   core/                      PowerShell 7.4+: MailProtocols.dll, help; dependencies/ holds
+    #                              the engine, MailKit, MimeKit and BouncyCastle, which only the
+    #                              module's private load context reads
+    #   desktop/                   Windows PowerShell 5.1 (.NET Framework 4.7.2): everything flat
     $version = Get-ModuleVersion
     $moduleDir = Join-Path $OutRoot "MailProtocols/$version"
-    $publishDir = Join-Path $OutRoot 'publish'
-    foreach ($dir in $moduleDir, $publishDir) {
+    $publishRoot = Join-Path $OutRoot 'publish'
+    foreach ($dir in $moduleDir, $publishRoot) {
         if (Test-Path $dir) { Remove-Item $dir -Recurse -Force }
     }
 
     Write-Host "Building MailProtocols $version ($Configuration)"
-    Invoke-Native dotnet @('publish', (Join-Path $Root 'src/MailProtocols/MailProtocols.csproj'),
-        '-c', $Configuration, '-o', $publishDir, "-p:Version=$version", '-nologo', '-v', 'quiet', '-clp:NoSummary')
-
-    # Only the cmdlet assembly sits next to the manifest; the engine and MailKit, MimeKit and
-    # BouncyCastle go to dependencies/, which only the module's private load context reads.
-    $dependencies = Join-Path $moduleDir 'dependencies'
-    $null = New-Item -ItemType Directory -Path $dependencies -Force
-    Copy-Item (Join-Path $publishDir 'MailProtocols.dll') $moduleDir
-    Get-ChildItem $publishDir -Filter *.dll |
-        Where-Object Name -NotIn 'System.Management.Automation.dll', 'MailProtocols.dll' |
-        Copy-Item -Destination $dependencies
-    Copy-Item (Join-Path $Root 'MailProtocols.psd1') $moduleDir
-    Copy-Item (Join-Path $Root 'src/MailProtocols/MailProtocols.format.ps1xml') $moduleDir
-    $helpDir = Join-Path $Root 'en-US'
-    if (Get-ChildItem $helpDir -File -ErrorAction SilentlyContinue) {
-        Copy-Item $helpDir -Destination $moduleDir -Recurse
+    foreach ($build in @{ Name = 'core'; Framework = 'net8.0' }, @{ Name = 'desktop'; Framework = 'net472' }) {
+        $publishDir = Join-Path $publishRoot $build.Name
+        Invoke-Native dotnet @('publish', (Join-Path $Root 'src/MailProtocols/MailProtocols.csproj'), '-f', $build.Framework,
+            '-c', $Configuration, '-o', $publishDir, "-p:Version=$version", '-nologo', '-v', 'quiet', '-clp:NoSummary')
+        $editionDir = Join-Path $moduleDir $build.Name
+        $dependencies = if ($build.Name -eq 'core') { Join-Path $editionDir 'dependencies' } else { $editionDir }
+        $null = New-Item -ItemType Directory -Path $dependencies -Force
+        Copy-Item (Join-Path $publishDir 'MailProtocols.dll') $editionDir
+        Get-ChildItem $publishDir -Filter *.dll |
+            Where-Object Name -NotIn 'System.Management.Automation.dll', 'MailProtocols.dll' |
+            Copy-Item -Destination $dependencies
+        # Cmdlet help is looked up next to the assembly that implements the cmdlets.
+        $null = New-Item -ItemType Directory -Path (Join-Path $editionDir 'en-US') -Force
+        Copy-Item (Join-Path $Root 'en-US/MailProtocols.dll-Help.xml') (Join-Path $editionDir 'en-US')
     }
+
+    Copy-Item (Join-Path $Root 'MailProtocols.psd1'), (Join-Path $Root 'src/MailProtocols/MailProtocols.psm1') $moduleDir
+    Copy-Item (Join-Path $Root 'src/MailProtocols/MailProtocols.format.ps1xml') $moduleDir
+    $null = New-Item -ItemType Directory -Path (Join-Path $moduleDir 'en-US') -Force
+    Copy-Item (Join-Path $Root 'en-US/about_MailProtocols.help.txt') (Join-Path $moduleDir 'en-US')
 
     Write-Host "Module laid out at $moduleDir"
     Join-Path $moduleDir 'MailProtocols.psd1'

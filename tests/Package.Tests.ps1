@@ -27,12 +27,24 @@ Describe 'The published package' {
     }
 
     It 'installs the manifest, the assemblies, the format file and the help' {
-        foreach ($file in 'MailProtocols.psd1', 'MailProtocols.dll', 'MailProtocols.format.ps1xml',
-            'en-US/MailProtocols.dll-Help.xml', 'en-US/about_MailProtocols.help.txt') {
+        foreach ($file in 'MailProtocols.psd1', 'MailProtocols.psm1', 'MailProtocols.format.ps1xml', 'en-US/about_MailProtocols.help.txt',
+            'core/MailProtocols.dll', 'core/en-US/MailProtocols.dll-Help.xml', 'core/dependencies/MailKit.dll',
+            'desktop/MailProtocols.dll', 'desktop/MailProtocols.Engine.dll', 'desktop/MailKit.dll', 'desktop/en-US/MailProtocols.dll-Help.xml') {
             Join-Path $installed $file | Should -Exist
         }
-        Get-ChildItem $installed -Recurse -Filter 'MailKit.dll' | Should -Not -BeNullOrEmpty
         Get-ChildItem $installed -Recurse -Filter 'System.Management.Automation.dll' | Should -BeNullOrEmpty
+    }
+
+    It 'ships a Windows PowerShell 5.1 build for .NET Framework 4.7.2 (compiled here, not run: 5.1 needs Windows)' {
+        foreach ($dll in 'MailProtocols.dll', 'MailProtocols.Engine.dll') {
+            $bytes = [IO.File]::ReadAllBytes((Join-Path $installed "desktop/$dll"))
+            [Text.Encoding]::ASCII.GetString($bytes) | Should -Match ([regex]::Escape('.NETFramework,Version=v4.7.2'))
+        }
+        $core = [Text.Encoding]::ASCII.GetString([IO.File]::ReadAllBytes((Join-Path $installed 'core/MailProtocols.dll')))
+        $core | Should -Match ([regex]::Escape('.NETCoreApp,Version=v8.0'))
+        $manifest = Import-PowerShellDataFile (Join-Path $installed 'MailProtocols.psd1')
+        $manifest.CompatiblePSEditions | Sort-Object | Should -Be @('Core', 'Desktop')
+        $manifest.PowerShellVersion | Should -Be '5.1'
     }
 
     It 'has a manifest that Test-ModuleManifest accepts, exporting exactly the three cmdlets' {
@@ -58,6 +70,7 @@ $got = @(Get-Pop3Message @pop)
 $got | Remove-Pop3Message @pop -Force
 [pscustomobject]@{
     ModuleBase = (Get-Module MailProtocols).ModuleBase
+    Binary     = @((Get-Module MailProtocols).NestedModules.Path)
     MessageId  = $sent.MessageId
     Subjects   = @($got.Subject)
     Left       = @(Get-Pop3Message @pop).Count
@@ -74,6 +87,7 @@ $got | Remove-Pop3Message @pop -Force
         $LASTEXITCODE | Should -Be 0
         $result = ($json | Select-Object -Last 1) | ConvertFrom-Json
         $result.ModuleBase | Should -BeLike "$modules*"
+        $result.Binary | Should -Be @((Join-Path $installed 'core/MailProtocols.dll'))
         $result.Subjects | Should -Be @('from the package')
         $result.MessageId | Should -Not -BeNullOrEmpty
         $result.Left | Should -Be 0

@@ -11,7 +11,7 @@ Import-Module $modulePath -Force
 Add-Type -Path $mockPath
 # The tests parse what the mock received with their own MimeKit, a copy of the one the module
 # ships; it loads into the default context, apart from the module's private one.
-Add-Type -Path (Join-Path (Split-Path $modulePath) 'dependencies/MimeKit.dll')
+Add-Type -Path (Join-Path (Split-Path $modulePath) 'core/dependencies/MimeKit.dll')
 
 function Get-EngineType {
     # A type of the engine (e.g. an output type), by name. The engine loads in the module's

@@ -34,5 +34,5 @@ public sealed class ConnectionSettings
     public string? TranscriptPath { get; set; }
 
     /// <summary>"host:port", the target of connection errors.</summary>
-    public string Endpoint => Host.Contains(':') ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
+    public string Endpoint => Host.IndexOf(':') >= 0 ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 }

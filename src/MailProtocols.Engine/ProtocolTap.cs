@@ -26,7 +26,7 @@ internal sealed class ProtocolTap : IProtocolLogger
 
     public ProtocolTap(string? transcriptPath)
     {
-        if (!string.IsNullOrEmpty(transcriptPath))
+        if (transcriptPath != null && transcriptPath.Length > 0)
         {
             _transcript = new ProtocolLogger(transcriptPath, append: true) { LogTimestamps = true, RedactSecrets = true };
         }

@@ -1,3 +1,4 @@
+#if NETCOREAPP
 using System.IO;
 using System.Reflection;
 using System.Runtime.CompilerServices;
@@ -11,7 +12,8 @@ namespace MailProtocols;
 /// already loaded", "manifest definition does not match"). The engine and everything it needs
 /// sit in the module's dependencies/ folder, where the default context never looks; when this
 /// assembly first needs the engine, the handler below loads it into a private load context,
-/// which then resolves the engine's own dependencies from that folder.
+/// which then resolves the engine's own dependencies from that folder. (PowerShell 7 only:
+/// Windows PowerShell 5.1 has no load contexts, and its build loads everything side by side.)
 /// </summary>
 internal static class DependencyLoader
 {
@@ -46,3 +48,4 @@ internal static class DependencyLoader
         }
     }
 }
+#endif

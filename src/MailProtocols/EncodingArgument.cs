@@ -21,7 +21,7 @@ public sealed class EncodingArgumentTransformationAttribute : ArgumentTransforma
         ["unicode"] = () => Encoding.Unicode,
         ["bigendianunicode"] = () => Encoding.BigEndianUnicode,
         ["utf32"] = () => Encoding.UTF32,
-        ["latin1"] = () => Encoding.Latin1,
+        ["latin1"] = () => Encoding.GetEncoding(28591),
         ["default"] = () => new UTF8Encoding(false),
     };
 

@@ -39,6 +39,7 @@ public sealed class Pop3Session : IDisposable
     public const int PlainPort = 110;
     public const int ImplicitTlsPort = 995;
     private const int BatchSize = 100;
+    private static readonly char[] Space = { ' ' };
 
     private readonly ConnectionSettings _settings;
     private readonly Action<string> _verbose;
@@ -138,7 +139,7 @@ public sealed class Pop3Session : IDisposable
         var uidByNumber = new Dictionary<int, string>();
         foreach (var line in uids)
         {
-            var parts = line.Split(' ', 2, StringSplitOptions.RemoveEmptyEntries);
+            var parts = line.Split(Space, 2, StringSplitOptions.RemoveEmptyEntries);
             if (parts.Length == 2 && int.TryParse(parts[0], out var n))
             {
                 uidByNumber[n] = parts[1];
@@ -148,7 +149,7 @@ public sealed class Pop3Session : IDisposable
         var entries = new List<Pop3Entry>();
         foreach (var line in sizes)
         {
-            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var parts = line.Split(Space, StringSplitOptions.RemoveEmptyEntries);
             if (parts.Length < 2 || !int.TryParse(parts[0], out var number) || !long.TryParse(parts[1], out var size))
             {
                 throw new Pop3ProtocolViolation($"The server's LIST line '{line}' is not '<number> <size>'.");
@@ -273,7 +274,7 @@ public sealed class Pop3Session : IDisposable
         _capabilities = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var line in _wire.ReadLines(1024, _token))
         {
-            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var parts = line.Split(Space, StringSplitOptions.RemoveEmptyEntries);
             if (parts.Length == 0)
             {
                 continue;
@@ -347,7 +348,12 @@ public sealed class Pop3Session : IDisposable
         else if (_apopTimestamp != null)
         {
             mechanism = "APOP";
-            var digest = Convert.ToHexString(MD5.HashData(Encoding.UTF8.GetBytes(_apopTimestamp + credential.Password))).ToLowerInvariant();
+            string digest;
+            using (var md5 = MD5.Create())
+            {
+                digest = BitConverter.ToString(md5.ComputeHash(Encoding.UTF8.GetBytes(_apopTimestamp + credential.Password))).Replace("-", "").ToLowerInvariant();
+            }
+
             _wire.Send($"APOP {credential.UserName} {digest}", 5 + credential.UserName.Length + 1, _token);
             reply = _wire.ReadReply(_token);
         }

@@ -5,7 +5,9 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using System.Runtime.ExceptionServices;
 using System.Threading;
+using System.Threading.Tasks;
 
 namespace MailProtocols.Engine.Pop3;
 
@@ -96,7 +98,7 @@ internal sealed class Pop3Wire : IDisposable
             timeout.CancelAfter(_settings.Timeout);
             try
             {
-                socket.ConnectAsync(_settings.Host, _settings.Port, timeout.Token).AsTask().GetAwaiter().GetResult();
+                Await(socket.ConnectAsync(_settings.Host, _settings.Port), timeout.Token);
             }
             catch (OperationCanceledException ex) when (!token.IsCancellationRequested)
             {
@@ -125,16 +127,12 @@ internal sealed class Pop3Wire : IDisposable
     {
         _validator.Reset();
         var ssl = new SslStream(_stream!, leaveInnerStreamOpen: false, _validator.Validate);
-        var options = new SslClientAuthenticationOptions
-        {
-            TargetHost = _settings.Host,
-            CertificateRevocationCheckMode = _settings.CheckCertificateRevocation ? X509RevocationMode.Online : X509RevocationMode.NoCheck,
-        };
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
         timeout.CancelAfter(_settings.Timeout);
         try
         {
-            ssl.AuthenticateAsClientAsync(options, timeout.Token).GetAwaiter().GetResult();
+            // SslProtocols.None: the versions the operating system allows.
+            Await(ssl.AuthenticateAsClientAsync(_settings.Host, null, SslProtocols.None, _settings.CheckCertificateRevocation), timeout.Token);
         }
         catch (Exception ex) when (!token.IsCancellationRequested)
         {
@@ -172,8 +170,8 @@ internal sealed class Pop3Wire : IDisposable
             var logged = new byte[visible.Length + Redacted.Length + 2];
             visible.CopyTo(logged, 0);
             Redacted.CopyTo(logged, visible.Length);
-            logged[^2] = (byte)'\r';
-            logged[^1] = (byte)'\n';
+            logged[logged.Length - 2] = (byte)'\r';
+            logged[logged.Length - 1] = (byte)'\n';
             _tap.LogClient(logged, 0, logged.Length);
         }
 
@@ -251,18 +249,17 @@ internal sealed class Pop3Wire : IDisposable
 
             // Write everything up to the next line that starts with a dot (or to the end of what
             // is buffered) in one piece: one write per buffer, not one per line.
-            var pending = _buffer.AsSpan(_start, _end - _start);
-            var dotLine = pending.IndexOf("\n."u8);
+            var dotLine = IndexOfDotLine();
             int stop;
             if (dotLine >= 0)
             {
-                stop = _start + dotLine + 1;
+                stop = dotLine + 1;
                 atLineStart = true;
             }
             else
             {
                 stop = _end;
-                atLineStart = pending[^1] == (byte)'\n';
+                atLineStart = _buffer[_end - 1] == (byte)'\n';
             }
 
             destination.Write(_buffer, _start, stop - _start);
@@ -277,6 +274,39 @@ internal sealed class Pop3Wire : IDisposable
         _abortOnCancel.Dispose();
         _stream?.Dispose();
         _socket?.Dispose();
+    }
+
+    /// <summary>The index of a LF in the buffer that a '.' follows, or -1.</summary>
+    private int IndexOfDotLine()
+    {
+        for (var lf = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start); lf >= 0 && lf + 1 < _end; lf = Array.IndexOf(_buffer, (byte)'\n', lf + 1, _end - lf - 1))
+        {
+            if (_buffer[lf + 1] == (byte)'.')
+            {
+                return lf;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>Waits for a task, honouring the token; the task's own exception is rethrown as
+    /// it is (not wrapped), and one left behind by a cancellation is observed.</summary>
+    private static void Await(Task task, CancellationToken token)
+    {
+        try
+        {
+            task.Wait(token);
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.Count == 1)
+        {
+            ExceptionDispatchInfo.Capture(ex.InnerException!).Throw();
+        }
+        catch (OperationCanceledException)
+        {
+            task.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+            throw;
+        }
     }
 
     private void LogServerProgress(long bytes)

@@ -39,7 +39,7 @@ public sealed class SmtpSendResult
 
     /// <summary>Envelope recipients the server refused. (A list, not an array: PowerShell's
     /// member enumeration of $result.Rejected.Address would find the array's Address method.)</summary>
-    public IReadOnlyList<SmtpRejectedRecipient> Rejected { get; set; } = Array.Empty<SmtpRejectedRecipient>().AsReadOnly();
+    public IReadOnlyList<SmtpRejectedRecipient> Rejected { get; set; } = new List<SmtpRejectedRecipient>().AsReadOnly();
 
     public string SmtpServer { get; set; } = "";
     public int Port { get; set; }
