@@ -264,3 +264,32 @@ Describe 'about_MailProtocols' {
             '(a CamelCase word that is not meant as an ErrorId belongs in the vocabulary of this test)')
     }
 }
+
+Describe 'Discoverability of <Name>' -ForEach $cmdletCases {
+    It 'declares its output type, and the module has a format view for it' {
+        $command = Get-Command $Name
+        $command.OutputType.Name | Should -Not -BeNullOrEmpty
+        foreach ($type in $command.OutputType.Name) {
+            Get-FormatData -TypeName $type | Should -Not -BeNullOrEmpty -Because "$type needs a default view"
+            Get-EngineType $type | Should -Not -BeNullOrEmpty -Because "$type must be a real type"
+        }
+    }
+
+    It 'completes the values of -TlsMode' {
+        $line = "$Name -TlsMode "
+        $completions = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText
+        $completions | Sort-Object | Should -Be @('Auto', 'Implicit', 'None', 'StartTls')
+    }
+}
+
+Describe 'Argument completion of Send-SmtpMessage' {
+    It 'completes <Parameter> values' -ForEach @(
+        @{ Parameter = 'Encoding'; Prefix = 'utf'; Expected = @('utf8', 'utf8NoBOM', 'utf8BOM', 'utf32') }
+        @{ Parameter = 'Priority'; Prefix = ''; Expected = @('Normal', 'Low', 'High') }
+        @{ Parameter = 'DeliveryNotificationOption'; Prefix = 'On'; Expected = @('OnSuccess', 'OnFailure') }
+    ) {
+        $line = "Send-SmtpMessage -$Parameter $Prefix"
+        $completions = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText
+        $completions | Sort-Object | Should -Be ($Expected | Sort-Object)
+    }
+}
