@@ -41,12 +41,28 @@ internal sealed class Connector
         _ => _settings.Port == _implicitTlsPort ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTlsWhenAvailable,
     };
 
+    /// <summary>Connects, reads the greeting, negotiates TLS: all of it within the timeout.
+    /// (MailKit's own timeout does not cover a server that accepts the connection and never
+    /// greets; the client is then closed, which ends the wait.)</summary>
     public void Connect(CancellationToken token)
     {
         _validator.Reset();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+        timeout.CancelAfter(_settings.Timeout);
+        using var closeOnTimeout = timeout.Token.Register(() =>
+        {
+            if (!token.IsCancellationRequested)
+            {
+                _client.Dispose();
+            }
+        });
         try
         {
-            _client.Connect(_settings.Host, _settings.Port, SocketOptions, token);
+            _client.Connect(_settings.Host, _settings.Port, SocketOptions, timeout.Token);
+        }
+        catch (Exception) when (timeout.IsCancellationRequested && !token.IsCancellationRequested)
+        {
+            throw ConnectErrors.Unreachable(_settings, new TimeoutException($"No greeting and handshake within {_settings.Timeout.TotalSeconds:0.###} s."));
         }
         catch (Exception ex) when (!token.IsCancellationRequested && !(ex is OperationCanceledException))
         {

@@ -1,0 +1,112 @@
+# Runs every row of tests/FaultMatrix.ps1 against the mock server: each fault must end within the
+# timeout plus two seconds, with the expected typed error (or success), and with nothing lost and
+# nothing sent twice. Also checks that README.md shows the same matrix.
+
+BeforeDiscovery {
+    $faults = . (Join-Path $PSScriptRoot 'FaultMatrix.ps1')
+}
+
+Describe 'Fault matrix' {
+    BeforeAll {
+        . (Join-Path $PSScriptRoot 'common.ps1')
+        $mock = New-MockServer
+        $alice = [pscredential]::new('alice', (ConvertTo-SecureString $mock.Users['alice'] -AsPlainText -Force))
+        $timeoutSec = 2
+        $bigFile = Join-Path $TestDrive 'big.bin'
+        [IO.File]::WriteAllBytes($bigFile, [byte[]]::new(8MB))
+
+        function Format-FaultTable {
+            # The README table for the matrix rows.
+            param($Rows)
+            '| Id | Cmdlet | Fault | Behaviour |'
+            '|---|---|---|---|'
+            foreach ($row in $Rows) { "| $($row.Id) | $($row.Cmdlet) | $($row.Fault) | $($row.Behaviour) |" }
+        }
+
+        function Lock-Mailbox {
+            # A raw POP3 session logged in as alice: it holds the mailbox lock until disposed.
+            $client = [System.Net.Sockets.TcpClient]::new($mock.Host, $mock.Pop3Port)
+            $reader = [IO.StreamReader]::new($client.GetStream())
+            $writer = [IO.StreamWriter]::new($client.GetStream()); $writer.NewLine = "`r`n"; $writer.AutoFlush = $true
+            $null = $reader.ReadLine()
+            $writer.WriteLine('USER alice'); $null = $reader.ReadLine()
+            $writer.WriteLine("PASS $($mock.Users['alice'])"); $null = $reader.ReadLine()
+            $client
+        }
+    }
+
+    AfterAll {
+        $mock.Dispose()
+    }
+
+    BeforeEach {
+        $mock.Reset()
+    }
+
+    It '<Id> <Cmdlet>: <Fault>' -ForEach $faults {
+        # Read the row through $row: a key that this row lacks must not keep a value from another.
+        $row = $_
+        if ($row.Options) { foreach ($key in $row.Options.Keys) { $mock.Smtp.$key = $row.Options[$key] } }
+        if ($row.Pop3Options) { foreach ($key in $row.Pop3Options.Keys) { $mock.Pop3.$key = $row.Pop3Options[$key] } }
+        if ($row.Rule) { $null = $mock.($row.Rule[0]).Invoke(@($row.Rule | Select-Object -Skip 1)) }
+        if ($row.Pop3Rule) { $null = $mock.($row.Pop3Rule[0]).Invoke(@($row.Pop3Rule | Select-Object -Skip 1)) }
+        $uids = if ($row.Run -ne 'Send') { $mock.AddTestMessages('alice', 3) }
+        $lock = if ($row.Lock) { Lock-Mailbox }
+
+        $pop = New-Pop3Parameters $mock $alice
+        $pop.TimeoutSec = $timeoutSec
+        $caught = $null
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        try {
+            switch ($row.Run) {
+                'Send' {
+                    $send = @{
+                        SmtpServer = $mock.Host; Port = $mock.SmtpPort; SkipCertificateCheck = $true; TimeoutSec = $timeoutSec
+                        MaximumRetryCount = 2; RetryIntervalSec = 0; From = 'ops@example.com'; To = 'a@example.com', 'b@example.com'
+                    }
+                    if ($row.Implicit) { $send.TlsMode = 'Implicit' }
+                    if ($row.Credential) { $send.Credential = $alice }
+                    if ($row.Big) { $send.Attachments = $bigFile; $send.TimeoutSec = 30 }
+                    $null = Send-SmtpMessage @send -ErrorAction SilentlyContinue -ErrorVariable errors
+                }
+                'Get' { $null = Get-Pop3Message @pop -Delete -ErrorAction SilentlyContinue -ErrorVariable errors }
+                'List' { $null = Get-Pop3Message @pop -ErrorAction SilentlyContinue -ErrorVariable errors }
+                'Remove' { Remove-Pop3Message @pop -Uid $uids[0] -Force -ErrorAction SilentlyContinue -ErrorVariable errors }
+            }
+        }
+        catch { $caught = $_ }
+        finally {
+            $watch.Stop()
+            if ($lock) { $lock.Dispose() }
+        }
+
+        $ids = @(@($errors) + @($caught) | Where-Object { $_ } | ForEach-Object {
+                $record = if ($_ -is [System.Management.Automation.ErrorRecord]) { $_ } else { $_.ErrorRecord }
+                ($record.FullyQualifiedErrorId -split ',')[0]
+            } | Select-Object -Unique)
+        if ($row.ErrorId) {
+            $ids | Should -Contain $row.ErrorId
+        }
+        else {
+            $ids | Should -BeNullOrEmpty
+        }
+
+        $limit = if ($row.Big) { 30 } else { $timeoutSec + 2 }
+        $watch.Elapsed.TotalSeconds | Should -BeLessThan $limit
+
+        if ($row.Run -eq 'Send') {
+            # Every accepted transaction is one delivery: never more than expected (no duplicate).
+            $mock.Messages.Count | Should -Be $row.Delivered
+        }
+        else {
+            $null = $mock.WaitForIdle(5000)
+            $mock.GetMailbox('alice').Count | Should -Be $row.Delivered
+        }
+    }
+
+    It 'is the table in README.md' {
+        $expected = (Format-FaultTable (. (Join-Path $PSScriptRoot 'FaultMatrix.ps1'))) -join "`n"
+        $readme = (Get-Content (Join-Path $PSScriptRoot '../README.md') -Raw) -replace "`r`n", "`n"
+        $readme.Contains($expected) | Should -BeTrue -Because "README.md must hold the matrix of tests/FaultMatrix.ps1; the table is:`n$expected"
+    }
+}
