@@ -139,6 +139,17 @@ Describe 'Reliability and hostile input' {
         }
     }
 
+    Context 'big inputs' {
+        It 'sends one message to 10,000 recipients in one transaction' {
+            $to = 1..10000 | ForEach-Object { "user$_@example.com" }
+            $result = Send-SmtpMessage @smtp -From 'ops@example.com' -To $to -Subject 'everyone'
+            $result.Accepted.Count | Should -Be 10000
+            $mock.Messages.Count | Should -Be 1
+            $mock.Messages[0].AcceptedRecipients.Count | Should -Be 10000
+            $mock.SmtpConnectionCount | Should -Be 1
+        }
+    }
+
     Context 'parallel runspaces' {
         It 'four runspaces sending and fetching at once deliver every message exactly once' {
             $jobs = 1..4 | ForEach-Object -ThrottleLimit 4 -Parallel {
