@@ -1,5 +1,7 @@
 using System;
+using System.Diagnostics;
 using System.Text;
+using System.Threading;
 using MailKit;
 
 namespace MailProtocols.Engine;
@@ -23,6 +25,7 @@ internal sealed class ProtocolTap : IProtocolLogger
     private IAuthenticationSecretDetector? _detector;
     private bool _inData;
     private int _matched; // how much of "\r\n.\r\n" the data stream currently ends with
+    private long _partialSince; // Stopwatch timestamp since the server's current line began arriving; 0: none
 
     public ProtocolTap(string? transcriptPath)
     {
@@ -93,7 +96,34 @@ internal sealed class ProtocolTap : IProtocolLogger
         _transcript?.LogClient(buffer, offset, count);
     }
 
-    public void LogServer(byte[] buffer, int offset, int count) => _transcript?.LogServer(buffer, offset, count);
+    public void LogServer(byte[] buffer, int offset, int count)
+    {
+        if (count > 0)
+        {
+            var endsLine = buffer[offset + count - 1] == (byte)'\n';
+            if (endsLine)
+            {
+                Interlocked.Exchange(ref _partialSince, 0);
+            }
+            else if (Array.LastIndexOf(buffer, (byte)'\n', offset + count - 1, count) >= 0 || Interlocked.Read(ref _partialSince) == 0)
+            {
+                Interlocked.Exchange(ref _partialSince, Stopwatch.GetTimestamp());
+            }
+        }
+
+        _transcript?.LogServer(buffer, offset, count);
+    }
+
+    /// <summary>How long the server has been sending its current, unfinished line (zero when it
+    /// is not in the middle of one): a server that trickles a reply is caught by this.</summary>
+    public TimeSpan PartialLineAge
+    {
+        get
+        {
+            var since = Interlocked.Read(ref _partialSince);
+            return since == 0 ? TimeSpan.Zero : TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - since) / (double)Stopwatch.Frequency);
+        }
+    }
 
     public void Dispose() => _transcript?.Dispose();
 

@@ -27,6 +27,14 @@ internal sealed class LineStream
     private int _start;
     private int _end;
 
+    // Trickle: output from _trickleFrom to _trickleTo (-1 = open, to the end of what is queued) goes out one byte
+    // at a time, _trickleMs apart (0 = off); _trickleWait returns false when the wait was interrupted.
+    private int _trickleMs;
+    private long _trickleFrom;
+    private long _trickleTo = -1;
+    private bool _trickleStarted;
+    private Func<int, bool>? _trickleWait;
+
     public LineStream(Stream stream, Action? onRoundTrip, int bufferSize = 16384)
     {
         _stream = stream;
@@ -76,11 +84,45 @@ internal sealed class LineStream
         _out.Write(CrLf, 0, 2);
     }
 
+    /// <summary>Output queued from now on (until <see cref="EndTrickle"/>, or until the reader waits for input) is
+    /// written one byte at a time, <paramref name="delayMs"/> apart; <paramref name="wait"/> does the waiting and
+    /// returns false if it was interrupted, which ends the write with a <see cref="TrickleStoppedException"/>.</summary>
+    public void BeginTrickle(int delayMs, Func<int, bool> wait)
+    {
+        _trickleMs = delayMs;
+        _trickleWait = wait;
+        _trickleFrom = _out.Length;
+        _trickleTo = -1;
+        _trickleStarted = false;
+    }
+
+    /// <summary>The command is handled: output queued after this point is written normally.</summary>
+    public void EndTrickle()
+    {
+        if (_trickleMs > 0 && _trickleTo < 0)
+        {
+            if (_out.Length > _trickleFrom)
+            {
+                _trickleTo = _out.Length;
+            }
+            else
+            {
+                _trickleMs = 0;
+            }
+        }
+    }
+
     /// <summary>Writes pending output without counting a round trip.</summary>
     public void Flush()
     {
         if (_out.Length == 0)
         {
+            return;
+        }
+
+        if (_trickleMs > 0)
+        {
+            FlushTrickle();
             return;
         }
 
@@ -98,7 +140,56 @@ internal sealed class LineStream
         }
 
         Flush();
+        _trickleMs = 0; // about to wait for the client: the trickled response is complete
         _onRoundTrip?.Invoke();
+    }
+
+    private void FlushTrickle()
+    {
+        byte[] buffer = _out.GetBuffer();
+        int length = (int)_out.Length;
+        int from = (int)Math.Min(_trickleFrom, length);
+        int to = _trickleTo < 0 ? length : (int)Math.Min(_trickleTo, length);
+        try
+        {
+            if (from > 0)
+            {
+                _stream.Write(buffer, 0, from);
+                _stream.Flush();
+            }
+
+            for (int i = from; i < to; i++)
+            {
+                if (_trickleStarted && !_trickleWait!(_trickleMs))
+                {
+                    throw new TrickleStoppedException(null);
+                }
+
+                _trickleStarted = true;
+                _stream.Write(buffer, i, 1);
+                _stream.Flush();
+            }
+
+            if (to < length)
+            {
+                _stream.Write(buffer, to, length - to);
+                _stream.Flush();
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+            throw new TrickleStoppedException(ex);
+        }
+
+        _out.SetLength(0);
+        if (_trickleTo >= 0)
+        {
+            _trickleMs = 0;
+        }
+        else
+        {
+            _trickleFrom = 0;
+        }
     }
 
     /// <summary>
@@ -243,5 +334,14 @@ internal sealed class LineStream
         byte[] result = new byte[length];
         Buffer.BlockCopy(_in, start, result, 0, length);
         return result;
+    }
+}
+
+/// <summary>A Trickle write ended early: the server is stopping, the session was aborted or the client went away.</summary>
+internal sealed class TrickleStoppedException : Exception
+{
+    public TrickleStoppedException(Exception? inner)
+        : base("Trickle stopped", inner)
+    {
     }
 }

@@ -292,6 +292,12 @@ public sealed partial class MockServer
 
     public Pop3Rule Pop3SendRaw(string command, string raw) => Pop3SendRaw(command, raw, -1);
 
+    /// <summary>Send the normal response (for RETR/TOP the status line and the message) one byte at a time,
+    /// <paramref name="delayMs"/> apart (0 = 1000), then go on normally (the waits end early on
+    /// Stop/DisconnectAll). "CONNECT" trickles the greeting.</summary>
+    public Pop3Rule Pop3Trickle(string command, int delayMs, int times) =>
+        AddPop3Rule(new Pop3Rule { Command = command, Action = Pop3RuleAction.Trickle, DelayMs = delayMs, Times = times });
+
     // ---- internals used by the POP3 sessions ----
 
     internal Pop3Rule? MatchPop3Rule(string command, string argument) => Locked(() => RuleMatcher.Match(_pop3Rules, command, argument));

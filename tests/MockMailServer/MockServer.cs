@@ -382,6 +382,11 @@ public sealed partial class MockServer : IDisposable
 
     public SmtpRule CloseMidData(int afterBytes) => CloseMidData(afterBytes, -1);
 
+    /// <summary>Send the normal reply one byte at a time, <paramref name="delayMs"/> apart (0 = 1000), then go on
+    /// normally (the waits end early on Stop/DisconnectAll). "CONNECT" trickles the greeting.</summary>
+    public SmtpRule Trickle(string command, int delayMs, int times) =>
+        AddRule(new SmtpRule { Command = command, Action = SmtpRuleAction.Trickle, DelayMs = delayMs, Times = times });
+
     // ---- internals used by sessions ----
 
     internal SmtpRule? MatchRule(string command, string argument) => Locked(() => RuleMatcher.Match(_rules, command, argument));

@@ -25,6 +25,11 @@ public enum Pop3RuleAction
     /// <summary>Write <see cref="Pop3Rule.Reply"/> as-is (UTF-8, no CRLF added) instead of handling the
     /// command, then keep reading.</summary>
     SendRaw,
+
+    /// <summary>Send the response (<see cref="Pop3Rule.Reply"/>, or the normal response if null/empty; for
+    /// RETR/TOP the status line and the message) one byte at a time, <see cref="Pop3Rule.DelayMs"/> apart
+    /// (0 = 1000), flushing each byte; then go on normally.</summary>
+    Trickle,
 }
 
 /// <summary>
@@ -68,6 +73,7 @@ public sealed class Pop3Rule : IMockRule
         Pop3RuleAction.Delay => RuleAction.Delay,
         Pop3RuleAction.CloseMidRetr => RuleAction.CloseMidTransfer,
         Pop3RuleAction.SendRaw => RuleAction.SendRaw,
+        Pop3RuleAction.Trickle => RuleAction.Trickle,
         _ => RuleAction.Reply,
     };
 

@@ -17,6 +17,9 @@ internal enum RuleAction
 
     /// <summary>POP3 only.</summary>
     SendRaw,
+
+    /// <summary>Write the reply one byte at a time, DelayMs apart.</summary>
+    Trickle,
 }
 
 /// <summary>What the rule matcher and the sessions need from an SMTP or POP3 rule.</summary>

@@ -70,6 +70,7 @@ internal abstract partial class SessionBase
             }
 
             Greet();
+            _io.EndTrickle();
             while (!_closed && !_aborted)
             {
                 var status = _io.ReadLine(MaxCommandLine, out var bytes, out _);
@@ -87,7 +88,12 @@ internal abstract partial class SessionBase
                 }
 
                 HandleCommand(text);
+                _io.EndTrickle();
             }
+        }
+        catch (TrickleStoppedException)
+        {
+            _closed = true; // Stop()/DisconnectAll() or the client went away during a Trickle: end quietly
         }
         catch (Exception ex) when (!_aborted && IsTimeout(ex))
         {
@@ -301,6 +307,10 @@ internal abstract partial class SessionBase
 
                 ResetConnection();
                 return false;
+            case RuleAction.Trickle:
+                overrideReply = NullIfEmpty(rule.Reply);
+                _io.BeginTrickle(rule.DelayMs > 0 ? rule.DelayMs : 1000, Sleep);
+                return true;
             case RuleAction.SendRaw:
                 _io.Write(rule.Reply ?? string.Empty);
                 return false;

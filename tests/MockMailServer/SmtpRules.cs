@@ -20,6 +20,10 @@ public enum SmtpRuleAction
 
     /// <summary>On DATA: send 354, read <see cref="SmtpRule.AfterBytes"/> bytes of content, then reset the connection.</summary>
     CloseMidData,
+
+    /// <summary>Send the reply (<see cref="SmtpRule.Reply"/>, or the normal reply if null/empty) one byte at a
+    /// time, <see cref="SmtpRule.DelayMs"/> apart (0 = 1000), flushing each byte; then go on normally.</summary>
+    Trickle,
 }
 
 /// <summary>
@@ -64,6 +68,7 @@ public sealed class SmtpRule : IMockRule
         SmtpRuleAction.NeverReply => RuleAction.NeverReply,
         SmtpRuleAction.Delay => RuleAction.Delay,
         SmtpRuleAction.CloseMidData => RuleAction.CloseMidTransfer,
+        SmtpRuleAction.Trickle => RuleAction.Trickle,
         _ => RuleAction.Reply,
     };
 

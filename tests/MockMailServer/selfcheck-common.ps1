@@ -80,6 +80,53 @@ def await_close(sock):
     except Exception as e:
         out({'closed': True, 'secs': time.time() - t, 'error': type(e).__name__})
 
+def trickle_client():
+    # 'trickle' mode. arg: {'cmd': the trickled command (None: the greeting), 'pre': commands sent before it
+    # (one-line replies), 'end': how the trickled response ends, 'after': a command sent after it (its reply
+    # line is reported), 'stop': report the first byte, then how long until the server closes}
+    s = socket.create_connection((host, port), timeout=20)
+    def line():
+        b = b''
+        while not b.endswith(b'\r\n'):
+            c = s.recv(1)
+            if not c:
+                break
+            b += c
+        return b.decode('utf-8', 'replace')
+    if arg.get('cmd'):
+        line()
+        for c in arg.get('pre') or []:
+            s.sendall(c.encode() + b'\r\n')
+            line()
+        s.sendall(arg['cmd'].encode() + b'\r\n')
+    t0 = time.time()
+    end = (arg.get('end') or '\r\n').encode()
+    data, chunks, first = b'', 0, None
+    while not data.endswith(end):
+        c = s.recv(4096)
+        if not c:
+            break
+        if first is None:
+            first = time.time() - t0
+            if arg.get('stop'):
+                out({'first': first})
+                t = time.time()
+                try:
+                    while s.recv(4096):
+                        pass
+                    out({'closed': True, 'secs': time.time() - t})
+                except Exception as e:
+                    out({'closed': True, 'secs': time.time() - t, 'error': type(e).__name__})
+                return
+        data += c
+        chunks += 1
+    total = time.time() - t0
+    after = None
+    if arg.get('after'):
+        s.sendall(arg['after'].encode() + b'\r\n')
+        after = line()
+    out({'first': first, 'total': total, 'len': len(data), 'chunks': chunks, 'text': data.decode('utf-8', 'replace'), 'after': after})
+
 mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 arg = json.loads(base64.b64decode(sys.argv[4]).decode('utf-8')) if len(sys.argv) > 4 and sys.argv[4] else None
 
@@ -112,6 +159,28 @@ function Start-Client([string]$Mode, [int]$Port, $Argument = $null) {
     $psi.RedirectStandardOutput = $true
     $psi.UseShellExecute = $false
     [Diagnostics.Process]::Start($psi)
+}
+
+# Trickle checks on a 'trickle' client result: the response came byte by byte, about (len - 1) * delayMs in all.
+function Test-Trickled([string]$Name, $Result, [int]$DelayMs) {
+    $expected = ($Result.len - 1) * $DelayMs / 1000.0
+    $detail = $Result | ConvertTo-Json -Compress
+    Check "${Name}: first byte comes quickly" ($null -ne $Result.first -and $Result.first -lt 0.5) $detail
+    Check "${Name}: one byte at a time" ($Result.len -gt 1 -and $Result.chunks -ge $Result.len - 1) $detail
+    Check "${Name}: takes about (len - 1) * DelayMs" ($Result.total -ge $expected * 0.9 -and $Result.total -lt $expected + 1.5) "expected ~$expected s: $detail"
+}
+
+# A 'trickle' client with 'stop' got its first byte: Stop() must return promptly and close the connection.
+function Test-StopDuringTrickle([Diagnostics.Process]$Process) {
+    $first = $Process.StandardOutput.ReadLine() | ConvertFrom-Json
+    Check 'trickle: client got the first byte' ($null -ne $first.first -and $first.first -lt 0.5) ($first | ConvertTo-Json -Compress)
+    $sw = [Diagnostics.Stopwatch]::StartNew()
+    $server.Stop()
+    $sw.Stop()
+    Check 'trickle: Stop() during a trickle returns within 2 s' ($sw.ElapsedMilliseconds -lt 2000) "$($sw.ElapsedMilliseconds) ms"
+    $second = $Process.StandardOutput.ReadLine() | ConvertFrom-Json
+    [void]$Process.WaitForExit(10000)
+    Check 'trickle: client sees the connection closed by Stop()' ($second.closed -and $second.secs -lt 5) ($second | ConvertTo-Json -Compress)
 }
 
 # With 'never' clients waiting on $Processes (each printed its first line): Stop() must return promptly and

@@ -149,6 +149,9 @@ elif mode == 'smtp':
     refused = s.sendmail('sender@example.com', arg['to'], msg)
     s.quit()
     out({'refused': list(refused.keys())})
+
+elif mode == 'trickle':
+    trickle_client()
 '@
 
 $py = New-PythonClient 'mockmail-selfcheck-pop3' $pythonModes
@@ -389,6 +392,39 @@ try {
     Write-UnexpectedError $_
 } finally {
     $server.Dispose()
+}
+
+# ---- 14b. Pop3Trickle: greeting and RETR arrive byte by byte, then the session goes on; Stop() ends it promptly
+$server = [MockMail.MockServer]::new()
+$proc = $null
+try {
+    $server.Start()
+    $server.Pop3.Greeting = 'x'
+    $server.Pop3.Apop = $false                                     # '+OK x' + CRLF: 7 bytes
+    $rule = $server.Pop3Trickle('CONNECT', 200, 1)
+    $r = Invoke-Client 'trickle' $server.Pop3Port @{ after = 'USER alice' }
+    Check 'trickle: POP3 greeting text' ($r.text -eq "+OK x`r`n") ($r | ConvertTo-Json -Compress)
+    Test-Trickled 'trickle: POP3 greeting' $r 200
+    Check 'trickle: POP3 goes on normally (USER gets +OK)' ($r.after -like '+OK*') "$($r.after)"
+    Check 'trickle: POP3 rule hit once' ($rule.Hits -eq 1) "$($rule.Hits)"
+
+    $null = $server.AddMessage('alice', "Subject: t`n`n.hi`n")
+    $null = $server.Pop3Trickle('RETR', 20, 1)
+    $r = Invoke-Client 'trickle' $server.Pop3Port @{ cmd = 'RETR 1'; pre = @('USER alice', 'PASS Secr3t!Pa55'); end = "`r`n.`r`n"; after = 'STAT' }
+    Check 'trickle: POP3 RETR status line and message' ($r.text -match '^\+OK.*\r\nSubject: t\r\n\r\n\.\.hi\r\n\.\r\n$') ($r | ConvertTo-Json -Compress)
+    Test-Trickled 'trickle: POP3 RETR' $r 20
+    Check 'trickle: POP3 goes on normally after RETR (STAT)' ($r.after -like '+OK 1 *') "$($r.after)"
+    Check 'trickle: POP3 sessions without Error' ($server.WaitForIdle(5000) -and -not ($server.Pop3Sessions | Where-Object { $_.Error })) (($server.Pop3Sessions | ForEach-Object { "$($_.Error)" }) -join '; ')
+
+    $null = $server.Pop3Trickle('CONNECT', 1000, 1)
+    $proc = Start-Client 'trickle' $server.Pop3Port @{ stop = $true }
+    Test-StopDuringTrickle $proc
+    Check 'trickle: POP3 session ended by Stop()' ($server.ActiveSessionCount -eq 0 -and $server.Pop3Sessions[-1].Ended -and -not $server.Pop3Sessions[-1].Error) "err=$($server.Pop3Sessions[-1].Error)"
+} catch {
+    Write-UnexpectedError $_
+} finally {
+    $server.Dispose()
+    if ($proc -and -not $proc.HasExited) { $proc.Kill() }
 }
 
 # ---- 15. NeverReply / Delay: clients time out, Stop() returns promptly, no commit, lock gone

@@ -122,6 +122,9 @@ elif mode == 'chat':
     except Exception as e:
         res.append(['<' + type(e).__name__ + '>'])
     out({'replies': res})
+
+elif mode == 'trickle':
+    trickle_client()
 '@
 
 $py = New-PythonClient 'mockmail-selfcheck' $pythonModes
@@ -274,6 +277,35 @@ try {
     Write-UnexpectedError $_
 } finally {
     $server.Dispose()
+}
+
+# ---- 5b. Trickle: the greeting arrives byte by byte, then the session goes on; Stop() ends a trickle promptly
+$server = [MockMail.MockServer]::new()
+$proc = $null
+try {
+    $server.Start()
+    $server.Smtp.Greeting = 'x'                                    # '220 x' + CRLF: 7 bytes
+    $rule = $server.Trickle('CONNECT', 200, 1)
+    $r = Invoke-Client 'trickle' $server.SmtpPort @{ after = 'QUIT' }
+    Check 'trickle: SMTP greeting text' ($r.text -eq "220 x`r`n") ($r | ConvertTo-Json -Compress)
+    Test-Trickled 'trickle: SMTP greeting' $r 200
+    Check 'trickle: SMTP goes on normally (QUIT gets 221)' ($r.after -like '221 *') "$($r.after)"
+    Check 'trickle: SMTP rule hit once' ($rule.Hits -eq 1) "$($rule.Hits)"
+    $null = $server.Trickle('EHLO', 10, 1)
+    $r = Invoke-Client 'trickle' $server.SmtpPort @{ cmd = 'EHLO client.test'; end = "XOAUTH2`r`n"; after = 'NOOP' }
+    Check 'trickle: SMTP EHLO reply trickled, then NOOP normal' ($r.text -like '250-mock.test Hello client.test*' -and $r.chunks -ge $r.len / 2 -and $r.total -ge ($r.len - 1) * 0.009 -and $r.after -like '250 *') ($r | ConvertTo-Json -Compress)
+    Check 'trickle: SMTP sessions without Error' ($server.WaitForIdle(5000) -and -not ($server.SmtpSessions | Where-Object { $_.Error })) (($server.SmtpSessions | ForEach-Object { "$($_.Error)" }) -join '; ')
+
+    $server.Smtp.Greeting = 'mock.test ESMTP MockMail ready'
+    $null = $server.Trickle('CONNECT', 1000, 1)
+    $proc = Start-Client 'trickle' $server.SmtpPort @{ stop = $true }
+    Test-StopDuringTrickle $proc
+    Check 'trickle: SMTP session ended by Stop()' ($server.ActiveSessionCount -eq 0 -and $server.SmtpSessions[-1].Ended -and -not $server.SmtpSessions[-1].Error) "err=$($server.SmtpSessions[-1].Error)"
+} catch {
+    Write-UnexpectedError $_
+} finally {
+    $server.Dispose()
+    if ($proc -and -not $proc.HasExited) { $proc.Kill() }
 }
 
 # ---- 6. NeverReply / CONNECT NeverReply / Delay: clients time out, Stop() returns promptly and closes them

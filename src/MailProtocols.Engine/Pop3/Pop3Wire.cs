@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.IO;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -67,6 +68,7 @@ internal sealed class Pop3Wire : IDisposable
     private readonly CertificateValidator _validator;
     private readonly byte[] _buffer = new byte[64 * 1024];
     private readonly MemoryStream _pending = new(); // commands not yet written: pipelined ones go in one write
+    private readonly Stopwatch _line = new(); // since the line being read began
     private int _start;
     private int _end;
     private Socket? _socket;
@@ -220,6 +222,7 @@ internal sealed class Pop3Wire : IDisposable
     {
         long written = 0;
         var atLineStart = true;
+        _line.Restart();
         while (true)
         {
             if (_start == _end)
@@ -263,6 +266,11 @@ internal sealed class Pop3Wire : IDisposable
             }
 
             destination.Write(_buffer, _start, stop - _start);
+            if (atLineStart || Array.IndexOf(_buffer, (byte)'\n', _start, stop - _start) >= 0)
+            {
+                _line.Restart();
+            }
+
             written += stop - _start;
             _start = stop;
             progress?.Invoke(written);
@@ -318,6 +326,7 @@ internal sealed class Pop3Wire : IDisposable
 
     private string ReadLine(int maxLine, CancellationToken token)
     {
+        _line.Restart(); // a line that trickles in slower than the timeout is a timeout
         var searched = 0; // bytes after _start already known to hold no LF
         while (true)
         {
@@ -341,6 +350,7 @@ internal sealed class Pop3Wire : IDisposable
             {
                 throw new Pop3ProtocolViolation($"The server sent a line longer than the {maxLine} bytes allowed.");
             }
+
 
             if (!FillMore(token))
             {
@@ -384,6 +394,19 @@ internal sealed class Pop3Wire : IDisposable
         if (_end == _buffer.Length)
         {
             throw new Pop3ProtocolViolation("The server sent a line longer than the read buffer.");
+        }
+
+        // Each line must arrive within the timeout, however the server trickles it: the read
+        // may wait only for what is left of that time.
+        var left = _settings.Timeout - _line.Elapsed;
+        if (left <= TimeSpan.Zero)
+        {
+            throw new TimeoutException($"The server took longer than {_settings.Timeout.TotalSeconds:0.###} s to send one line.");
+        }
+
+        if (_socket != null)
+        {
+            _socket.ReceiveTimeout = (int)Math.Min(int.MaxValue, Math.Ceiling(left.TotalMilliseconds));
         }
 
         var read = _stream!.Read(_buffer, _end, _buffer.Length - _end);

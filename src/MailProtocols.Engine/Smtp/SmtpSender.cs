@@ -28,6 +28,8 @@ public sealed class SmtpSender : IDisposable
     private readonly EngineSmtpClient _client;
     private readonly Connector _connector;
     private readonly CancellationTokenRegistration _abortOnCancel;
+    private readonly Timer _watchdog;
+    private volatile bool _stalled;
 
     public SmtpSender(ConnectionSettings settings, Action<string>? verbose, CancellationToken token)
     {
@@ -46,7 +48,26 @@ public sealed class SmtpSender : IDisposable
         // MailKit's blocking reads honour the token only between reads; closing the socket
         // makes a read that waits on a silent server end at once.
         _abortOnCancel = token.Register(() => _client.Dispose());
+
+        // MailKit's timeout bounds each read, so a server that trickles a reply a byte at a time
+        // could hold a command for ever: a reply line that takes longer than the timeout to
+        // arrive ends the session.
+        _watchdog = new Timer(_ => CheckForStall(), null, 250, 250);
     }
+
+    private void CheckForStall()
+    {
+        if (!_stalled && _tap.PartialLineAge > _settings.Timeout)
+        {
+            _stalled = true;
+            _client.Dispose();
+        }
+    }
+
+    private MailOperationException Stalled(string what) =>
+        new("Timeout", MailErrorKind.OperationTimeout, _settings.Endpoint,
+            $"The server {_settings.Endpoint} took longer than {_settings.Timeout.TotalSeconds:0.###} s to send one reply line {what}; the session was abandoned.",
+            new TimeoutException("A reply line arrived too slowly.")) { IsSessionFailure = true };
 
     /// <summary>Retries after the first attempt, for transient (4xx) replies and connections
     /// lost before the end of the data.</summary>
@@ -78,6 +99,11 @@ public sealed class SmtpSender : IDisposable
         }
 
         _token.ThrowIfCancellationRequested();
+        if (_stalled)
+        {
+            throw Stalled("earlier in this command");
+        }
+
         _verbose($"Connecting to {_settings.Endpoint} ({_connector.SocketOptions}).");
         _connector.Connect(_token);
         ConnectionCount++;
@@ -120,6 +146,19 @@ public sealed class SmtpSender : IDisposable
 
                 accepted.AddRange(_client.AcceptedRecipients.Select(m => m.Address));
                 pending = CollectRefusals(rejected, retriesLeft);
+            }
+            catch (Exception ex) when (_stalled && !_token.IsCancellationRequested)
+            {
+                // The watchdog closed the client under MailKit's feet: whatever it threw, the
+                // cause is a reply that trickled in too slowly.
+                if (_tap.DataTerminatorSent)
+                {
+                    throw new MailOperationException("DeliveryUnknown", MailErrorKind.ConnectionError, composed.Mime.MessageId,
+                        $"The message {composed.Mime.MessageId} was sent in full to {_settings.Endpoint}, but its reply came too slowly " +
+                        "and the session was abandoned. It may or may not have been delivered; it was not sent again.", ex) { IsSessionFailure = true };
+                }
+
+                throw Stalled($"while sending {composed.Mime.MessageId}; the message was not delivered");
             }
             catch (SmtpCommandException ex) when (!_token.IsCancellationRequested)
             {
@@ -221,6 +260,7 @@ public sealed class SmtpSender : IDisposable
 
     public void Dispose()
     {
+        _watchdog.Dispose();
         _abortOnCancel.Dispose();
         _client.Dispose();
         _tap.Dispose();
