@@ -263,6 +263,42 @@ Describe 'Get-Pop3Message' {
         }
     }
 
+    Context 'a certificate the system trusts' {
+        It 'logs in over STLS when the certificate chains to a trusted CA, with no revocation server reachable' {
+            # As for SMTP: a private CA trusted through SSL_CERT_FILE in a child pwsh.
+            $authority = [MockMail.TestCertificates]::CreateAuthority('MailProtocols POP3 Test CA')
+            $now = [DateTimeOffset]::UtcNow
+            $trusted = New-Object MockMail.MockServer
+            try {
+                $trusted.UseCertificate([MockMail.TestCertificates]::CreateServerCertificate($authority, 'localhost', $now.AddDays(-1), $now.AddDays(30)))
+                $trusted.Start()
+                $null = $trusted.AddTestMessages('alice', 2)
+                $bundle = Join-Path $TestDrive 'pop3-ca.pem'
+                Set-Content -Path $bundle -Value ([MockMail.TestCertificates]::ToPem($authority)) -NoNewline
+                $script = Join-Path $TestDrive 'pop3-trust.ps1'
+                Set-Content $script @'
+param($ModulePath, $Port, $Password)
+Import-Module $ModulePath
+$cred = [pscredential]::new('alice', (ConvertTo-SecureString $Password -AsPlainText -Force))
+$ok = @(Get-Pop3Message -Pop3Server localhost -Port $Port -Credential $cred -UseSsl -ErrorAction Stop).Count
+try { Get-Pop3Message -Pop3Server 127.0.0.1 -Port $Port -Credential $cred -UseSsl -ErrorAction Stop | Out-Null; $wrong = 'accepted' } catch { $wrong = $_.FullyQualifiedErrorId }
+[pscustomobject]@{ Count = $ok; WrongName = $wrong } | ConvertTo-Json -Compress
+'@
+                $saved = $env:SSL_CERT_FILE
+                try {
+                    $env:SSL_CERT_FILE = $bundle
+                    $json = & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -File $script $modulePath $trusted.Pop3Port $trusted.Users['alice']
+                }
+                finally { $env:SSL_CERT_FILE = $saved }
+                $result = ($json | Select-Object -Last 1) | ConvertFrom-Json
+                $result.Count | Should -Be 2
+                $result.WrongName | Should -Be "CertificateRejected$fqid"
+                $trusted.Pop3Sessions[0].Tls | Should -BeTrue
+            }
+            finally { $trusted.Dispose() }
+        }
+    }
+
     Context 'errors' {
         It 'reports a wrong password as AuthenticationFailed' {
             $bad = [pscredential]::new('alice', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
