@@ -150,6 +150,34 @@ Describe 'Reliability and hostile input' {
         }
     }
 
+    Context 'big inputs, continued' {
+        It 'sends a 100 MB attachment intact' {
+            $mock.Smtp.MaxSize = 0
+            $file = Join-Path $TestDrive 'big100.bin'
+            $bytes = [byte[]]::new(1MB); [Random]::new(7).NextBytes($bytes)
+            $stream = [IO.File]::Create($file); 1..100 | ForEach-Object { $stream.Write($bytes, 0, $bytes.Length) }; $stream.Dispose()
+            $result = Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Subject 'big' -Attachments $file
+            $result.Accepted | Should -Be @('a@example.com')
+            $parsed = ConvertFrom-RawMessage $mock.Messages[0].Data
+            $content = [IO.MemoryStream]::new()
+            @($parsed.Attachments)[0].Content.DecodeTo($content)
+            $content.Length | Should -Be 100MB
+            $expected = (Get-FileHash $file).Hash
+            $content.Position = 0
+            (Get-FileHash -InputStream $content).Hash | Should -Be $expected
+        }
+
+        It 'sends 5,000 piped messages over one connection, each exactly once' {
+            $mock.DeliverToMailboxes = $false
+            $results = 1..5000 | ForEach-Object { [pscustomobject]@{ To = "u$_@example.com"; Subject = "bulk $_" } } |
+                Send-SmtpMessage @smtp -From 'bulk@example.com'
+            @($results).Count | Should -Be 5000
+            $mock.Messages.Count | Should -Be 5000
+            $mock.SmtpConnectionCount | Should -Be 1
+            ($mock.Messages.AcceptedRecipients | Sort-Object -Unique).Count | Should -Be 5000
+        }
+    }
+
     Context 'parallel runspaces' {
         It 'four runspaces sending and fetching at once deliver every message exactly once' {
             $jobs = 1..4 | ForEach-Object -ThrottleLimit 4 -Parallel {
