@@ -55,9 +55,15 @@ Describe 'Fault matrix' {
 
         $pop = New-Pop3Parameters $mock $alice
         $pop.TimeoutSec = $timeoutSec
+        if ($row.Implicit) { $pop.TlsMode = 'Implicit' }
+        # Every run writes a transcript and all its streams are kept: no fault may leak the password.
+        $transcript = Join-Path $TestDrive "$($row.Id).log"
+        $pop.TranscriptPath = $transcript
         $caught = $null
         $watch = [Diagnostics.Stopwatch]::StartNew()
-        try {
+        $VerbosePreference = 'Continue'
+        $DebugPreference = 'Continue'
+        $records = try {
             switch ($row.Run) {
                 'Send' {
                     $send = @{
@@ -67,18 +73,27 @@ Describe 'Fault matrix' {
                     if ($row.Implicit) { $send.TlsMode = 'Implicit' }
                     if ($row.Credential) { $send.Credential = $alice }
                     if ($row.Big) { $send.Attachments = $bigFile; $send.TimeoutSec = 30 }
-                    $null = Send-SmtpMessage @send -ErrorAction SilentlyContinue -ErrorVariable errors
+                    Send-SmtpMessage @send -TranscriptPath $transcript -ErrorAction SilentlyContinue -ErrorVariable errors *>&1
                 }
-                'Get' { $null = Get-Pop3Message @pop -Delete -ErrorAction SilentlyContinue -ErrorVariable errors }
-                'List' { $null = Get-Pop3Message @pop -ErrorAction SilentlyContinue -ErrorVariable errors }
-                'Remove' { Remove-Pop3Message @pop -Uid $uids[0] -Force -ErrorAction SilentlyContinue -ErrorVariable errors }
+                'Get' { Get-Pop3Message @pop -Delete -ErrorAction SilentlyContinue -ErrorVariable errors *>&1 }
+                'List' { Get-Pop3Message @pop -ErrorAction SilentlyContinue -ErrorVariable errors *>&1 }
+                'Remove' { Remove-Pop3Message @pop -Uid $uids[0] -Force -ErrorAction SilentlyContinue -ErrorVariable errors *>&1 }
             }
         }
         catch { $caught = $_ }
         finally {
             $watch.Stop()
+            $VerbosePreference = 'SilentlyContinue'
+            $DebugPreference = 'SilentlyContinue'
             if ($lock) { $lock.Dispose() }
         }
+
+        $seen = (@($records) + @($caught) | Where-Object { $_ } | ForEach-Object {
+                $_ | Out-String
+                if ($_ -is [System.Management.Automation.ErrorRecord]) { $_.Exception.ToString() }
+            }) -join "`n"
+        if (Test-Path $transcript) { $seen += Get-Content $transcript -Raw }
+        Assert-NoSecret -Text $seen -Secret $mock.Users['alice'], "`0alice`0$($mock.Users['alice'])"
 
         $ids = @(@($errors) + @($caught) | Where-Object { $_ } | ForEach-Object {
                 $record = if ($_ -is [System.Management.Automation.ErrorRecord]) { $_ } else { $_.ErrorRecord }
