@@ -19,6 +19,12 @@ Describe 'Get-Pop3Message' {
     BeforeEach {
         $mock.Reset()
         $pop = Get-Pop
+        $watchFile = Join-Path $TestDrive "secrets-$([guid]::NewGuid().ToString('n')).log"
+        $PSDefaultParameterValues = Enable-SecretWatch $watchFile
+    }
+
+    AfterEach {
+        Assert-NoSecretLeft -Path $watchFile -Secret $password, $token, "`0alice`0$password"
     }
 
     Context 'listing and selection' {

@@ -18,6 +18,12 @@ Describe 'Remove-Pop3Message' {
         $mock.Reset()
         $pop = Get-Pop
         $uids = $mock.AddTestMessages('alice', 4)
+        $watchFile = Join-Path $TestDrive "secrets-$([guid]::NewGuid().ToString('n')).log"
+        $PSDefaultParameterValues = Enable-SecretWatch $watchFile
+    }
+
+    AfterEach {
+        Assert-NoSecretLeft -Path $watchFile -Secret $mock.Users['alice'], "`0alice`0$($mock.Users['alice'])"
     }
 
     It 'deletes by -Uid in one session with one QUIT, and -PassThru returns what was deleted' {

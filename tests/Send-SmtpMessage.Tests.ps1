@@ -26,6 +26,12 @@ Describe 'Send-SmtpMessage' {
     BeforeEach {
         $mock.Reset()
         $smtp = Get-Smtp
+        $watchFile = Join-Path $TestDrive "secrets-$([guid]::NewGuid().ToString('n')).log"
+        $PSDefaultParameterValues = Enable-SecretWatch $watchFile
+    }
+
+    AfterEach {
+        Assert-NoSecretLeft -Path $watchFile -Secret $password, $token, "`0alice`0$password"
     }
 
     Describe 'Send-SmtpMessage by parameter' {
@@ -336,6 +342,12 @@ $outcome | ConvertTo-Json -Compress
     }
 
     Describe 'Send-SmtpMessage authentication' {
+        It 'has the secret watch of every test in place (a transcript by default)' {
+            Send-SmtpMessage @smtp -Credential $alice -From 'alice@example.com' -To 'a@example.com' | Out-Null
+            $watchFile | Should -Exist
+            Get-Content $watchFile -Raw | Should -Match 'AUTH'
+        }
+
         It 'authenticates with -Credential over STARTTLS' {
             Send-SmtpMessage @smtp -Credential $alice -From 'alice@example.com' -To 'a@example.com' | Out-Null
             $mock.SmtpSessions[0].AuthUser | Should -Be 'alice'

@@ -166,3 +166,25 @@ function Measure-Stop {
     $ps.Dispose()
     $result
 }
+
+function Enable-SecretWatch {
+    # For BeforeEach: every command of the module in this test writes a transcript (unless the
+    # test names its own), and the test's errors are collected from here on.
+    param([string] $Path)
+    $global:Error.Clear()
+    $defaults = @{}
+    foreach ($command in 'Send-SmtpMessage', 'Get-Pop3Message', 'Remove-Pop3Message') { $defaults["${command}:TranscriptPath"] = $Path }
+    $defaults
+}
+
+function Assert-NoSecretLeft {
+    # For AfterEach: the transcript and every error of the test (with its exception text) must
+    # hold none of the secrets.
+    param([string] $Path, [string[]] $Secret)
+    $text = ($global:Error | ForEach-Object {
+            $_ | Out-String
+            if ($_ -is [System.Management.Automation.ErrorRecord]) { $_.Exception.ToString() } else { $_.ToString() }
+        }) -join "`n"
+    if (Test-Path $Path) { $text += Get-Content $Path -Raw }
+    Assert-NoSecret -Text $text -Secret $Secret
+}
