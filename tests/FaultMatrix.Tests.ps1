@@ -51,6 +51,8 @@ Describe 'Fault matrix' {
         if ($row.Rule) { $null = $mock.($row.Rule[0]).Invoke(@($row.Rule | Select-Object -Skip 1)) }
         if ($row.Pop3Rule) { $null = $mock.($row.Pop3Rule[0]).Invoke(@($row.Pop3Rule | Select-Object -Skip 1)) }
         $uids = if ($row.Run -ne 'Send') { $mock.AddTestMessages('alice', 3) }
+        $originals = @($mock.GetMailbox('alice') | ForEach-Object { [Convert]::ToBase64String($_.Data) })
+        $folder = (New-Item -ItemType Directory -Path (Join-Path $TestDrive "saved-$($row.Id)") -Force).FullName
         $lock = if ($row.Lock) { Lock-Mailbox }
 
         $pop = New-Pop3Parameters $mock $alice
@@ -76,6 +78,7 @@ Describe 'Fault matrix' {
                     Send-SmtpMessage @send -TranscriptPath $transcript -ErrorAction SilentlyContinue -ErrorVariable errors *>&1
                 }
                 'Get' { Get-Pop3Message @pop -Delete -ErrorAction SilentlyContinue -ErrorVariable errors *>&1 }
+                'Save' { Get-Pop3Message @pop -Delete -Destination $folder -ErrorAction SilentlyContinue -ErrorVariable errors *>&1 }
                 'List' { Get-Pop3Message @pop -ErrorAction SilentlyContinue -ErrorVariable errors *>&1 }
                 'Remove' { Remove-Pop3Message @pop -Uid $uids[0] -Force -ErrorAction SilentlyContinue -ErrorVariable errors *>&1 }
             }
@@ -116,6 +119,12 @@ Describe 'Fault matrix' {
         else {
             $null = $mock.WaitForIdle(5000)
             $mock.GetMailbox('alice').Count | Should -Be $row.Delivered
+        }
+
+        # Whatever was saved is whole: no partial file, and each .eml is byte for byte a message.
+        Get-ChildItem $folder -Filter '*.partial' | Should -BeNullOrEmpty
+        foreach ($saved in Get-ChildItem $folder -Filter '*.eml') {
+            $originals | Should -Contain ([Convert]::ToBase64String([IO.File]::ReadAllBytes($saved.FullName)))
         }
     }
 

@@ -3,8 +3,9 @@
 # checked against this list (the test prints the table to paste when they differ).
 #
 # Rule: the mock method and its arguments that inject the fault. Run: 'Send' (one message to
-# a@example.com and b@example.com), 'Get' (Get-Pop3Message -Delete on three messages), 'List'
-# (Get-Pop3Message, headers only) or 'Remove' (Remove-Pop3Message of the first message).
+# a@example.com and b@example.com), 'Get' (Get-Pop3Message -Delete on three messages), 'Save'
+# (the same with -Destination), 'List' (Get-Pop3Message, headers only) or 'Remove'
+# (Remove-Pop3Message of the first message).
 # ErrorId: the error expected ('' when it must succeed). Delivered: messages the mock must hold
 # afterwards (Send), or messages left in the mailbox (Get/Remove).
 @(
@@ -59,6 +60,9 @@
     @{ Id = 'P21'; Cmdlet = 'Get-Pop3Message'; Fault = '-ERR to USER'; Pop3Options = @{ SaslMechanisms = @() }; Pop3Rule = 'Pop3ReplyTo', 'USER', '', '-ERR [AUTH] No such user', -1; Run = 'Get'; ErrorId = 'AuthenticationFailed'; Delivered = 3; Behaviour = 'AuthenticationFailed; the password is never sent' }
     @{ Id = 'P22'; Cmdlet = 'Get-Pop3Message'; Fault = '-ERR to PASS'; Pop3Options = @{ SaslMechanisms = @() }; Pop3Rule = 'Pop3ReplyTo', 'PASS', '', '-ERR [AUTH] Invalid password', -1; Run = 'Get'; ErrorId = 'AuthenticationFailed'; Delivered = 3; Behaviour = 'AuthenticationFailed; nothing deleted' }
     @{ Id = 'P23'; Cmdlet = 'Get-Pop3Message'; Fault = '-ERR to APOP'; Pop3Options = @{ SaslMechanisms = @(); User = $false }; Pop3Rule = 'Pop3ReplyTo', 'APOP', '', '-ERR [AUTH] Bad digest', -1; Run = 'Get'; ErrorId = 'AuthenticationFailed'; Delivered = 3; Behaviour = 'AuthenticationFailed; nothing deleted' }
+    @{ Id = 'P24'; Cmdlet = 'Get-Pop3Message'; Fault = 'connection closed mid-RETR, saving with -Destination'; Pop3Rule = 'Pop3CloseMidRetr', '2', 20, -1; Run = 'Save'; ErrorId = 'ConnectionLost'; Delivered = 3; Behaviour = 'ConnectionLost; nothing deleted; no partial .eml left' }
+    @{ Id = 'P25'; Cmdlet = 'Get-Pop3Message'; Fault = 'no reply to RETR, saving with -Destination'; Pop3Rule = 'Pop3NeverReply', 'RETR', -1; Run = 'Save'; ErrorId = 'Timeout'; Delivered = 3; Behaviour = 'Timeout; nothing deleted; no partial .eml left' }
+    @{ Id = 'P26'; Cmdlet = 'Get-Pop3Message'; Fault = '-ERR to one RETR, saving with -Destination'; Pop3Rule = 'Pop3ReplyTo', 'RETR', '2', '-ERR [SYS/TEMP] unreadable', -1; Run = 'Save'; ErrorId = 'MessageUnavailable'; Delivered = 1; Behaviour = 'MessageUnavailable for it; it stays; the others are saved and deleted' }
     @{ Id = 'R01'; Cmdlet = 'Remove-Pop3Message'; Fault = '-ERR to DELE'; Pop3Rule = 'Pop3ReplyTo', 'DELE', '', '-ERR cannot', -1; Run = 'Remove'; ErrorId = 'DeleteRefused'; Delivered = 3; Behaviour = 'DeleteRefused; the message stays' }
     @{ Id = 'R02'; Cmdlet = 'Remove-Pop3Message'; Fault = 'connection closed before the QUIT reply'; Pop3Rule = 'Pop3CloseOn', 'QUIT', '', -1; Run = 'Remove'; ErrorId = 'ConnectionLost'; Delivered = 3; Behaviour = 'ConnectionLost; nothing deleted' }
     @{ Id = 'R03'; Cmdlet = 'Remove-Pop3Message'; Fault = 'mailbox locked by another session'; Lock = $true; Run = 'Remove'; ErrorId = 'MailboxLocked'; Delivered = 3; Behaviour = 'MailboxLocked (ResourceBusy); nothing deleted' }
