@@ -1,9 +1,6 @@
 using System;
-using System.IO;
-using System.Net.Sockets;
 using System.Threading;
 using MailKit;
-using MailKit.Net.Proxy;
 using MailKit.Security;
 
 namespace MailProtocols.Engine;

@@ -76,11 +76,6 @@ public sealed class SmtpSender : IDisposable
     /// <summary>Wait before the first retry; each further retry waits twice as long.</summary>
     public TimeSpan RetryInterval { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>How many connections were opened so far.</summary>
-    public int ConnectionCount { get; private set; }
-
-    public bool IsConnected => _client.IsConnected;
-
     /// <summary>Checks a message (addresses, files, headers) without connecting and says what
     /// would be sent. Throws the same errors <see cref="Send"/> would before connecting.</summary>
     public static string Describe(OutgoingMessage message)
@@ -106,7 +101,6 @@ public sealed class SmtpSender : IDisposable
 
         _verbose($"Connecting to {_settings.Endpoint} ({_connector.SocketOptions}).");
         _connector.Connect(_token);
-        ConnectionCount++;
         _verbose($"Connected to {_settings.Endpoint}; TLS: {TlsProtocol}; extensions: {_client.Capabilities}.");
         _connector.Authenticate(_token);
         if (_client.IsAuthenticated)
