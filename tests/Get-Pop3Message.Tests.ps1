@@ -267,6 +267,46 @@ Describe 'Get-Pop3Message' {
             $mock.GetMailbox('alice').Count | Should -Be 2
             $mock.Pop3Sessions[0].Commands | Where-Object { $_ -like 'DELE*' } | Should -BeNullOrEmpty
         }
+
+        It 'shows the whole UID in its default table, and gives the subject the width there is' {
+            $subject = 'A rather long subject line that goes on for a while, sixty-four characters'
+            $raw = "From: Very Long Sender Name <sender.with.long.address@subdomain.example.com>`r`nTo: b@example.com`r`nSubject: $subject`r`n`r`nhi`r`n"
+            $uid = 'a1b2c3d4e5f6a7b8c9d0-UIDL-000000042'
+            $null = $mock.AddMessage('alice', $uid, [Text.Encoding]::ASCII.GetBytes($raw))
+            $messages = Get-Pop3Message @pop
+            $wide = $messages | Format-Table | Out-String -Width 200
+            $wide | Should -Match ([regex]::Escape($uid))
+            $wide | Should -Match ([regex]::Escape($subject))
+            $narrow = $messages | Format-Table | Out-String -Width 80
+            $narrow | Should -Match ([regex]::Escape($uid))
+            $narrow | Should -Match 'A rather long subject'
+        }
+
+        It 'writes To, Cc and AttachmentNames so that Export-Csv turns them into text' {
+            $raw = "From: a@example.com`r`nTo: b@example.com, c@example.com`r`nCc: d@example.com`r`nSubject: csv`r`nMIME-Version: 1.0`r`n" +
+                "Content-Type: multipart/mixed; boundary=x`r`n`r`n--x`r`nContent-Type: text/plain`r`n`r`nhi`r`n" +
+                "--x`r`nContent-Type: text/csv; name=one.csv`r`nContent-Disposition: attachment; filename=one.csv`r`n`r`n1`r`n" +
+                "--x`r`nContent-Type: text/csv; name=two.csv`r`nContent-Disposition: attachment; filename=two.csv`r`n`r`n2`r`n--x--`r`n"
+            $null = $mock.AddMessage('alice', $raw)
+            $message = Get-Pop3Message @pop -IncludeBody
+            $row = $message | Select-Object To, Cc, AttachmentNames | ConvertTo-Csv | ConvertFrom-Csv
+            $row.To | Should -Be 'b@example.com; c@example.com'
+            $row.Cc | Should -Be 'd@example.com'
+            $row.AttachmentNames | Should -Be 'one.csv; two.csv'
+            $message.To[1] | Should -Be 'c@example.com'
+            $message.AttachmentNames.Count | Should -Be 2
+        }
+
+        It 'changes nothing on disk or on the server with -Destination -Delete -WhatIf' {
+            $uids = $mock.AddTestMessages('alice', 2)
+            $folder = (New-Item -ItemType Directory -Path (Join-Path $TestDrive "whatif-$([guid]::NewGuid().ToString('n'))")).FullName
+            $listed = Get-Pop3Message @pop -Destination $folder -Delete -WhatIf
+            @($listed.Uid) | Should -Be $uids
+            $listed | ForEach-Object { $_.MarkedForDeletion | Should -BeFalse; $_.SavedPath | Should -BeNullOrEmpty }
+            Get-ChildItem $folder -Force | Should -BeNullOrEmpty
+            (Get-Uids) | Should -Be $uids
+            $mock.Pop3Sessions[0].Commands | Where-Object { $_ -like 'DELE*' -or $_ -like 'RETR*' } | Should -BeNullOrEmpty
+        }
     }
 
     Context 'a certificate the system trusts' {

@@ -148,11 +148,13 @@ Describe 'about_MailProtocols' {
         #    the target-typed new("Id", ...)) and of ConnectErrors' Fail("Id", ...), all followed
         #    by a MailErrorKind;
         #  - the ErrorId of an ErrorRecord made in a cmdlet, followed by its ErrorCategory;
-        #  - the ids passed on through a helper (MessageComposer's RejectControlCharacters) or
+        #  - the ids passed on through a helper (MessageComposer's RejectControlCharacters, the
+        #    cmdlets' NotDoneError) or
         #    chosen in a conditional (SmtpSender's ("SenderRejected", ...) : ("MessageRejected", ...)).
         $idPatterns = @(
             '"(?<id>[A-Z][A-Za-z0-9]+)"\s*,\s*(?:MailErrorKind|ErrorCategory)\.'
             'RejectControlCharacters\([^,]+,\s*"(?<id>[A-Z][A-Za-z0-9]+)"'
+            'NotDoneError\(\s*"(?<id>[A-Z][A-Za-z0-9]+)"'
             '[?:]\s*\(\s*"(?<id>[A-Z][A-Za-z0-9]+)"\s*,'
         )
         $sourceFiles = Get-ChildItem (Join-Path $PSScriptRoot '../src') -Filter *.cs -Recurse |
@@ -284,7 +286,7 @@ Describe 'Discoverability of <Name>' -ForEach $cmdletCases {
 
 Describe 'Argument completion of Send-SmtpMessage' {
     It 'completes <Parameter> values' -ForEach @(
-        @{ Parameter = 'Encoding'; Prefix = 'utf'; Expected = @('utf8', 'utf8NoBOM', 'utf8BOM', 'utf32') }
+        @{ Parameter = 'Encoding'; Prefix = 'utf'; Expected = @('utf8', 'utf8NoBOM', 'utf8BOM', 'utf32', 'utf7') }
         @{ Parameter = 'Priority'; Prefix = ''; Expected = @('Normal', 'Low', 'High') }
         @{ Parameter = 'DeliveryNotificationOption'; Prefix = 'On'; Expected = @('OnSuccess', 'OnFailure') }
     ) {

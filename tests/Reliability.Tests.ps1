@@ -208,49 +208,44 @@ Describe 'Reliability and hostile input' {
         }
     }
 
-    Context 'scheduled-task style scripts (pwsh -NonInteractive -File)' {
-        BeforeAll {
-            function Invoke-Task {
-                param([string] $Body, [object[]] $Arguments)
-                $script = Join-Path $TestDrive "task-$([guid]::NewGuid().ToString('n')).ps1"
-                Set-Content $script ("param(`$ModulePath, `$SmtpPort, `$Pop3Port, `$Password)`n`$ErrorActionPreference = 'Stop'`nImport-Module `$ModulePath`n" +
-                    "`$cred = [pscredential]::new('alice', (ConvertTo-SecureString `$Password -AsPlainText -Force))`n" + $Body)
-                $output = & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -File $script $modulePath $mock.SmtpPort $mock.Pop3Port $mock.Users['alice'] 2>&1
-                [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = ($output | Out-String) }
-            }
-        }
-
+    Context 'scheduled-task style scripts (pwsh -NonInteractive -File, no preference set)' {
         It 'exits 0 after sending an alert and fetching mail' {
-            $result = Invoke-Task @'
-Send-SmtpMessage -SmtpServer 127.0.0.1 -Port $SmtpPort -SkipCertificateCheck -Credential $cred -From 'task@example.com' -To 'alice@example.com' -Subject 'nightly' | Out-Null
-Get-Pop3Message -Pop3Server 127.0.0.1 -Port $Pop3Port -Credential $cred -SkipCertificateCheck -Delete | Out-Null
+            $result = Invoke-ScriptTask $mock @'
+Send-SmtpMessage -SmtpServer $Server -Port $SmtpPort -SkipCertificateCheck -Credential $Cred -From 'task@example.com' -To 'alice@example.com' -Subject 'nightly' -ErrorAction Stop | Out-Null
+Get-Pop3Message -Pop3Server $Server -Port $Pop3Port -Credential $Cred -SkipCertificateCheck -Delete -ErrorAction Stop | Out-Null
+'NEXT-LINE-RAN'
 '@
-            $result.ExitCode | Should -Be 0
+            $result.ExitCode | Should -Be 0 -Because $result.Output
+            $result.NextLineRan | Should -BeTrue
             $mock.Messages.Count | Should -Be 1
             $mock.GetMailbox('alice').Count | Should -Be 0
         }
 
-        It 'exits non-zero when the server refuses the login' {
-            $result = Invoke-Task @'
-$bad = [pscredential]::new('alice', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
-Send-SmtpMessage -SmtpServer 127.0.0.1 -Port $SmtpPort -SkipCertificateCheck -Credential $bad -From 'task@example.com' -To 'alice@example.com' -Subject 'nightly'
+        It 'exits 1 when the server refuses the login' {
+            $result = Invoke-ScriptTask $mock @'
+Send-SmtpMessage -SmtpServer $Server -Port $SmtpPort -SkipCertificateCheck -Credential $Bad -From 'task@example.com' -To 'alice@example.com' -Subject 'nightly' -ErrorAction Stop
+'NEXT-LINE-RAN'
 '@
-            $result.ExitCode | Should -Not -Be 0
+            $result.ExitCode | Should -Be 1
+            $result.NextLineRan | Should -BeFalse
             $result.Output | Should -Match 'refused the credentials'
         }
 
-        It 'fails with a clear error, and deletes nothing, when Remove-Pop3Message would have to ask' {
+        It 'fails with a clear error naming -Force, and deletes nothing, when Remove-Pop3Message would have to ask' {
             $uids = $mock.AddTestMessages('alice', 1)
-            $result = Invoke-Task ("Remove-Pop3Message -Pop3Server 127.0.0.1 -Port `$Pop3Port -Credential `$cred -SkipCertificateCheck -Uid '" + $uids[0] + "'")
-            $result.ExitCode | Should -Not -Be 0
+            $result = Invoke-ScriptTask $mock ("Remove-Pop3Message -Pop3Server `$Server -Port `$Pop3Port -Credential `$Cred -SkipCertificateCheck -Uid '" + $uids[0] + "' -ErrorAction Stop`n'NEXT-LINE-RAN'")
+            $result.ExitCode | Should -Be 1
+            $result.NextLineRan | Should -BeFalse
             $result.Output | Should -Match 'NonInteractive'
+            $result.Output | Should -Match '-Force'
+            $result.Output | Should -Match 'Confirm:\$false'
             $mock.GetMailbox('alice').Count | Should -Be 1
         }
 
         It 'never prompts with -Force and deletes' {
             $uids = $mock.AddTestMessages('alice', 1)
-            $result = Invoke-Task ("Remove-Pop3Message -Pop3Server 127.0.0.1 -Port `$Pop3Port -Credential `$cred -SkipCertificateCheck -Force -Uid '" + $uids[0] + "'")
-            $result.ExitCode | Should -Be 0
+            $result = Invoke-ScriptTask $mock ("Remove-Pop3Message -Pop3Server `$Server -Port `$Pop3Port -Credential `$Cred -SkipCertificateCheck -Force -Uid '" + $uids[0] + "' -ErrorAction Stop")
+            $result.ExitCode | Should -Be 0 -Because $result.Output
             $mock.GetMailbox('alice').Count | Should -Be 0
         }
     }

@@ -93,7 +93,7 @@ Describe 'Send-SmtpMessage' {
         It 'sets priority headers with -Priority High' {
             Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Priority High | Out-Null
             $raw = $mock.Messages[0].DataText
-            Get-MimeHeader $raw 'X-Priority' | Should -Match '^2'
+            Get-MimeHeader $raw 'X-Priority' | Should -Be '1'
             Get-MimeHeader $raw 'Importance' | Should -Be 'high'
         }
 
@@ -101,6 +101,7 @@ Describe 'Send-SmtpMessage' {
             Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Priority Low | Out-Null
             Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Priority Normal | Out-Null
             Get-MimeHeader $mock.Messages[0].DataText 'Importance' | Should -Be 'low'
+            Get-MimeHeader $mock.Messages[0].DataText 'X-Priority' | Should -Be '5'
             Get-MimeHeader $mock.Messages[1].DataText 'Importance' | Should -BeNullOrEmpty
             Get-MimeHeader $mock.Messages[1].DataText 'X-Priority' | Should -BeNullOrEmpty
         }
@@ -156,6 +157,22 @@ Describe 'Send-SmtpMessage' {
             $mock.Messages[0].DataText | Should -Match 'charset=iso-8859-1'
         }
 
+        It 'accepts the -Encoding name <Name> as Send-MailMessage does, and the body arrives intact' -ForEach @(
+            @{ Name = 'ansi'; Expected = { [Text.Encoding]::GetEncoding([cultureinfo]::CurrentCulture.TextInfo.ANSICodePage) } }
+            @{ Name = 'oem'; Expected = { [Text.Encoding]::GetEncoding([cultureinfo]::CurrentCulture.TextInfo.OEMCodePage) } }
+            @{ Name = 'bigendianutf32'; Expected = { [Text.UTF32Encoding]::new($true, $true) } }
+            @{ Name = 'utf7'; Expected = { [Text.UTF7Encoding]::new() } }
+        ) {
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Body 'Grüße' -Encoding $Name -ErrorAction Stop | Out-Null
+            # Decoded here with the encoding itself: MimeKit on .NET cannot look UTF-7 up by name.
+            $part = @((ConvertFrom-RawMessage $mock.Messages[0].Data).BodyParts)[0]
+            $bytes = [IO.MemoryStream]::new()
+            $part.Content.DecodeTo($bytes)
+            $encoding = & $Expected
+            $part.ContentType.Charset | Should -Be $encoding.WebName
+            $encoding.GetString($bytes.ToArray()).TrimEnd() | Should -Be 'Grüße'
+        }
+
         It 'encodes a Unicode subject and display name' {
             Send-SmtpMessage @smtp -From 'Jörg Müller <joerg@example.com>' -To 'a@example.com' -Subject 'Störung: Überlauf ✉' | Out-Null
             $raw = $mock.Messages[0].DataText
@@ -199,6 +216,13 @@ Describe 'Send-SmtpMessage' {
             $err[0].FullyQualifiedErrorId | Should -Be 'SmtpUtf8NotSupported,MailProtocols.Commands.SendSmtpMessageCommand'
             $err[0].TargetObject | Should -Be 'jörg@example.com'
             $mock.Messages.Count | Should -Be 0
+        }
+
+        It 'gives the same NoSmtpServer error with -WhatIf as without' {
+            $PSEmailServer = $null
+            $out = Send-SmtpMessage -From 'ops@example.com' -To 'a@example.com' -Subject x -WhatIf -ErrorVariable err -ErrorAction SilentlyContinue 6>&1
+            "$out" | Should -Not -Match 'default port'
+            @($err.FullyQualifiedErrorId) | Should -Be @('NoSmtpServer,MailProtocols.Commands.SendSmtpMessageCommand')
         }
 
         It 'says what it would send with -WhatIf and sends nothing' {
@@ -516,6 +540,69 @@ $outcome | ConvertTo-Json -Compress
             $mock.SmtpConnectionCount | Should -Be 0
         }
 
+        Context 'no attachment silently dropped' {
+            BeforeEach {
+                $dir = Join-Path $TestDrive "att-$([guid]::NewGuid().ToString('n'))"
+                $null = New-Item -ItemType Directory -Path $dir
+                Set-Content -LiteralPath (Join-Path $dir 'report[1].txt') -Value 'bracketed'
+                Set-Content -LiteralPath (Join-Path $dir 'a.log') -Value 'a'
+                Set-Content -LiteralPath (Join-Path $dir 'b.log') -Value 'b'
+                $smtp.MaximumRetryCount = 0
+            }
+
+            It 'attaches a file named report[1].txt given as <How>' -ForEach @(
+                @{ How = 'a piped Get-Item'; Send = { param($s, $f) Get-Item -LiteralPath $f | Send-SmtpMessage @s -From m@example.com -To o@example.com } }
+                @{ How = 'a piped Get-ChildItem'; Send = { param($s, $f) Get-ChildItem -LiteralPath (Split-Path $f) -Filter '*.txt' | Send-SmtpMessage @s -From m@example.com -To o@example.com } }
+                @{ How = 'its .FullName to -Attachments'; Send = { param($s, $f) Send-SmtpMessage @s -From m@example.com -To o@example.com -Attachments (Get-Item -LiteralPath $f).FullName } }
+                @{ How = 'its .FullName piped as a string'; Send = { param($s, $f) (Get-Item -LiteralPath $f).FullName | Send-SmtpMessage @s -From m@example.com -To o@example.com } }
+            ) {
+                $records = & $Send $smtp (Join-Path $dir 'report[1].txt') 2>&1
+                $records | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | Should -BeNullOrEmpty
+                $mock.Messages.Count | Should -Be 1
+                @((ConvertFrom-RawMessage $mock.Messages[0].Data).Attachments).FileName | Should -Be @('report[1].txt')
+            }
+
+            It 'attaches every file a pattern matches' {
+                Send-SmtpMessage @smtp -From m@example.com -To o@example.com -Attachments (Join-Path $dir '*.log') | Out-Null
+                @((ConvertFrom-RawMessage $mock.Messages[0].Data).Attachments).FileName | Sort-Object | Should -Be @('a.log', 'b.log')
+            }
+
+            It 'fails, and sends nothing, when a pattern matches no file' {
+                $out = Send-SmtpMessage @smtp -From m@example.com -To o@example.com -Attachments (Join-Path $dir '*.zip') -ErrorVariable err -ErrorAction SilentlyContinue
+                $out | Should -BeNullOrEmpty
+                $err.Count | Should -Be 1
+                $err[0].FullyQualifiedErrorId | Should -Be 'AttachmentNotFound,MailProtocols.Commands.SendSmtpMessageCommand'
+                $err[0].TargetObject | Should -Be (Join-Path $dir '*.zip')
+                "$($err[0])" | Should -Match 'matches no file'
+                $mock.SmtpConnectionCount | Should -Be 0
+            }
+
+            It 'takes an empty Attachments cell of a CSV row as no attachment' {
+                $rows = "To,Subject,Attachments", "p@example.com,empty,", "o@example.com,with,$(Join-Path $dir 'a.log')", 'q@example.com,quoted,""' | ConvertFrom-Csv
+                $out = $rows | Send-SmtpMessage @smtp -From m@example.com -ErrorVariable err -ErrorAction SilentlyContinue
+                $err | Should -BeNullOrEmpty
+                @($out).Count | Should -Be 3
+                @($mock.Messages | ForEach-Object { @((ConvertFrom-RawMessage $_.Data).Attachments).Count }) | Should -Be @(0, 1, 0)
+            }
+
+            It 'gives one clear error for a piped folder, and sends nothing rather than a message without it' {
+                $null = New-Item -ItemType Directory -Path (Join-Path $dir 'sub')
+                $out = Get-ChildItem -LiteralPath $dir | Send-SmtpMessage @smtp -From m@example.com -To o@example.com -ErrorVariable err -ErrorAction SilentlyContinue
+                $out | Should -BeNullOrEmpty
+                @($err.FullyQualifiedErrorId) | Should -Be @('AttachmentIsFolder,MailProtocols.Commands.SendSmtpMessageCommand')
+                $err[0].TargetObject | Should -Be (Join-Path $dir 'sub')
+                $mock.SmtpConnectionCount | Should -Be 0
+            }
+
+            It 'sends nothing when one of several piped files is missing' {
+                $out = (Join-Path $dir 'a.log'), (Join-Path $dir 'gone.log'), (Join-Path $dir 'b.log') |
+                    Send-SmtpMessage @smtp -From m@example.com -To o@example.com -ErrorVariable err -ErrorAction SilentlyContinue
+                $out | Should -BeNullOrEmpty
+                @($err.FullyQualifiedErrorId) | Should -Be @('AttachmentNotFound,MailProtocols.Commands.SendSmtpMessageCommand')
+                $mock.SmtpConnectionCount | Should -Be 0
+            }
+        }
+
         It 'refuses a pipeline that mixes files and message rows' {
             Set-Content -Path (Join-Path $TestDrive 'mixed.log') -Value 'x'
             $items = @([pscustomobject]@{ Subject = 'row' }, (Get-Item (Join-Path $TestDrive 'mixed.log')))
@@ -572,6 +659,19 @@ $outcome | ConvertTo-Json -Compress
             $err[0].Exception.Message | Should -Match 'No such user'
             $result.Rejected.Address | Should -Be @('bob@example.com')
             $result.Accepted | Should -Be @('alice@example.com', 'carol@example.com')
+        }
+
+        It 'writes list properties that Export-Csv turns into text, and keeps them lists' {
+            $null = $mock.ReplyTo('RCPT', 'c@', '550 5.1.1 No such user', -1)
+            $result = Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com', 'b@example.com', 'c@example.com' -ErrorAction SilentlyContinue
+            $row = $result | ConvertTo-Csv | ConvertFrom-Csv
+            $row.Accepted | Should -Be 'a@example.com; b@example.com'
+            $row.Rejected | Should -Be 'c@example.com'
+            $result.Accepted[1] | Should -Be 'b@example.com'
+            $result.Accepted.Count | Should -Be 2
+            $result.Accepted.Length | Should -Be 2
+            $result.Rejected.Address | Should -Be @('c@example.com')
+            ($result | ConvertTo-Json | ConvertFrom-Json).Accepted | Should -Be @('a@example.com', 'b@example.com')
         }
 
         It 'sends nothing when every recipient is rejected' {

@@ -188,3 +188,28 @@ function Assert-NoSecretLeft {
     if (Test-Path $Path) { $text += Get-Content $Path -Raw }
     Assert-NoSecret -Text $text -Secret $Secret
 }
+
+function Invoke-ScriptTask {
+    # Runs $Body as a scheduled task runs a script: a child `pwsh -NoProfile -NonInteractive
+    # -File`, no preference variable set. The script starts with the module imported and
+    # $Server, $SmtpPort, $Pop3Port, $DeadPort (nothing listens there), $Cred (alice) and $Bad
+    # (alice, wrong password) defined. Returns the exit code, the printed lines (errors
+    # included), and whether the line 'NEXT-LINE-RAN' was printed.
+    param($Mock, [string] $Body)
+    $password = $Mock.Users['alice'] -replace "'", "''"
+    $script = Join-Path $TestDrive "task-$([guid]::NewGuid().ToString('n')).ps1"
+    Set-Content -LiteralPath $script -Value @"
+Import-Module '$modulePath'
+`$Server = '$($Mock.Host)'; `$SmtpPort = $($Mock.SmtpPort); `$Pop3Port = $($Mock.Pop3Port); `$DeadPort = $(Get-FreeTcpPort)
+`$Cred = [pscredential]::new('alice', (ConvertTo-SecureString '$password' -AsPlainText -Force))
+`$Bad = [pscredential]::new('alice', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
+$Body
+"@
+    $lines = @(& (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -File $script 2>&1 | ForEach-Object { "$_" })
+    [pscustomobject]@{
+        ExitCode    = $LASTEXITCODE
+        Lines       = $lines
+        Output      = $lines -join "`n"
+        NextLineRan = $lines -contains 'NEXT-LINE-RAN'
+    }
+}

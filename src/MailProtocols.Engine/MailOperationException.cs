@@ -44,4 +44,8 @@ public sealed class MailOperationException : Exception
     /// <summary>True when the session itself failed (cannot connect, TLS, authentication): no
     /// further message of the same invocation can go either.</summary>
     public bool IsSessionFailure { get; init; }
+
+    /// <summary>What had been done when the failure came, where that matters to a retry: for
+    /// RecipientRejected, the message's SmtpSendResult (its Accepted recipients got the message).</summary>
+    public object? Result { get; init; }
 }

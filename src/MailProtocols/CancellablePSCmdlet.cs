@@ -8,7 +8,8 @@ namespace MailProtocols;
 
 /// <summary>
 /// Base of every cmdlet here: a cancellation token that Ctrl+C (StopProcessing) cancels and that
-/// every network call receives, and the one place engine errors become ErrorRecords.
+/// every network call receives, and how errors are written: always through WriteError, after a
+/// session failure with the command taking no more work.
 /// </summary>
 public abstract class CancellablePSCmdlet : PSCmdlet, IDisposable
 {
@@ -37,15 +38,60 @@ public abstract class CancellablePSCmdlet : PSCmdlet, IDisposable
     protected static ErrorRecord ToErrorRecord(MailOperationException ex) =>
         new(ex, ex.ErrorId, ToCategory(ex.Kind), ex.Target);
 
-    /// <summary>Writes a per-item error, or stops the command when the session itself failed.</summary>
+    /// <summary>The error after which this command takes no more work (the session failed, or
+    /// nothing can be sent or fetched at all); null while it still works.</summary>
+    protected ErrorRecord? StoppedBy { get; private set; }
+
+    /// <summary>Writes an engine error. Errors go through WriteError, never ThrowTerminatingError,
+    /// so -ErrorAction, -ErrorVariable, $? and $ErrorActionPreference all apply to them; a
+    /// session failure also stops the command from taking more work.</summary>
     protected void ReportError(MailOperationException ex)
     {
         if (ex.IsSessionFailure)
         {
-            ThrowTerminatingError(ToErrorRecord(ex));
+            StopWithError(ToErrorRecord(ex));
+            return;
         }
 
         WriteError(ToErrorRecord(ex));
+    }
+
+    /// <summary>Writes the error of a failure after which nothing more can be done.</summary>
+    protected void StopWithError(ErrorRecord record)
+    {
+        StoppedBy ??= record;
+        WriteError(record);
+    }
+
+    /// <summary>The error for a piece of work refused because the command stopped earlier: it
+    /// names the work, so a script can list exactly what was not done.</summary>
+    protected ErrorRecord NotDoneError(string errorId, object? target, string what)
+    {
+        var cause = StoppedBy!;
+        var id = cause.FullyQualifiedErrorId.Split(',')[0];
+        return new ErrorRecord(
+            new InvalidOperationException($"{what}: this command stopped after an earlier error ({id}: {cause.Exception.Message})", cause.Exception),
+            errorId, cause.CategoryInfo.Category, target);
+    }
+
+    /// <summary>ShouldProcess, except that where the host cannot ask (pwsh -NonInteractive, a
+    /// scheduled task) it writes a ConfirmationRequired error, stops the command and returns
+    /// false, instead of raising an error that -ErrorAction does not see.</summary>
+    protected bool ShouldProcessOrStop(string target, string action, object? errorTarget)
+    {
+        try
+        {
+            return ShouldProcess(target, action);
+        }
+        catch (PSInvalidOperationException ex)
+        {
+            StopWithError(new ErrorRecord(
+                new InvalidOperationException(
+                    $"{MyInvocation.MyCommand.Name} must ask before it can '{action}' on {target}, and this session cannot ask " +
+                    $"({ex.Message}). In a scheduled task or script add -Force or -Confirm:$false. Nothing was changed.", ex),
+                "ConfirmationRequired", ErrorCategory.InvalidOperation, errorTarget));
+            return false;
+        }
     }
 
     /// <summary>Runs engine work, turning cancellation into the pipeline's own stop.</summary>

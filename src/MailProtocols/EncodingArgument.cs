@@ -1,6 +1,7 @@
 using System;
 using System.Collections;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
 using System.Management.Automation.Language;
@@ -9,7 +10,7 @@ using System.Text;
 namespace MailProtocols;
 
 /// <summary>Lets -Encoding take a name ("utf8", "ascii", "latin1"...), a code page number or an
-/// Encoding object, as Send-MailMessage's -Encoding does.</summary>
+/// Encoding object, as Send-MailMessage's -Encoding does, with the same names.</summary>
 public sealed class EncodingArgumentTransformationAttribute : ArgumentTransformationAttribute
 {
     internal static readonly IReadOnlyDictionary<string, Func<Encoding>> Names = new Dictionary<string, Func<Encoding>>(StringComparer.OrdinalIgnoreCase)
@@ -21,7 +22,13 @@ public sealed class EncodingArgumentTransformationAttribute : ArgumentTransforma
         ["unicode"] = () => Encoding.Unicode,
         ["bigendianunicode"] = () => Encoding.BigEndianUnicode,
         ["utf32"] = () => Encoding.UTF32,
+        ["bigendianutf32"] = () => new UTF32Encoding(bigEndian: true, byteOrderMark: true),
         ["latin1"] = () => Encoding.GetEncoding(28591),
+        ["ansi"] = () => Encoding.GetEncoding(CultureInfo.CurrentCulture.TextInfo.ANSICodePage),
+        ["oem"] = () => Encoding.GetEncoding(CultureInfo.CurrentCulture.TextInfo.OEMCodePage),
+#pragma warning disable SYSLIB0001 // obsolete in .NET, but Send-MailMessage accepts it and scripts pass it
+        ["utf7"] = () => new UTF7Encoding(),
+#pragma warning restore SYSLIB0001
         ["default"] = () => new UTF8Encoding(false),
     };
 

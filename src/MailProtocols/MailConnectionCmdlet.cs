@@ -63,8 +63,9 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
     }
 
     /// <summary>The engine settings for <paramref name="host"/>. -UseSsl without -TlsMode means
-    /// TLS required: implicit on <paramref name="implicitTlsPort"/>, STARTTLS elsewhere.</summary>
-    protected ConnectionSettings CreateSettings(string host, int implicitTlsPort, string? defaultUserName)
+    /// TLS required: implicit on <paramref name="implicitTlsPort"/>, STARTTLS elsewhere. Null,
+    /// with the error written and the command stopped, when the parameters cannot make a login.</summary>
+    protected ConnectionSettings? CreateSettings(string host, int implicitTlsPort, string? defaultUserName)
     {
         var tlsMode = (Engine.TlsMode)TlsMode;
         if (UseSsl && !MyInvocation.BoundParameters.ContainsKey(nameof(TlsMode)))
@@ -88,8 +89,9 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
         {
             if (UserName == null && defaultUserName == null)
             {
-                ThrowTerminatingError(new ErrorRecord(new ArgumentException("-AccessToken needs the mailbox's user name: give -UserName."),
-                    "UserNameRequired", ErrorCategory.InvalidArgument, null));
+                StopWithError(new ErrorRecord(new ArgumentException("-AccessToken needs the mailbox's user name: give -UserName."),
+                    "UserNameRequired", ErrorCategory.InvalidArgument, host));
+                return null;
             }
 
             settings.UseOAuth2 = true;

@@ -17,13 +17,13 @@ public sealed class Pop3Message
     public long Size { get; set; }
     public DateTimeOffset? Date { get; set; }
     public string From { get; set; } = "";
-    public string[] To { get; set; } = Array.Empty<string>();
-    public string[] Cc { get; set; } = Array.Empty<string>();
+    public TextList<string> To { get; set; } = TextList<string>.None;
+    public TextList<string> Cc { get; set; } = TextList<string>.None;
     public string Subject { get; set; } = "";
     public string? MessageId { get; set; }
 
     /// <summary>File names of the attachments (empty when only headers were read).</summary>
-    public string[] AttachmentNames { get; set; } = Array.Empty<string>();
+    public TextList<string> AttachmentNames { get; set; } = TextList<string>.None;
 
     /// <summary>The .eml file the message was saved to, with -Destination.</summary>
     public string? SavedPath { get; set; }
@@ -54,12 +54,12 @@ public sealed class Pop3Message
             Size = entry.Size,
             Date = parsed.Headers.Contains(HeaderId.Date) ? parsed.Date : null,
             From = parsed.From.ToString(),
-            To = parsed.To.Select(a => a.ToString()).ToArray(),
-            Cc = parsed.Cc.Select(a => a.ToString()).ToArray(),
+            To = new TextList<string>(parsed.To.Select(a => a.ToString()).ToArray()),
+            Cc = new TextList<string>(parsed.Cc.Select(a => a.ToString()).ToArray()),
             Subject = parsed.Subject ?? "",
             MessageId = parsed.MessageId,
             HeadersOnly = headersOnly,
-            AttachmentNames = headersOnly ? Array.Empty<string>() : parsed.Attachments.Select(AttachmentName).ToArray(),
+            AttachmentNames = headersOnly ? TextList<string>.None : new TextList<string>(parsed.Attachments.Select(AttachmentName).ToArray()),
             TextBody = headersOnly ? null : parsed.TextBody,
             HtmlBody = headersOnly ? null : parsed.HtmlBody,
         };

@@ -166,12 +166,13 @@ internal static class MessageComposer
             case MessagePriority.High:
                 mime.Priority = MimeKit.MessagePriority.Urgent;
                 mime.Importance = MessageImportance.High;
-                mime.XPriority = XMessagePriority.High;
+                // As Send-MailMessage writes it: mail rules match "X-Priority: 1", not "2 (High)".
+                mime.Headers[HeaderId.XPriority] = "1";
                 break;
             case MessagePriority.Low:
                 mime.Priority = MimeKit.MessagePriority.NonUrgent;
                 mime.Importance = MessageImportance.Low;
-                mime.XPriority = XMessagePriority.Low;
+                mime.Headers[HeaderId.XPriority] = "5";
                 break;
         }
 

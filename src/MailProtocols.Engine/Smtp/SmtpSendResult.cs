@@ -35,11 +35,11 @@ public sealed class SmtpSendResult
     public string? Subject { get; set; }
 
     /// <summary>Envelope recipients the server accepted (To, Cc and Bcc).</summary>
-    public string[] Accepted { get; set; } = Array.Empty<string>();
+    public TextList<string> Accepted { get; set; } = TextList<string>.None;
 
     /// <summary>Envelope recipients the server refused. (A list, not an array: PowerShell's
     /// member enumeration of $result.Rejected.Address would find the array's Address method.)</summary>
-    public IReadOnlyList<SmtpRejectedRecipient> Rejected { get; set; } = new List<SmtpRejectedRecipient>().AsReadOnly();
+    public TextList<SmtpRejectedRecipient> Rejected { get; set; } = TextList<SmtpRejectedRecipient>.None;
 
     public string SmtpServer { get; set; } = "";
     public int Port { get; set; }

@@ -52,20 +52,47 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
                 "ConflictingSelection", ErrorCategory.InvalidArgument, null));
         }
 
+        if (StoppedBy != null)
+        {
+            return;
+        }
+
+        var settings = CreateSettings(Pop3Server, Pop3Session.ImplicitTlsPort, null);
+        var destination = ResolveDestination();
+        if (settings == null || StoppedBy != null)
+        {
+            return;
+        }
+
         var request = new Pop3FetchRequest
         {
             Uids = Uid,
             Newest = Newest,
             Oldest = Oldest,
             IncludeBody = IncludeBody,
-            Destination = ResolveDestination(),
+            Destination = destination,
             Delete = Delete,
         };
 
-        var settings = CreateSettings(Pop3Server, Pop3Session.ImplicitTlsPort, null);
-        if (Delete && !ShouldProcess($"{settings.Credential?.UserName}@{Pop3Server}", "Download the selected messages and delete them from the server"))
+        if (Delete || destination != null)
         {
-            request.Delete = false;
+            // Declined (or -WhatIf): nothing changes on disk or on the server; the listing still runs.
+            var action = (Delete.IsPresent, destination) switch
+            {
+                (true, null) => "Download the selected messages and delete them from the server",
+                (false, _) => $"Save the selected messages as .eml files in '{destination}'",
+                _ => $"Save the selected messages as .eml files in '{destination}' and delete them from the server",
+            };
+            if (!ShouldProcessOrStop($"{settings.Credential?.UserName}@{Pop3Server}", action, Pop3Server))
+            {
+                if (StoppedBy != null)
+                {
+                    return;
+                }
+
+                request.Delete = false;
+                request.Destination = null;
+            }
         }
 
         using var session = new Pop3Session(settings, WriteVerbose, CancelToken);
@@ -95,7 +122,7 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
 
                 if (outcome.Error != null)
                 {
-                    WriteError(ToErrorRecord(outcome.Error));
+                    ReportError(outcome.Error);
                 }
 
                 if (outcome.Message != null)
@@ -119,10 +146,13 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
         }
         catch (MailOperationException ex)
         {
-            ThrowTerminatingError(ToErrorRecord(ex));
+            // Without QUIT the server deletes nothing: disposing the session drops the connection.
+            ReportError(ex);
         }
     }
 
+    /// <summary>The -Destination folder as a file-system path; null, with the error written and
+    /// the command stopped, when it does not exist.</summary>
     private string? ResolveDestination()
     {
         if (Destination == null)
@@ -133,8 +163,9 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
         var path = GetUnresolvedProviderPathFromPSPath(Destination);
         if (!Directory.Exists(path))
         {
-            ThrowTerminatingError(new ErrorRecord(new DirectoryNotFoundException($"The destination folder '{path}' does not exist."),
+            StopWithError(new ErrorRecord(new DirectoryNotFoundException($"The destination folder '{path}' does not exist."),
                 "DestinationNotFound", ErrorCategory.ObjectNotFound, Destination));
+            return null;
         }
 
         return path;

@@ -61,6 +61,11 @@ public sealed class RemovePop3MessageCommand : MailConnectionCmdlet
         }
 
         var settings = CreateSettings(Pop3Server, Pop3Session.ImplicitTlsPort, null);
+        if (settings == null)
+        {
+            return;
+        }
+
         var mailbox = $"{settings.Credential?.UserName}@{Pop3Server}";
         using var session = new Pop3Session(settings, WriteVerbose, CancelToken);
         try
@@ -81,9 +86,15 @@ public sealed class RemovePop3MessageCommand : MailConnectionCmdlet
                     WriteError(ToErrorRecord(new MailOperationException("MessageNotFound", MailErrorKind.ObjectNotFound, uid,
                         $"No message with UID '{uid}' is in the mailbox {mailbox}; it may have been deleted already.")));
                 }
-                else if (Approve(mailbox, $"Delete message {uid} ({entry.Size:N0} bytes)"))
+                else if (Approve(mailbox, $"Delete message {uid} ({entry.Size:N0} bytes)", uid))
                 {
                     chosen.Add(entry);
+                }
+                else if (StoppedBy != null)
+                {
+                    // The host could not ask: delete nothing at all, and end the session cleanly.
+                    Guard(session.Quit);
+                    return;
                 }
             }
 
@@ -105,13 +116,14 @@ public sealed class RemovePop3MessageCommand : MailConnectionCmdlet
         }
         catch (MailOperationException ex)
         {
-            ThrowTerminatingError(ToErrorRecord(ex));
+            // Without QUIT the server deletes nothing: disposing the session drops the connection.
+            ReportError(ex);
         }
     }
 
     /// <summary>-Force skips the confirmation prompt, as -Confirm:$false does; -WhatIf (or
     /// $WhatIfPreference) still wins.</summary>
-    private bool Approve(string target, string action)
+    private bool Approve(string target, string action, string uid)
     {
         var whatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value)
             ? ((SwitchParameter)value).IsPresent
@@ -122,6 +134,6 @@ public sealed class RemovePop3MessageCommand : MailConnectionCmdlet
             return true;
         }
 
-        return ShouldProcess(target, action);
+        return ShouldProcessOrStop(target, action, uid);
     }
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Net.Mail;
@@ -22,11 +23,11 @@ namespace MailProtocols.Commands;
 public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
 {
     private readonly List<string> _pipedFiles = new();
-    private HashSet<string> _commandLine = new(StringComparer.OrdinalIgnoreCase);
     private string[]? _commandLineAttachments;
     private SmtpSender? _sender;
     private bool _sendAtEnd;
     private bool _sentPerRecord;
+    private bool _pipedFileFailed;
 
     /// <summary>The piped object: a file to attach, or a message whose properties bind the others.</summary>
     [Parameter(ValueFromPipeline = true, DontShow = true)]
@@ -102,7 +103,6 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
 
     protected override void BeginProcessing()
     {
-        _commandLine = new HashSet<string>(MyInvocation.BoundParameters.Keys, StringComparer.OrdinalIgnoreCase);
         _commandLineAttachments = Attachments;
         base.BeginProcessing();
     }
@@ -117,27 +117,23 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
             return;
         }
 
-        var file = input switch
-        {
-            System.IO.FileInfo info => info.FullName,
-            string path => path,
-            _ => null,
-        };
-        if (file != null)
+        if (input is FileSystemInfo || input is string)
         {
             if (_sentPerRecord)
             {
-                WriteError(MixedInputError(file));
-            }
-            else if (TryResolveAttachments(new[] { file }, _pipedFiles))
-            {
-                _sendAtEnd = true;
+                WriteError(MixedInputError(input));
+                return;
             }
 
+            // Every piped file is resolved, so that each one that cannot be attached gets its own
+            // error; the message then goes nowhere, rather than without it.
+            _sendAtEnd = true;
+            var resolved = input is FileSystemInfo item ? TryResolveItem(item, _pipedFiles) : TryResolveAttachments(new[] { (string)input }, _pipedFiles);
+            _pipedFileFailed |= !resolved;
             return;
         }
 
-        if (_pipedFiles.Count > 0)
+        if (_pipedFiles.Count > 0 || _pipedFileFailed)
         {
             WriteError(MixedInputError(input));
             return;
@@ -145,12 +141,18 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
 
         // Piped values of Attachments (a column, a property) belong to this message only.
         _sentPerRecord = true;
+        if (StoppedBy != null)
+        {
+            WriteError(NotDoneError("NotSent", InputObject, $"The message to {string.Join(", ", To)} was not sent"));
+            return;
+        }
+
         SendOne(Attachments, Array.Empty<string>());
     }
 
     protected override void EndProcessing()
     {
-        if (_sendAtEnd && !_sentPerRecord)
+        if (_sendAtEnd && !_sentPerRecord && !_pipedFileFailed && StoppedBy == null)
         {
             SendOne(_commandLineAttachments, _pipedFiles);
         }
@@ -216,33 +218,37 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
             DeliveryNotification = (DsnRequest)(int)DeliveryNotificationOption,
         };
 
+        // The same error with -WhatIf as without: there is nowhere to send to.
+        var server = ResolveServer();
+        if (string.IsNullOrWhiteSpace(server))
+        {
+            StopWithError(new ErrorRecord(
+                new ArgumentException("No SMTP server: give -SmtpServer, or set $PSEmailServer as Send-MailMessage allowed."),
+                "NoSmtpServer", ErrorCategory.InvalidArgument, null));
+            return;
+        }
+
         try
         {
             var description = SmtpSender.Describe(message);
-            if (!ShouldProcess(EndpointText(), $"Send {description}"))
+            if (!ShouldProcessOrStop($"{server}:{(Port == 0 ? "default port" : Port.ToString())}", $"Send {description}", To))
             {
                 return;
             }
 
             // Made only now: with -WhatIf nothing is opened, not even the transcript file.
-            var sender = GetSender();
+            var sender = GetSender(server!);
             if (sender == null)
             {
                 return;
             }
 
             var result = Guard(() => sender.Send(message));
+            WriteObject(result);
             foreach (var rejected in result.Rejected)
             {
-                WriteError(new ErrorRecord(
-                    new MailOperationException("RecipientRejected", MailErrorKind.InvalidArgument, rejected.Address,
-                        $"The server refused the recipient {rejected.Address}: {rejected.StatusCode} {rejected.Response}. " +
-                        $"The message was delivered to the other {result.Accepted.Length} recipient(s)."),
-                    "RecipientRejected", rejected.IsTransient ? ErrorCategory.ResourceUnavailable : ErrorCategory.InvalidArgument,
-                    rejected.Address));
+                WriteError(RecipientRejectedError(rejected, result));
             }
-
-            WriteObject(result);
         }
         catch (MailOperationException ex)
         {
@@ -250,28 +256,39 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
         }
     }
 
-    private string EndpointText() => $"{ResolveServer()}:{(Port == 0 ? "default port" : Port.ToString())}";
+    /// <summary>A partial delivery: the exception carries the result, so that a catch block
+    /// knows who already got the message and a retry does not send it to them twice.</summary>
+    private static ErrorRecord RecipientRejectedError(SmtpRejectedRecipient rejected, SmtpSendResult result)
+    {
+        const int Named = 10;
+        var delivered = string.Join(", ", result.Accepted.Take(Named)) + (result.Accepted.Length > Named ? $" and {result.Accepted.Length - Named} more" : "");
+        var exception = new MailOperationException("RecipientRejected", MailErrorKind.InvalidArgument, rejected.Address,
+            $"The server refused the recipient {rejected.Address}: {rejected.StatusCode} {rejected.Response}. " +
+            $"The message {result.MessageId} was delivered to the other {result.Accepted.Length} recipient(s): {delivered}.")
+        {
+            Result = result,
+        };
+        return new ErrorRecord(exception, "RecipientRejected",
+            rejected.IsTransient ? ErrorCategory.ResourceUnavailable : ErrorCategory.InvalidArgument, rejected.Address);
+    }
 
     private string? ResolveServer() =>
         !string.IsNullOrEmpty(SmtpServer) ? SmtpServer : SessionState.PSVariable.GetValue("PSEmailServer") as string;
 
     /// <summary>The command's one sender, made on first use.</summary>
-    private SmtpSender? GetSender()
+    private SmtpSender? GetSender(string server)
     {
         if (_sender != null)
         {
             return _sender;
         }
 
-        var server = ResolveServer();
-        if (string.IsNullOrWhiteSpace(server))
+        var settings = CreateSettings(server, SmtpSender.ImplicitTlsPort, MailboxOf(From));
+        if (settings == null)
         {
-            ThrowTerminatingError(new ErrorRecord(
-                new ArgumentException("No SMTP server: give -SmtpServer, or set $PSEmailServer as Send-MailMessage allowed."),
-                "NoSmtpServer", ErrorCategory.InvalidArgument, null));
+            return null;
         }
 
-        var settings = CreateSettings(server!, SmtpSender.ImplicitTlsPort, MailboxOf(From));
         _sender = new SmtpSender(settings, WriteVerbose, CancelToken)
         {
             MaximumRetryCount = MaximumRetryCount,
@@ -302,32 +319,94 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
         return headers;
     }
 
-    /// <summary>Resolves PowerShell paths (relative, wildcards, PSPath) to file-system paths;
-    /// writes an AttachmentNotFound error and returns false when one does not exist.</summary>
+    /// <summary>Resolves attachment paths as Send-MailMessage users expect: a path that names a
+    /// file is that file (so "report[1].txt" is not taken for a pattern); otherwise it is a
+    /// wildcard pattern, and every file it matches is attached. An empty value (an empty CSV cell)
+    /// is no attachment. A pattern that matches nothing, a folder, or a path outside the file
+    /// system is an error, and the message is not sent: returns false.</summary>
     private bool TryResolveAttachments(IEnumerable<string>? paths, List<string> into)
     {
         foreach (var path in paths ?? Array.Empty<string>())
         {
+            if (string.IsNullOrWhiteSpace(path))
+            {
+                continue;
+            }
+
             try
             {
-                var resolved = GetResolvedProviderPathFromPSPath(path, out var provider);
+                var literal = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
                 if (provider.Name != "FileSystem")
                 {
-                    throw new ItemNotFoundException($"'{path}' is not a file-system path.");
+                    return AttachmentError("AttachmentNotFound", ErrorCategory.ObjectNotFound, path, $"'{path}' is not a file-system path");
                 }
 
-                into.AddRange(resolved);
+                if (File.Exists(literal) || Directory.Exists(literal))
+                {
+                    if (!TryAddFile(literal, path, into))
+                    {
+                        return false;
+                    }
+
+                    continue;
+                }
+
+                var matches = WildcardPattern.ContainsWildcardCharacters(path)
+                    ? GetResolvedProviderPathFromPSPath(path, out _)
+                    : new System.Collections.ObjectModel.Collection<string>();
+                if (matches.Count == 0)
+                {
+                    return AttachmentError("AttachmentNotFound", ErrorCategory.ObjectNotFound, path,
+                        WildcardPattern.ContainsWildcardCharacters(path) ? $"'{path}' matches no file" : $"the file '{literal}' does not exist");
+                }
+
+                foreach (var match in matches)
+                {
+                    if (!TryAddFile(match, path, into))
+                    {
+                        return false;
+                    }
+                }
             }
-            catch (Exception ex) when (ex is ItemNotFoundException || ex is DriveNotFoundException || ex is ProviderNotFoundException)
+            catch (Exception ex) when (ex is SessionStateException || ex is ProviderInvocationException || ex is NotSupportedException || ex is ArgumentException || ex is IOException)
             {
-                WriteError(new ErrorRecord(
-                    new MailOperationException("AttachmentNotFound", MailErrorKind.ObjectNotFound, path,
-                        $"Cannot attach '{path}': the file does not exist. Nothing was sent.", ex),
-                    "AttachmentNotFound", ErrorCategory.ObjectNotFound, path));
-                return false;
+                return AttachmentError("AttachmentNotFound", ErrorCategory.ObjectNotFound, path, ex.Message, ex);
             }
         }
 
         return true;
+    }
+
+    /// <summary>A piped FileInfo is literal: its name is never read as a pattern.</summary>
+    private bool TryResolveItem(FileSystemInfo item, List<string> into)
+    {
+        item.Refresh();
+        if (!item.Exists)
+        {
+            return AttachmentError("AttachmentNotFound", ErrorCategory.ObjectNotFound, item.FullName, $"the file '{item.FullName}' does not exist");
+        }
+
+        return TryAddFile(item.FullName, item.FullName, into);
+    }
+
+    private bool TryAddFile(string fullPath, string given, List<string> into)
+    {
+        if (Directory.Exists(fullPath))
+        {
+            return AttachmentError("AttachmentIsFolder", ErrorCategory.InvalidArgument, given,
+                $"'{fullPath}' is a folder. Attach the files in it (Get-ChildItem -File), or a .zip of it");
+        }
+
+        into.Add(fullPath);
+        return true;
+    }
+
+    private bool AttachmentError(string errorId, ErrorCategory category, string target, string problem, Exception? inner = null)
+    {
+        WriteError(new ErrorRecord(
+            new MailOperationException(errorId, category == ErrorCategory.ObjectNotFound ? MailErrorKind.ObjectNotFound : MailErrorKind.InvalidArgument,
+                target, $"Cannot attach '{target}': {problem}. The message was not sent.", inner),
+            errorId, category, target));
+        return false;
     }
 }
