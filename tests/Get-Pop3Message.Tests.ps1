@@ -89,20 +89,23 @@ Describe 'Get-Pop3Message' {
             $with | Should -BeLessThan ($without - 5)
         }
 
-        It 'shows a progress bar (count and bytes) for more than a handful of messages' {
+        It 'shows a progress bar for more than a handful of messages: <Case>' -ForEach @(
+            @{ Case = 'count and bytes when downloading'; Switches = @{ IncludeBody = $true }; Last = '^8 of 8 messages, \d+ of \d+ KB$' }
+            @{ Case = 'the count only when reading headers'; Switches = @{}; Last = '^8 of 8 messages$' }
+        ) {
             $null = $mock.AddTestMessages('alice', 8)
             $ps = [powershell]::Create()
             try {
                 $null = $ps.AddScript({
-                        param($ModulePath, $Pop)
+                        param($ModulePath, $Pop, $Switches)
                         Import-Module $ModulePath
-                        Get-Pop3Message @Pop -IncludeBody
-                    }).AddArgument($modulePath).AddArgument($pop)
+                        Get-Pop3Message @Pop @Switches
+                    }).AddArgument($modulePath).AddArgument($pop).AddArgument($Switches)
                 $output = $ps.Invoke()
                 $output.Count | Should -Be 8
                 $progress = @($ps.Streams.Progress | Where-Object RecordType -EQ 'Processing')
                 $progress.Count | Should -Be 8
-                $progress[-1].StatusDescription | Should -Match '^8 of 8 messages, .* KB'
+                $progress[-1].StatusDescription | Should -Match $Last
                 $progress[-1].PercentComplete | Should -Be 100
             }
             finally { $ps.Dispose() }
@@ -194,7 +197,7 @@ Describe 'Get-Pop3Message' {
         It 'deletes every downloaded message at QUIT with -Delete' {
             $null = $mock.AddTestMessages('alice', 3)
             $messages = Get-Pop3Message @pop -Delete
-            $messages.MarkedForDeletion | Should -Not -Contain $false
+            @($messages.MarkedForDeletion) | Should -Be @($true, $true, $true)
             $mock.GetMailbox('alice').Count | Should -Be 0
             $mock.Pop3Sessions[0].Committed | Should -BeTrue
         }
@@ -297,12 +300,31 @@ Describe 'Get-Pop3Message' {
             $message.AttachmentNames.Count | Should -Be 2
         }
 
+        It 'takes -Uid from the pipeline and reads the mailbox once, after the listing upstream ended' {
+            $uids = $mock.AddTestMessages('alice', 3)
+            $picked = Get-Pop3Message @pop | Where-Object Subject -EQ 'Test message 2' | Get-Pop3Message @pop -IncludeBody
+            @($picked).Count | Should -Be 1
+            $picked.Uid | Should -Be $uids[1]
+            $picked.TextBody | Should -Match 'test message 2'
+            $mock.Pop3ConnectionCount | Should -Be 2
+            $mock.Pop3Sessions | ForEach-Object { $_.Committed | Should -BeTrue }
+        }
+
+        It 'reads and deletes nothing when nothing comes through the pipeline' {
+            $uids = $mock.AddTestMessages('alice', 2)
+            $none = Get-Pop3Message @pop | Where-Object Subject -EQ 'no such subject' | Get-Pop3Message @pop -Delete
+            $none | Should -BeNullOrEmpty
+            (Get-Uids) | Should -Be $uids
+            $mock.Pop3ConnectionCount | Should -Be 1
+        }
+
         It 'changes nothing on disk or on the server with -Destination -Delete -WhatIf' {
             $uids = $mock.AddTestMessages('alice', 2)
             $folder = (New-Item -ItemType Directory -Path (Join-Path $TestDrive "whatif-$([guid]::NewGuid().ToString('n'))")).FullName
             $listed = Get-Pop3Message @pop -Destination $folder -Delete -WhatIf
             @($listed.Uid) | Should -Be $uids
-            $listed | ForEach-Object { $_.MarkedForDeletion | Should -BeFalse; $_.SavedPath | Should -BeNullOrEmpty }
+            @($listed.MarkedForDeletion) | Should -Be @($false, $false)
+            @($listed | Where-Object SavedPath) | Should -BeNullOrEmpty
             Get-ChildItem $folder -Force | Should -BeNullOrEmpty
             (Get-Uids) | Should -Be $uids
             $mock.Pop3Sessions[0].Commands | Where-Object { $_ -like 'DELE*' -or $_ -like 'RETR*' } | Should -BeNullOrEmpty

@@ -121,7 +121,8 @@ Describe 'Round trip against smtp4dev: Send-SmtpMessage, Get-Pop3Message, Remove
         $before = @(Get-Pop3Message @pop -IncludeBody).Count
         $fetched = Get-Pop3Message @pop -Delete
         $fetched.Count | Should -Be $before
-        $fetched.MarkedForDeletion | Should -Not -Contain $false
+        $before | Should -BeGreaterThan 0
+        @($fetched.MarkedForDeletion) | Should -Be (@($true) * $before)
         @(Get-Pop3Message @pop -IncludeBody).Count | Should -Be 0
     }
 }

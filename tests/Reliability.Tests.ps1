@@ -2,33 +2,34 @@
 # parallel runspaces, and scheduled-task style scripts.
 
 BeforeDiscovery {
-    # Hostile or malformed values: each must be refused before connecting, or be encoded so that
-    # it cannot add a header line or a protocol command.
+    # Hostile or malformed values: each is pinned to its outcome. Refused: that ErrorId, before
+    # any connection. Otherwise (attachment file names, which are data) sent, and encoded so
+    # that it cannot add a header line or a protocol command.
     $crlf = "`r`n"
     $hostile = @(
-        @{ Case = 'CRLF + Bcc in the subject'; Parameters = @{ Subject = "Hi${crlf}Bcc: victim@evil.test" } }
-        @{ Case = 'bare LF in the subject'; Parameters = @{ Subject = "Hi`nX-Injected: 1" } }
-        @{ Case = 'bare CR in the subject'; Parameters = @{ Subject = "Hi`rX-Injected: 1" } }
-        @{ Case = 'NUL in the subject'; Parameters = @{ Subject = "Hi`0there" } }
-        @{ Case = 'CRLF in a display name'; Parameters = @{ To = "`"Eve${crlf}Bcc: victim@evil.test`" <a@example.com>" } }
-        @{ Case = 'CRLF after an address'; Parameters = @{ To = "a@example.com${crlf}RCPT TO:<victim@evil.test>" } }
-        @{ Case = 'SMTP command in the sender'; Parameters = @{ From = "ops@example.com>${crlf}RCPT TO:<victim@evil.test" } }
-        @{ Case = 'NUL in an address'; Parameters = @{ To = "a@exa`0mple.com" } }
-        @{ Case = 'two @ signs'; Parameters = @{ To = 'a@b@example.com' } }
-        @{ Case = 'no domain'; Parameters = @{ To = 'a@' } }
-        @{ Case = 'no local part'; Parameters = @{ To = '@example.com' } }
-        @{ Case = 'spaces in the address'; Parameters = @{ To = 'a b@example.com' } }
-        @{ Case = 'group syntax'; Parameters = @{ To = 'Team: a@example.com, b@example.com;' } }
-        @{ Case = 'CRLF in a Cc'; Parameters = @{ Cc = "c@example.com${crlf}X-Injected: 1" } }
-        @{ Case = 'CRLF in a Reply-To'; Parameters = @{ ReplyTo = "r@example.com${crlf}X-Injected: 1" } }
-        @{ Case = 'header name with a colon'; Parameters = @{ Header = @{ 'X-A: b' = 'c' } } }
-        @{ Case = 'header name with a space'; Parameters = @{ Header = @{ 'X A' = 'c' } } }
-        @{ Case = 'header name with CRLF'; Parameters = @{ Header = @{ "X-A${crlf}Bcc" = 'victim@evil.test' } } }
-        @{ Case = 'header value with CRLF'; Parameters = @{ Header = @{ 'X-A' = "v${crlf}Bcc: victim@evil.test" } } }
-        @{ Case = 'header value with NUL'; Parameters = @{ Header = @{ 'X-A' = "v`0w" } } }
-        @{ Case = 'Bcc set through -Header'; Parameters = @{ Header = @{ 'Bcc' = 'victim@evil.test' } } }
-        @{ Case = 'Content-Type set through -Header'; Parameters = @{ Header = @{ 'Content-Type' = 'text/html' } } }
-        @{ Case = 'non-ASCII header name'; Parameters = @{ Header = @{ 'X-Ünïcode' = 'v' } } }
+        @{ Case = 'CRLF + Bcc in the subject'; Refused = 'InvalidSubject'; Parameters = @{ Subject = "Hi${crlf}Bcc: victim@evil.test" } }
+        @{ Case = 'bare LF in the subject'; Refused = 'InvalidSubject'; Parameters = @{ Subject = "Hi`nX-Injected: 1" } }
+        @{ Case = 'bare CR in the subject'; Refused = 'InvalidSubject'; Parameters = @{ Subject = "Hi`rX-Injected: 1" } }
+        @{ Case = 'NUL in the subject'; Refused = 'InvalidSubject'; Parameters = @{ Subject = "Hi`0there" } }
+        @{ Case = 'CRLF in a display name'; Refused = 'InvalidAddress'; Parameters = @{ To = "`"Eve${crlf}Bcc: victim@evil.test`" <a@example.com>" } }
+        @{ Case = 'CRLF after an address'; Refused = 'InvalidAddress'; Parameters = @{ To = "a@example.com${crlf}RCPT TO:<victim@evil.test>" } }
+        @{ Case = 'SMTP command in the sender'; Refused = 'InvalidAddress'; Parameters = @{ From = "ops@example.com>${crlf}RCPT TO:<victim@evil.test" } }
+        @{ Case = 'NUL in an address'; Refused = 'InvalidAddress'; Parameters = @{ To = "a@exa`0mple.com" } }
+        @{ Case = 'two @ signs'; Refused = 'InvalidAddress'; Parameters = @{ To = 'a@b@example.com' } }
+        @{ Case = 'no domain'; Refused = 'InvalidAddress'; Parameters = @{ To = 'a@' } }
+        @{ Case = 'no local part'; Refused = 'InvalidAddress'; Parameters = @{ To = '@example.com' } }
+        @{ Case = 'spaces in the address'; Refused = 'InvalidAddress'; Parameters = @{ To = 'a b@example.com' } }
+        @{ Case = 'group syntax'; Refused = 'InvalidAddress'; Parameters = @{ To = 'Team: a@example.com, b@example.com;' } }
+        @{ Case = 'CRLF in a Cc'; Refused = 'InvalidAddress'; Parameters = @{ Cc = "c@example.com${crlf}X-Injected: 1" } }
+        @{ Case = 'CRLF in a Reply-To'; Refused = 'InvalidAddress'; Parameters = @{ ReplyTo = "r@example.com${crlf}X-Injected: 1" } }
+        @{ Case = 'header name with a colon'; Refused = 'InvalidHeaderName'; Parameters = @{ Header = @{ 'X-A: b' = 'c' } } }
+        @{ Case = 'header name with a space'; Refused = 'InvalidHeaderName'; Parameters = @{ Header = @{ 'X A' = 'c' } } }
+        @{ Case = 'header name with CRLF'; Refused = 'InvalidHeaderName'; Parameters = @{ Header = @{ "X-A${crlf}Bcc" = 'victim@evil.test' } } }
+        @{ Case = 'header value with CRLF'; Refused = 'InvalidHeaderValue'; Parameters = @{ Header = @{ 'X-A' = "v${crlf}Bcc: victim@evil.test" } } }
+        @{ Case = 'header value with NUL'; Refused = 'InvalidHeaderValue'; Parameters = @{ Header = @{ 'X-A' = "v`0w" } } }
+        @{ Case = 'Bcc set through -Header'; Refused = 'ReservedHeader'; Parameters = @{ Header = @{ 'Bcc' = 'victim@evil.test' } } }
+        @{ Case = 'Content-Type set through -Header'; Refused = 'ReservedHeader'; Parameters = @{ Header = @{ 'Content-Type' = 'text/html' } } }
+        @{ Case = 'non-ASCII header name'; Refused = 'InvalidHeaderName'; Parameters = @{ Header = @{ 'X-Ünïcode' = 'v' } } }
         @{ Case = 'CRLF in an attachment file name'; Attachment = "report${crlf}Bcc: victim@evil.test.txt" }
         @{ Case = 'quote and semicolon in an attachment file name'; Attachment = 'a";filename="evil.exe.txt' }
     )
@@ -61,13 +62,15 @@ Describe 'Reliability and hostile input' {
             }
 
             $null = Send-SmtpMessage @smtp @send -ErrorVariable err -ErrorAction SilentlyContinue
-            if ($mock.Messages.Count -eq 0) {
-                # Refused: with an error of its own, before any connection.
-                $err.Count | Should -BeGreaterThan 0
+            if ($Refused) {
+                @($err.FullyQualifiedErrorId) | Should -Be @("$Refused,MailProtocols.Commands.SendSmtpMessageCommand")
                 $err[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
                 $mock.SmtpConnectionCount | Should -Be 0
+                $mock.Messages.Count | Should -Be 0
             }
             else {
+                $err | Should -BeNullOrEmpty
+                $mock.Messages.Count | Should -Be 1
                 # Sent: then safely encoded. No injected header, no extra recipient, no extra command.
                 $raw = $mock.Messages[0].DataText
                 $head = ($raw -split "`r`n`r`n", 2)[0]

@@ -94,6 +94,18 @@ Describe 'Remove-Pop3Message' {
         $meta.SupportsShouldProcess | Should -BeTrue
     }
 
+    It 'names the sender and subject of what it would ask to delete, and reads no headers when it will not ask' {
+        # A -NonInteractive session cannot prompt: the question it would have asked is in the error.
+        $run = Invoke-ScriptTask $mock "Remove-Pop3Message -Pop3Server `$Server -Port `$Pop3Port -SkipCertificateCheck -Credential `$Cred -Uid '$($uids[1])' -Confirm -ErrorVariable ev -ErrorAction SilentlyContinue`n`$ev[0].FullyQualifiedErrorId`n`$ev[0].Exception.Message"
+        $run.Lines[0] | Should -Be "ConfirmationRequired$fqid"
+        $run.Output | Should -Match ([regex]::Escape("Delete message $($uids[1]) from `"Sender 2`" <sender2@example.com>, 'Test message 2'"))
+        (Get-Uids) | Should -Be $uids
+        $mock.Reset()
+        $uids = $mock.AddTestMessages('alice', 1)
+        Remove-Pop3Message @pop -Uid $uids[0] -Force
+        $mock.Pop3Sessions[0].Commands | Where-Object { $_ -like 'TOP*' } | Should -BeNullOrEmpty
+    }
+
     It 'refuses a malformed UID before connecting' {
         Remove-Pop3Message @pop -Uid "bad`r`nDELE 1" -Force -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].FullyQualifiedErrorId | Should -Be "InvalidUid$fqid"

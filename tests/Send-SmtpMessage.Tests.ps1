@@ -555,6 +555,7 @@ $outcome | ConvertTo-Json -Compress
                 @{ How = 'a piped Get-ChildItem'; Send = { param($s, $f) Get-ChildItem -LiteralPath (Split-Path $f) -Filter '*.txt' | Send-SmtpMessage @s -From m@example.com -To o@example.com } }
                 @{ How = 'its .FullName to -Attachments'; Send = { param($s, $f) Send-SmtpMessage @s -From m@example.com -To o@example.com -Attachments (Get-Item -LiteralPath $f).FullName } }
                 @{ How = 'its .FullName piped as a string'; Send = { param($s, $f) (Get-Item -LiteralPath $f).FullName | Send-SmtpMessage @s -From m@example.com -To o@example.com } }
+                @{ How = 'an escaped path to -Attachments'; Send = { param($s, $f) Send-SmtpMessage @s -From m@example.com -To o@example.com -Attachments ([WildcardPattern]::Escape($f)) } }
             ) {
                 $records = & $Send $smtp (Join-Path $dir 'report[1].txt') 2>&1
                 $records | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | Should -BeNullOrEmpty

@@ -23,7 +23,7 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
     public SwitchParameter UseSsl { get; set; }
 
     [Parameter]
-    public TlsMode TlsMode { get; set; } = TlsMode.Auto;
+    public MailTlsMode TlsMode { get; set; } = MailTlsMode.Auto;
 
     [Parameter]
     public SwitchParameter SkipCertificateCheck { get; set; }
@@ -55,7 +55,7 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
 
     protected override void BeginProcessing()
     {
-        if (UseSsl && TlsMode == TlsMode.None)
+        if (UseSsl && TlsMode == MailTlsMode.None)
         {
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-UseSsl asks for TLS and -TlsMode None forbids it: give one of them."),
                 "ConflictingTlsParameters", ErrorCategory.InvalidArgument, TlsMode));

@@ -37,7 +37,8 @@ public sealed class Pop3FetchOutcome
     public MailOperationException? Error { get; init; }
     public string? Note { get; init; }
 
-    /// <summary>Messages handled so far, of <see cref="Total"/>; bytes likewise.</summary>
+    /// <summary>Messages handled so far, of <see cref="Total"/>; bytes likewise (both 0 when only
+    /// headers are read).</summary>
     public int Done { get; init; }
     public int Total { get; init; }
     public long Bytes { get; init; }
@@ -75,11 +76,38 @@ public static class Pop3Fetcher
         var totalBytes = selected.Sum(e => e.Size);
         var outcomes = request.WholeMessages
             ? Download(session, request, selected, endpoint, totalBytes)
-            : Headers(session, selected, totalBytes);
+            : Headers(session, selected);
         foreach (var outcome in outcomes)
         {
             yield return outcome;
         }
+    }
+
+    /// <summary>Sender and subject of <paramref name="entries"/>, from their headers (TOP n 0),
+    /// for a confirmation prompt that names what it deletes. Null for a message whose headers the
+    /// server would not show; all null on a server without TOP.</summary>
+    public static IReadOnlyList<Pop3Message?> ReadSummaries(Pop3Session session, IReadOnlyList<Pop3Entry> entries)
+    {
+        IReadOnlyList<byte[]?> headers;
+        try
+        {
+            headers = session.ReadHeaders(entries);
+        }
+        catch (MailOperationException ex) when (ex.ErrorId == "TopNotSupported")
+        {
+            return new Pop3Message?[entries.Count];
+        }
+
+        return entries.Select((entry, i) =>
+        {
+            if (headers[i] == null)
+            {
+                return null;
+            }
+
+            using var stream = new MemoryStream(headers[i]!);
+            return Pop3Message.Create(entry, Pop3Message.Parse(stream, false), headersOnly: true);
+        }).ToList();
     }
 
     private static List<Pop3Entry> Select(IReadOnlyList<Pop3Entry> all, Pop3FetchRequest request, out List<string> missing)
@@ -108,10 +136,11 @@ public static class Pop3Fetcher
         return list;
     }
 
-    private static IEnumerable<Pop3FetchOutcome> Headers(Pop3Session session, List<Pop3Entry> selected, long totalBytes)
+    /// <summary>Reads the headers in batches. Its outcomes count messages only (no bytes): the
+    /// sizes the server lists are those of whole messages, which are not downloaded here.</summary>
+    private static IEnumerable<Pop3FetchOutcome> Headers(Pop3Session session, List<Pop3Entry> selected)
     {
         var done = 0;
-        long bytes = 0;
         for (var first = 0; first < selected.Count; first += HeaderBatch)
         {
             var batch = selected.GetRange(first, Math.Min(HeaderBatch, selected.Count - first));
@@ -119,16 +148,15 @@ public static class Pop3Fetcher
             for (var i = 0; i < batch.Count; i++)
             {
                 done++;
-                bytes += batch[i].Size;
                 if (headers[i] == null)
                 {
-                    yield return Unavailable(batch[i], "TOP", done, selected.Count, bytes, totalBytes);
+                    yield return Unavailable(batch[i], "TOP", done, selected.Count, 0, 0);
                     continue;
                 }
 
                 using var stream = new MemoryStream(headers[i]!);
                 var message = Pop3Message.Create(batch[i], Pop3Message.Parse(stream, false), headersOnly: true);
-                yield return new Pop3FetchOutcome { Message = message, Done = done, Total = selected.Count, Bytes = bytes, TotalBytes = totalBytes };
+                yield return new Pop3FetchOutcome { Message = message, Done = done, Total = selected.Count };
             }
         }
     }

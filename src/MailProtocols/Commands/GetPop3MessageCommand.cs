@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Management.Automation;
 using MailProtocols.Engine;
@@ -10,19 +11,21 @@ namespace MailProtocols.Commands;
 /// Lists or downloads the messages of a POP3 mailbox over one connection: headers only by
 /// default (TOP n 0), whole messages with -IncludeBody, saved as .eml files with -Destination,
 /// and deleted from the server with -Delete, each only after it was safely received and saved.
+/// UIDs may come from the pipeline; the mailbox is read when the pipeline ends.
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "Pop3Message", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = CredentialSet)]
 [OutputType("MailProtocols.Engine.Pop3.Pop3Message")]
 public sealed class GetPop3MessageCommand : MailConnectionCmdlet
 {
     private const int ProgressThreshold = 5;
+    private List<string>? _uids; // null: no -Uid, every message
 
     [Parameter(Mandatory = true, Position = 0)]
     [Alias("Server", "ComputerName")]
     [ValidateNotNullOrEmpty]
     public string Pop3Server { get; set; } = "";
 
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string[]? Uid { get; set; }
 
@@ -44,7 +47,7 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
     [Parameter]
     public SwitchParameter Delete { get; set; }
 
-    protected override void ProcessRecord()
+    protected override void BeginProcessing()
     {
         if (Newest > 0 && Oldest > 0)
         {
@@ -52,8 +55,32 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
                 "ConflictingSelection", ErrorCategory.InvalidArgument, null));
         }
 
+        base.BeginProcessing();
+    }
+
+    /// <summary>Collects the UIDs; the mailbox is read once, when the pipeline ends, so that a
+    /// Get-Pop3Message upstream has closed its session first (servers lock a mailbox per session).</summary>
+    protected override void ProcessRecord()
+    {
+        if (Uid != null)
+        {
+            _uids ??= new List<string>();
+            _uids.AddRange(Uid);
+        }
+    }
+
+    protected override void EndProcessing()
+    {
         if (StoppedBy != null)
         {
+            return;
+        }
+
+        // Piped input that gave no UID (nothing came through a Where-Object, or objects without
+        // one) selects nothing; it must never mean "every message", least of all with -Delete.
+        if (MyInvocation.ExpectingInput && _uids == null)
+        {
+            WriteVerbose("No UID came through the pipeline: no message was read.");
             return;
         }
 
@@ -66,7 +93,7 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
 
         var request = new Pop3FetchRequest
         {
-            Uids = Uid,
+            Uids = _uids,
             Newest = Newest,
             Oldest = Oldest,
             IncludeBody = IncludeBody,
@@ -107,8 +134,8 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
                 if (outcome.Total > ProgressThreshold)
                 {
                     // A new record each time: the host may keep the ones it was given.
-                    WriteProgress(new ProgressRecord(1, activity,
-                        $"{outcome.Done} of {outcome.Total} messages, {outcome.Bytes / 1024:N0} of {outcome.TotalBytes / 1024:N0} KB")
+                    var bytes = outcome.TotalBytes == 0 ? "" : $", {outcome.Bytes / 1024:N0} of {outcome.TotalBytes / 1024:N0} KB";
+                    WriteProgress(new ProgressRecord(1, activity, $"{outcome.Done} of {outcome.Total} messages{bytes}")
                     {
                         PercentComplete = (int)(100L * outcome.Done / outcome.Total),
                     });

@@ -78,15 +78,28 @@ public sealed class RemovePop3MessageCommand : MailConnectionCmdlet
             }
 
             var byUid = Guard(session.List).Where(e => e.Uid != null).GroupBy(e => e.Uid!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
-            var chosen = new List<Pop3Entry>();
+            var found = new List<Pop3Entry>();
             foreach (var uid in _uids)
             {
-                if (!byUid.TryGetValue(uid, out var entry))
+                if (byUid.TryGetValue(uid, out var entry))
+                {
+                    found.Add(entry);
+                }
+                else
                 {
                     WriteError(ToErrorRecord(new MailOperationException("MessageNotFound", MailErrorKind.ObjectNotFound, uid,
                         $"No message with UID '{uid}' is in the mailbox {mailbox}; it may have been deleted already.")));
                 }
-                else if (Approve(mailbox, $"Delete message {uid} ({entry.Size:N0} bytes)", uid))
+            }
+
+            // A prompt names the sender and subject of what it deletes; read them only when one will be shown.
+            var summaries = WillAsk() ? Guard(() => Pop3Fetcher.ReadSummaries(session, found)) : null;
+            var chosen = new List<Pop3Entry>();
+            for (var i = 0; i < found.Count; i++)
+            {
+                var entry = found[i];
+                var about = summaries?[i] is { } summary ? $" from {summary.From}, '{summary.Subject}'" : "";
+                if (Approve(mailbox, $"Delete message {entry.Uid}{about} ({entry.Size:N0} bytes)", entry.Uid!))
                 {
                     chosen.Add(entry);
                 }
@@ -121,14 +134,33 @@ public sealed class RemovePop3MessageCommand : MailConnectionCmdlet
         }
     }
 
+    /// <summary>Whether ShouldProcess will prompt: -Confirm, or the ConfirmImpact (High) reaching
+    /// $ConfirmPreference, and neither -Force nor -WhatIf.</summary>
+    private bool WillAsk()
+    {
+        if (Force || IsWhatIf())
+        {
+            return false;
+        }
+
+        if (MyInvocation.BoundParameters.TryGetValue("Confirm", out var confirm))
+        {
+            return ((SwitchParameter)confirm).IsPresent;
+        }
+
+        var preference = LanguagePrimitives.ConvertTo<ConfirmImpact>(GetVariableValue("ConfirmPreference") ?? ConfirmImpact.High);
+        return preference != ConfirmImpact.None && ConfirmImpact.High >= preference;
+    }
+
+    private bool IsWhatIf() => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value)
+        ? ((SwitchParameter)value).IsPresent
+        : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
+
     /// <summary>-Force skips the confirmation prompt, as -Confirm:$false does; -WhatIf (or
     /// $WhatIfPreference) still wins.</summary>
     private bool Approve(string target, string action, string uid)
     {
-        var whatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value)
-            ? ((SwitchParameter)value).IsPresent
-            : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
-        if (Force && !whatIf)
+        if (Force && !IsWhatIf())
         {
             WriteVerbose($"{action} on {target} (-Force).");
             return true;

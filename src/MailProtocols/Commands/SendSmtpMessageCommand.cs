@@ -351,13 +351,11 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
                     continue;
                 }
 
-                var matches = WildcardPattern.ContainsWildcardCharacters(path)
-                    ? GetResolvedProviderPathFromPSPath(path, out _)
-                    : new System.Collections.ObjectModel.Collection<string>();
+                // A pattern, or an escaped path ([WildcardPattern]::Escape) that names one file.
+                var matches = GetResolvedProviderPathFromPSPath(path, out _);
                 if (matches.Count == 0)
                 {
-                    return AttachmentError("AttachmentNotFound", ErrorCategory.ObjectNotFound, path,
-                        WildcardPattern.ContainsWildcardCharacters(path) ? $"'{path}' matches no file" : $"the file '{literal}' does not exist");
+                    return AttachmentError("AttachmentNotFound", ErrorCategory.ObjectNotFound, path, $"'{path}' matches no file");
                 }
 
                 foreach (var match in matches)
@@ -367,6 +365,10 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
                         return false;
                     }
                 }
+            }
+            catch (ItemNotFoundException ex)
+            {
+                return AttachmentError("AttachmentNotFound", ErrorCategory.ObjectNotFound, path, "the file does not exist", ex);
             }
             catch (Exception ex) when (ex is SessionStateException || ex is ProviderInvocationException || ex is NotSupportedException || ex is ArgumentException || ex is IOException)
             {
