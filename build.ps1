@@ -11,7 +11,9 @@
 
     Tasks:
       Build  Compiles src/ and lays out the importable module at out/MailProtocols/<version>/.
-      Test   Builds, runs the engine's xunit tests, then every Pester test in a child pwsh;
+      Test   Runs the engine's xunit tests, builds and packages the module, then runs the
+             Pester tests in a child pwsh (with -Tag: only the Pester tests with those tags,
+             and no xunit tests);
              the last line printed is "N passed, N failed" (both suites together), and the
              exit code is non-zero on any failure.
       Demo   Builds, starts the bundled mock mail server, sends a message with Send-SmtpMessage
@@ -21,7 +23,7 @@
              repository: out/repository/MailProtocols.<version>.nupkg.
 
 .PARAMETER Task
-    Build, Test or Demo.
+    Build, Test, Demo, Bench or Package.
 
 .PARAMETER Tag
     Test only: run only the tests with these tags (e.g. Integration).
