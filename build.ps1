@@ -11,7 +11,9 @@
 
     Tasks:
       Build  Compiles src/ and lays out the importable module at out/MailProtocols/<version>/.
-      Test   Builds, runs the engine's xunit tests, then every Pester test in a child pwsh;
+      Test   Runs the engine's xunit tests, builds and packages the module, then runs the
+             Pester tests in a child pwsh (with -Tag: only the Pester tests with those tags,
+             and no xunit tests);
              the last line printed is "N passed, N failed" (both suites together), and the
              exit code is non-zero on any failure.
       Demo   Builds, starts the bundled mock mail server, sends a message with Send-SmtpMessage
@@ -21,7 +23,7 @@
              repository: out/repository/MailProtocols.<version>.nupkg.
 
 .PARAMETER Task
-    Build, Test or Demo.
+    Build, Test, Demo, Bench or Package.
 
 .PARAMETER Tag
     Test only: run only the tests with these tags (e.g. Integration).
@@ -65,9 +67,11 @@ function Get-ModuleVersion {
 function Invoke-Build {
     # Lays out one folder for both editions:
     #   MailProtocols.psd1/.psm1   the manifest, and the loader that picks the edition's build
-    #   core/                      PowerShell 7.4+: MailProtocols.dll, help; dependencies/ holds
-    #                              the engine, MailKit, MimeKit and BouncyCastle, which only the
-    #                              module's private load context reads
+    #   core/                      PowerShell 7.4+: MailProtocols.dll, help; dependencies/ is the
+    #                              engine as `dotnet publish` lays it out (MailKit, MimeKit,
+    #                              BouncyCastle, MailProtocols.Engine.deps.json and the runtimes/
+    #                              tree of assemblies that differ by operating system), which only
+    #                              the module's private load context reads
     #   desktop/                   Windows PowerShell 5.1 (.NET Framework 4.7.2): everything flat
     $version = Get-ModuleVersion
     $moduleDir = Join-Path $OutRoot "MailProtocols/$version"
@@ -77,17 +81,34 @@ function Invoke-Build {
     }
 
     Write-Host "Building MailProtocols $version ($Configuration)"
+    $publish = {
+        param([string] $Project, [string] $Framework, [string] $Output)
+        Invoke-Native dotnet @('publish', (Join-Path $Root $Project), '-f', $Framework,
+            '-c', $Configuration, '-o', $Output, "-p:Version=$version", '-nologo', '-v', 'quiet', '-clp:NoSummary')
+    }
     foreach ($build in @{ Name = 'core'; Framework = 'net8.0' }, @{ Name = 'desktop'; Framework = 'net472' }) {
         $publishDir = Join-Path $publishRoot $build.Name
-        Invoke-Native dotnet @('publish', (Join-Path $Root 'src/MailProtocols/MailProtocols.csproj'), '-f', $build.Framework,
-            '-c', $Configuration, '-o', $publishDir, "-p:Version=$version", '-nologo', '-v', 'quiet', '-clp:NoSummary')
+        & $publish 'src/MailProtocols/MailProtocols.csproj' $build.Framework $publishDir
         $editionDir = Join-Path $moduleDir $build.Name
-        $dependencies = if ($build.Name -eq 'core') { Join-Path $editionDir 'dependencies' } else { $editionDir }
-        $null = New-Item -ItemType Directory -Path $dependencies -Force
+        $null = New-Item -ItemType Directory -Path $editionDir -Force
         Copy-Item (Join-Path $publishDir 'MailProtocols.dll') $editionDir
-        Get-ChildItem $publishDir -Filter *.dll |
-            Where-Object Name -NotIn 'System.Management.Automation.dll', 'MailProtocols.dll' |
-            Copy-Item -Destination $dependencies
+        if ($build.Name -eq 'core') {
+            # The engine published on its own: its deps.json then lists the engine's dependencies,
+            # the file the private load context resolves them with.
+            $engineDir = Join-Path $publishRoot 'engine'
+            & $publish 'src/MailProtocols.Engine/MailProtocols.Engine.csproj' $build.Framework $engineDir
+            $dependencies = Join-Path $editionDir 'dependencies'
+            $null = New-Item -ItemType Directory -Path $dependencies
+            Get-ChildItem $engineDir -Filter *.dll | Copy-Item -Destination $dependencies
+            Copy-Item (Join-Path $engineDir 'MailProtocols.Engine.deps.json') $dependencies
+            $runtimes = Join-Path $engineDir 'runtimes'
+            if (Test-Path $runtimes) { Copy-Item $runtimes $dependencies -Recurse }
+        }
+        else {
+            Get-ChildItem $publishDir -Filter *.dll |
+                Where-Object Name -NotIn 'System.Management.Automation.dll', 'MailProtocols.dll' |
+                Copy-Item -Destination $editionDir
+        }
         # Cmdlet help is looked up next to the assembly that implements the cmdlets.
         $null = New-Item -ItemType Directory -Path (Join-Path $editionDir 'en-US') -Force
         Copy-Item (Join-Path $Root 'en-US/MailProtocols.dll-Help.xml') (Join-Path $editionDir 'en-US')

@@ -404,6 +404,24 @@ try { Get-Pop3Message -Pop3Server 127.0.0.1 -Port $Port -Credential $cred -UseSs
             finally { $client.Dispose() }
         }
 
+        It 'reports <Reply> to <Command> as <ErrorId> (<Category>), and deletes nothing' -ForEach @(
+            @{ Command = 'LIST'; Reply = '-ERR [SYS/TEMP] busy'; ErrorId = 'ServerTemporaryFailure'; Category = 'ResourceUnavailable'; Target = 'endpoint' }
+            @{ Command = 'LIST'; Reply = '-ERR [IN-USE] mailbox locked'; ErrorId = 'MailboxLocked'; Category = 'ResourceBusy'; Target = 'alice' }
+            @{ Command = 'UIDL'; Reply = '-ERR [SYS/TEMP] busy'; ErrorId = 'ServerTemporaryFailure'; Category = 'ResourceUnavailable'; Target = 'endpoint' }
+        ) {
+            # RFC 3206 response codes name a state of the server or mailbox: the same errors as at
+            # login, not a protocol violation (nor, for UIDL, a server without UIDL).
+            $uids = $mock.AddTestMessages('alice', 2)
+            $null = $mock.Pop3ReplyTo($Command, '', $Reply, -1)
+            $err = { Get-Pop3Message @pop -IncludeBody -Delete -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be "$ErrorId$fqid"
+            $err.CategoryInfo.Category | Should -Be $Category
+            $err.TargetObject | Should -Be $(if ($Target -eq 'endpoint') { "$($mock.Host):$($mock.Pop3Port)" } else { $Target })
+            $err.Exception.Message | Should -Match ([regex]::Escape(($Reply -split '\] ', 2)[1]))
+            $mock.Pop3Sessions[0].Commands | Where-Object { $_ -match '^(RETR|DELE)' } | Should -BeNullOrEmpty
+            (Get-Uids) | Should -Be $uids
+        }
+
         It 'never sends credentials in plain text unless allowed' {
             $mock.Pop3.Stls = $false
             $err = { Get-Pop3Message @pop -ErrorAction Stop } | Should -Throw -PassThru

@@ -83,4 +83,92 @@ $outcome.ModuleMimeKit = $got[0].Message.GetType().Assembly.GetName().Version.To
         $result.Stub | Should -Be 'other MimeKit 3.6'
         $result.DefaultContextMimeKit | Should -Be @('3.6.0.0')
     }
+
+    It 'resolves the engine''s dependencies through its deps.json, as .NET does for this runtime' {
+        # The built module: here (not Windows) the RID-agnostic System.Security.Cryptography.Pkcs,
+        # never the Windows build under runtimes/win. A copy whose deps.json adds an asset for
+        # this machine's RID must load that one instead: the load context follows the deps.json,
+        # not merely the folder.
+        $rid = [System.Runtime.InteropServices.RuntimeInformation]::RuntimeIdentifier
+        $copy = Join-Path $TestDrive 'ridcopy'
+        Copy-Item (Split-Path $modulePath) $copy -Recurse
+        $dependencies = Join-Path $copy 'core/dependencies'
+        $ridAsset = "runtimes/$rid/lib/net8.0/System.Security.Cryptography.Pkcs.dll"
+        $null = New-Item -ItemType Directory -Path (Join-Path $dependencies (Split-Path $ridAsset))
+        Copy-Item (Join-Path $dependencies 'System.Security.Cryptography.Pkcs.dll') (Join-Path $dependencies $ridAsset)
+        $depsPath = Join-Path $dependencies 'MailProtocols.Engine.deps.json'
+        $deps = Get-Content $depsPath -Raw | ConvertFrom-Json -AsHashtable
+        $libraries = $deps.targets[$deps.runtimeTarget.name]
+        $pkcs = @($libraries.Keys | Where-Object { $_ -like 'System.Security.Cryptography.Pkcs/*' })
+        $pkcs.Count | Should -Be 1
+        $library = $libraries[$pkcs[0]]
+        if (-not $library.Contains('runtimeTargets')) { $library.runtimeTargets = [ordered]@{} }
+        $library.runtimeTargets[$ridAsset] = @{ rid = $rid; assetType = 'runtime' }
+        $deps | ConvertTo-Json -Depth 20 | Set-Content $depsPath
+
+        $probe = @'
+param($ModulePath, $Port)
+$ErrorActionPreference = 'Stop'
+Import-Module $ModulePath
+# A command that reaches the engine (and MimeKit) once, as a user's first command does.
+Send-SmtpMessage -SmtpServer 127.0.0.1 -Port $Port -From 'not an address' -To 'x@example.com' -ErrorAction SilentlyContinue
+$context = [System.Runtime.Loader.AssemblyLoadContext]::All | Where-Object Name -eq 'MailProtocols'
+$context.LoadFromAssemblyName([Reflection.AssemblyName]'System.Security.Cryptography.Pkcs').Location
+'@
+        $probeScript = Join-Path $TestDrive 'pkcs.ps1'
+        Set-Content $probeScript $probe
+        $pwsh = Join-Path $PSHOME 'pwsh'
+        $built = & $pwsh -NoProfile -NonInteractive -File $probeScript $modulePath $mock.SmtpPort
+        $LASTEXITCODE | Should -Be 0
+        $built | Select-Object -Last 1 | Should -Be (Join-Path (Split-Path $modulePath) 'core/dependencies/System.Security.Cryptography.Pkcs.dll')
+        $ridSpecific = & $pwsh -NoProfile -NonInteractive -File $probeScript (Join-Path $copy 'MailProtocols.psd1') $mock.SmtpPort
+        $LASTEXITCODE | Should -Be 0
+        $ridSpecific | Select-Object -Last 1 | Should -Be (Join-Path $dependencies $ridAsset)
+    }
+
+    It 'takes its load-context handler away on Remove-Module, once no runspace has the module, and back on Import-Module' {
+        # Observed through what the handler does: while the module is imported, the default load
+        # context finds MailProtocols.Engine by name (through the handler); once it is removed
+        # everywhere, it does not.
+        $lifecycle = @'
+param($ModulePath)
+$ErrorActionPreference = 'Stop'
+function Test-Engine {
+    try { $null = [System.Runtime.Loader.AssemblyLoadContext]::Default.LoadFromAssemblyName([Reflection.AssemblyName]'MailProtocols.Engine'); $true }
+    catch { $false }
+}
+$seen = [ordered]@{}
+Import-Module $ModulePath
+Send-SmtpMessage -SmtpServer 127.0.0.1 -From 'not an address' -To 'x@example.com' -ErrorAction SilentlyContinue -ErrorVariable ev
+$seen.Imported = Test-Engine
+$seen.FirstError = $ev[0].FullyQualifiedErrorId
+Remove-Module MailProtocols
+$seen.Removed = Test-Engine
+Import-Module $ModulePath
+$seen.Reimported = Test-Engine
+Send-SmtpMessage -SmtpServer 127.0.0.1 -From 'not an address' -To 'x@example.com' -ErrorAction SilentlyContinue -ErrorVariable ev
+$seen.ReimportedError = $ev[0].FullyQualifiedErrorId
+# A second runspace imports it too: removing it here must not break that one.
+$other = [powershell]::Create()
+$null = $other.AddScript("Import-Module '$ModulePath'").Invoke()
+Remove-Module MailProtocols
+$seen.RemovedHereOnly = Test-Engine
+$other.Commands.Clear()
+$null = $other.AddScript('Remove-Module MailProtocols').Invoke()
+$seen.RemovedEverywhere = Test-Engine
+[pscustomobject]$seen | ConvertTo-Json -Compress
+'@
+        $lifecycleScript = Join-Path $TestDrive 'lifecycle.ps1'
+        Set-Content $lifecycleScript $lifecycle
+        $json = & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -File $lifecycleScript $modulePath
+        $LASTEXITCODE | Should -Be 0
+        $seen = $json | Select-Object -Last 1 | ConvertFrom-Json
+        $seen.Imported | Should -BeTrue
+        $seen.FirstError | Should -Be 'InvalidAddress,MailProtocols.Commands.SendSmtpMessageCommand'
+        $seen.Removed | Should -BeFalse
+        $seen.Reimported | Should -BeTrue
+        $seen.ReimportedError | Should -Be 'InvalidAddress,MailProtocols.Commands.SendSmtpMessageCommand'
+        $seen.RemovedHereOnly | Should -BeTrue
+        $seen.RemovedEverywhere | Should -BeFalse
+    }
 }

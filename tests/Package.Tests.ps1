@@ -35,6 +35,15 @@ Describe 'The published package' {
         Get-ChildItem $installed -Recurse -Filter 'System.Management.Automation.dll' | Should -BeNullOrEmpty
     }
 
+    It 'installs every file of the built module (the runtimes/ tree too)' {
+        $built = Split-Path $modulePath
+        $files = @(Get-ChildItem $built -Recurse -File | ForEach-Object { [IO.Path]::GetRelativePath($built, $_.FullName) })
+        $files | Should -Contain ([IO.Path]::Combine('core', 'dependencies', 'runtimes', 'win', 'lib', 'net8.0', 'System.Security.Cryptography.Pkcs.dll'))
+        foreach ($file in $files) {
+            Join-Path $installed $file | Should -Exist
+        }
+    }
+
     It 'ships a Windows PowerShell 5.1 build for .NET Framework 4.7.2 (compiled here, not run: 5.1 needs Windows)' {
         foreach ($dll in 'MailProtocols.dll', 'MailProtocols.Engine.dll') {
             $bytes = [IO.File]::ReadAllBytes((Join-Path $installed "desktop/$dll"))
@@ -91,5 +100,60 @@ $got | Remove-Pop3Message @pop -Force
         $result.Subjects | Should -Be @('from the package')
         $result.MessageId | Should -Not -BeNullOrEmpty
         $result.Left | Should -Be 0
+    }
+}
+
+# The engine's dependencies as .NET resolves them: MailProtocols.Engine.deps.json lists each
+# package's assemblies, with a build per operating system where one differs (runtimes/<rid>/...).
+# The module's load context picks one through that file, so every asset it can pick on each
+# operating system must be in the module.
+Describe 'The built module''s dependencies' {
+    BeforeAll {
+        . (Join-Path $PSScriptRoot 'common.ps1')
+        $dependencies = Join-Path (Split-Path $modulePath) 'core/dependencies'
+        $deps = Get-Content (Join-Path $dependencies 'MailProtocols.Engine.deps.json') -Raw | ConvertFrom-Json -AsHashtable
+
+        function Get-RuntimeAsset {
+            # The files the host loads for a RID, as it chooses them: per library and asset type,
+            # the runtimeTargets of the first RID in the fallback chain that has any; else the
+            # RID-agnostic assets, which a published folder holds by file name.
+            param([string[]] $FallbackChain)
+            foreach ($library in $deps.targets[$deps.runtimeTarget.name].Values) {
+                foreach ($type in 'runtime', 'native') {
+                    $specific = @()
+                    if ($library.Contains('runtimeTargets')) {
+                        foreach ($rid in $FallbackChain) {
+                            $specific = @($library.runtimeTargets.Keys | Where-Object {
+                                    $library.runtimeTargets[$_].rid -eq $rid -and $library.runtimeTargets[$_].assetType -eq $type })
+                            if ($specific) { break }
+                        }
+                    }
+                    if ($specific) { $specific }
+                    elseif ($library.Contains($type)) { $library[$type].Keys | ForEach-Object { Split-Path $_ -Leaf } }
+                }
+            }
+        }
+    }
+
+    It 'lists the engine and its packages in MailProtocols.Engine.deps.json' {
+        $libraries = @($deps.targets[$deps.runtimeTarget.name].Keys | ForEach-Object { ($_ -split '/')[0] })
+        foreach ($name in 'MailProtocols.Engine', 'MailKit', 'MimeKit', 'BouncyCastle.Cryptography', 'System.Security.Cryptography.Pkcs') {
+            $libraries | Should -Contain $name
+        }
+    }
+
+    It 'holds every runtime asset the deps.json lists for <Rid>' -ForEach @(
+        @{ Rid = 'win-x64'; Chain = 'win-x64', 'win', 'any'; Pkcs = 'runtimes/win/lib/net8.0/System.Security.Cryptography.Pkcs.dll' }
+        @{ Rid = 'win-arm64'; Chain = 'win-arm64', 'win', 'any'; Pkcs = 'runtimes/win/lib/net8.0/System.Security.Cryptography.Pkcs.dll' }
+        @{ Rid = 'linux-x64'; Chain = 'linux-x64', 'linux', 'unix', 'any'; Pkcs = 'System.Security.Cryptography.Pkcs.dll' }
+        @{ Rid = 'osx-arm64'; Chain = 'osx-arm64', 'osx', 'unix', 'any'; Pkcs = 'System.Security.Cryptography.Pkcs.dll' }
+    ) {
+        $assets = @(Get-RuntimeAsset -FallbackChain $Chain)
+        $assets | Should -Contain 'MailProtocols.Engine.dll'
+        $assets | Should -Contain 'MailKit.dll'
+        $assets | Should -Contain $Pkcs
+        foreach ($asset in $assets) {
+            Join-Path $dependencies $asset | Should -Exist
+        }
     }
 }

@@ -102,6 +102,27 @@ public class Pop3WireTests
         Assert.Equal(new[] { "1 100", ".2 200" }, wire.ReadLines(1024, CancellationToken.None));
     }
 
+    [Fact]
+    public void RemovesTheFirstDotOfEveryLineThatStartsWithOne()
+    {
+        // RFC 1939: a line that starts with "." loses that dot whatever follows, so ".x" is "x".
+        var wire = Wire("+OK\r\n.1 100\r\n..2 200\r\n...\r\n.\r\n");
+        wire.ReadReply(CancellationToken.None);
+        Assert.Equal(new[] { "1 100", ".2 200", ".." }, wire.ReadLines(1024, CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData(int.MaxValue)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void CopiesDataRemovingTheFirstDotOfEveryLineThatStartsWithOne(int chunk)
+    {
+        var wire = Wire(".x\r\n..y\r\nz\r\n.\r\r\n.\r\n", chunk);
+        var output = new MemoryStream();
+        wire.CopyData(output, null, CancellationToken.None);
+        Assert.Equal("x\r\n.y\r\nz\r\n\r\r\n", Encoding.ASCII.GetString(output.ToArray()));
+    }
+
     [Theory]
     [InlineData("+OK [IN-USE] locked", true, null)]
     [InlineData("-ERR [IN-USE] Mailbox is locked", false, "IN-USE")]

@@ -9,8 +9,13 @@
 
 $script:failures = 0
 
-# Builds MockMailServer.dll (unless -NoBuild) and loads it into this process.
-function Import-MockServer([switch]$NoBuild) {
+# Builds MockMailServer.dll (unless -NoBuild) and loads it into this process; with -Path, loads
+# that build instead (the suite passes the one it built).
+function Import-MockServer([switch]$NoBuild, [string]$Path) {
+    if ($Path) {
+        Add-Type -Path $Path
+        return
+    }
     if (-not $NoBuild) {
         $buildOutput = & dotnet build (Join-Path $PSScriptRoot 'MockMailServer.csproj') -c Release --nologo 2>&1
         if ($LASTEXITCODE -ne 0) {
@@ -76,9 +81,9 @@ def await_close(sock):
     t = time.time()
     try:
         r = sock.recv(100)
-        out({'closed': r == b'', 'secs': time.time() - t})
+        out({'closed': r == b'', 'secs': time.time() - t, 'at': time.time()})
     except Exception as e:
-        out({'closed': True, 'secs': time.time() - t, 'error': type(e).__name__})
+        out({'closed': True, 'secs': time.time() - t, 'at': time.time(), 'error': type(e).__name__})
 
 def trickle_client():
     # 'trickle' mode. arg: {'cmd': the trickled command (None: the greeting), 'pre': commands sent before it
@@ -114,9 +119,9 @@ def trickle_client():
                 try:
                     while s.recv(4096):
                         pass
-                    out({'closed': True, 'secs': time.time() - t})
+                    out({'closed': True, 'secs': time.time() - t, 'at': time.time()})
                 except Exception as e:
-                    out({'closed': True, 'secs': time.time() - t, 'error': type(e).__name__})
+                    out({'closed': True, 'secs': time.time() - t, 'at': time.time(), 'error': type(e).__name__})
                 return
         data += c
         chunks += 1
@@ -170,22 +175,32 @@ function Test-Trickled([string]$Name, $Result, [int]$DelayMs) {
     Check "${Name}: takes about (len - 1) * DelayMs" ($Result.total -ge $expected * 0.9 -and $Result.total -lt $expected + 1.5) "expected ~$expected s: $detail"
 }
 
+# Seconds since 1970 on the clock python's time.time() reads.
+function Get-UnixTime { [DateTimeOffset]::UtcNow.ToUnixTimeMilliseconds() / 1000.0 }
+
+# Whether a client saw its connection close at $At because of a Stop() begun at $StoppedAt: not
+# before it, and within 5 s. (Timed from Stop(), not from the client's last line: on a busy machine
+# starting the other clients took longer than that.)
+function Test-ClosedByStop([double]$At, [double]$StoppedAt) { $At -ge $StoppedAt - 0.05 -and $At - $StoppedAt -lt 5 }
+
 # A 'trickle' client with 'stop' got its first byte: Stop() must return promptly and close the connection.
 function Test-StopDuringTrickle([Diagnostics.Process]$Process) {
     $first = $Process.StandardOutput.ReadLine() | ConvertFrom-Json
     Check 'trickle: client got the first byte' ($null -ne $first.first -and $first.first -lt 0.5) ($first | ConvertTo-Json -Compress)
+    $stoppedAt = Get-UnixTime
     $sw = [Diagnostics.Stopwatch]::StartNew()
     $server.Stop()
     $sw.Stop()
     Check 'trickle: Stop() during a trickle returns within 2 s' ($sw.ElapsedMilliseconds -lt 2000) "$($sw.ElapsedMilliseconds) ms"
     $second = $Process.StandardOutput.ReadLine() | ConvertFrom-Json
     [void]$Process.WaitForExit(10000)
-    Check 'trickle: client sees the connection closed by Stop()' ($second.closed -and $second.secs -lt 5) ($second | ConvertTo-Json -Compress)
+    Check 'trickle: client sees the connection closed by Stop()' ($second.closed -and (Test-ClosedByStop $second.at $stoppedAt)) "$($second | ConvertTo-Json -Compress) stopped at $stoppedAt"
 }
 
 # With 'never' clients waiting on $Processes (each printed its first line): Stop() must return promptly and
 # close their connections.
 function Test-StopClosesClients([Diagnostics.Process[]]$Processes) {
+    $stoppedAt = Get-UnixTime
     $sw = [Diagnostics.Stopwatch]::StartNew()
     $server.Stop()
     $sw.Stop()
@@ -193,6 +208,6 @@ function Test-StopClosesClients([Diagnostics.Process[]]$Processes) {
     foreach ($p in $Processes) {
         $second = $p.StandardOutput.ReadLine() | ConvertFrom-Json
         [void]$p.WaitForExit(10000)
-        Check 'hang: client sees the connection closed by Stop()' ($second.closed -and $second.secs -lt 5) ($second | ConvertTo-Json -Compress)
+        Check 'hang: client sees the connection closed by Stop()' ($second.closed -and (Test-ClosedByStop $second.at $stoppedAt)) "$($second | ConvertTo-Json -Compress) stopped at $stoppedAt"
     }
 }

@@ -5,17 +5,18 @@
 .DESCRIPTION
     Builds MockMailServer.dll (unless -NoBuild), loads it in-process with Add-Type, drives it with
     python3 clients (poplib, smtplib and raw sockets) and checks mailboxes and recorded sessions.
-    Prints one PASS/FAIL line per check and exits 1 if any check failed.
+    Prints one PASS/FAIL line per check and exits 1 if any check failed. -MockServerPath: use that
+    MockMailServer.dll instead of building one.
     Run: cd <repo> ; dotnet pwsh -NoProfile -File tests/MockMailServer/selfcheck-pop3.ps1
 #>
 [CmdletBinding()]
-param([switch]$NoBuild)
+param([switch]$NoBuild, [string]$MockServerPath)
 
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 
 . (Join-Path $PSScriptRoot 'selfcheck-common.ps1')
-Import-MockServer -NoBuild:$NoBuild
+Import-MockServer -NoBuild:$NoBuild -Path $MockServerPath
 
 # ---------------------------------------------------------------- python client (modes; the prelude is in selfcheck-common.ps1)
 $pythonModes = @'
@@ -222,7 +223,10 @@ try {
     $a = $server.AddTestMessages('alice', 3)
     # the client logs in, marks 1 and 2, pauses; meanwhile a message arrives and "another client" removes 2
     $p = Start-Client 'steps' $server.Pop3Port ($login + @(@('a', 'stat'), @('a', 'dele', 1), @('a', 'dele', 2), @('a', 'sleep', 1.5), @('a', 'stat'), @('a', 'quit')))
-    Start-Sleep -Milliseconds 800
+    # until the client has marked both (a fixed pause lost this race on a busy machine); it then
+    # waits 1.5 s before its next command
+    $deadline = [DateTime]::UtcNow.AddSeconds(20)
+    while (-not ($server.Pop3Sessions | Where-Object { $_.Commands -contains 'DELE 2' }) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
     $late = $server.AddMessage('alice', "Subject: late`r`n`r`nlate`r`n")
     $server.RemoveMessage('alice', $a[1])
     $r = @((Receive-Client $p).results)

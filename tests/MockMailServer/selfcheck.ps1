@@ -5,17 +5,18 @@
 .DESCRIPTION
     Builds MockMailServer.dll (unless -NoBuild), loads it in-process with Add-Type, drives it with
     python3 clients (smtplib and raw sockets) and checks the recorded sessions.
-    Prints one PASS/FAIL line per check and exits 1 if any check failed.
+    Prints one PASS/FAIL line per check and exits 1 if any check failed. -MockServerPath: use that
+    MockMailServer.dll instead of building one.
     Run: cd <repo> ; dotnet pwsh -NoProfile -File tests/MockMailServer/selfcheck.ps1
 #>
 [CmdletBinding()]
-param([switch]$NoBuild)
+param([switch]$NoBuild, [string]$MockServerPath)
 
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 
 . (Join-Path $PSScriptRoot 'selfcheck-common.ps1')
-Import-MockServer -NoBuild:$NoBuild
+Import-MockServer -NoBuild:$NoBuild -Path $MockServerPath
 
 # ---------------------------------------------------------------- python client (modes; the prelude is in selfcheck-common.ps1)
 $pythonModes = @'

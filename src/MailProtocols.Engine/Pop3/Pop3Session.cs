@@ -116,6 +116,11 @@ public sealed class Pop3Session : IDisposable
         var uidlRefused = false;
         RunBatch(commands, (i, reply) =>
         {
+            if (!reply.IsOk && ResponseCodeError(reply, "list") is { } error)
+            {
+                throw error;
+            }
+
             if (i == 0)
             {
                 Expect(reply, "LIST");
@@ -367,18 +372,30 @@ public sealed class Pop3Session : IDisposable
             return;
         }
 
-        throw reply.ResponseCode switch
+        throw ResponseCodeError(reply, "open") ?? reply.ResponseCode switch
         {
-            "IN-USE" => new MailOperationException("MailboxLocked", MailErrorKind.ResourceBusy, credential.UserName,
-                $"The mailbox of '{credential.UserName}' on {_settings.Endpoint} is in use by another session ({reply.Text}). " +
-                "Wait for the other client to finish, then try again.") { IsSessionFailure = true },
             "LOGIN-DELAY" => new MailOperationException("LoginDelay", MailErrorKind.ResourceBusy, credential.UserName,
                 $"{_settings.Endpoint} asks '{credential.UserName}' to wait longer between logins: {reply.Text}") { IsSessionFailure = true },
-            "SYS/TEMP" => new MailOperationException("ServerTemporaryFailure", MailErrorKind.ResourceUnavailable, _settings.Endpoint,
-                $"{_settings.Endpoint} could not open the mailbox of '{credential.UserName}' for now: {reply.Text}") { IsSessionFailure = true },
             _ when mechanism == "XOAUTH2" || reply.ResponseCode == "AUTH" || reply.ResponseCode == null =>
                 ConnectErrors.AuthenticationFailed(_settings, credential.UserName, $"{reply.Text} ({mechanism})"),
             _ => ConnectErrors.ServerRefused(_settings, reply.Line),
+        };
+    }
+
+    /// <summary>The error that an -ERR reply's RFC 3206 response code names, when it names a
+    /// state of the mailbox or server rather than a refusal of the command: [IN-USE], [SYS/TEMP];
+    /// null otherwise. <paramref name="action"/> says what could not be done ("open", "list").</summary>
+    private MailOperationException? ResponseCodeError(Pop3Reply reply, string action)
+    {
+        var user = _settings.Credential?.UserName;
+        return reply.ResponseCode switch
+        {
+            "IN-USE" => new MailOperationException("MailboxLocked", MailErrorKind.ResourceBusy, user,
+                $"The mailbox of '{user}' on {_settings.Endpoint} is in use by another session ({reply.Text}). " +
+                "Wait for the other client to finish, then try again.") { IsSessionFailure = true },
+            "SYS/TEMP" => new MailOperationException("ServerTemporaryFailure", MailErrorKind.ResourceUnavailable, _settings.Endpoint,
+                $"{_settings.Endpoint} could not {action} the mailbox of '{user}' for now: {reply.Text}") { IsSessionFailure = true },
+            _ => null,
         };
     }
 

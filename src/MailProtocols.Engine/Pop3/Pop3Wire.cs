@@ -212,7 +212,8 @@ internal sealed class Pop3Wire : IDisposable
                 return lines;
             }
 
-            lines.Add(line.StartsWith("..", StringComparison.Ordinal) ? line.Substring(1) : line);
+            // RFC 1939: a line that starts with the termination octet has it removed, whatever follows.
+            lines.Add(line.StartsWith(".", StringComparison.Ordinal) ? line.Substring(1) : line);
         }
     }
 
