@@ -440,6 +440,25 @@ $outcome | ConvertTo-Json -Compress
             $text | Should -Not -Match ([regex]::Escape($plain))
         }
 
+        It 'summarizes the message data in the transcript, and records it only with -IncludeDataInTranscript' {
+            $file = Join-Path $TestDrive 'big-attachment.bin'
+            [IO.File]::WriteAllBytes($file, [byte[]]::new(2MB))
+            $short = Join-Path $TestDrive "summary-$([guid]::NewGuid().ToString('n')).log"
+            $long = Join-Path $TestDrive "data-$([guid]::NewGuid().ToString('n')).log"
+            $rows = 1..2 | ForEach-Object { [pscustomobject]@{ To = "u$_@example.com"; Subject = "transcript $_"; Attachments = $file } }
+            $rows | Send-SmtpMessage @smtp -From 'ops@example.com' -TranscriptPath $short | Out-Null
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Subject 'with data' -IncludeDataInTranscript -TranscriptPath $long | Out-Null
+            $summary = Get-Content $short -Raw
+            (Get-Item $short).Length | Should -BeLessThan 20KB
+            $summary | Should -Not -Match 'Subject: transcript'
+            @([regex]::Matches($summary, '\[(\d+) bytes of message data\]')).Count | Should -Be 2
+            [long]([regex]::Match($summary, '\[(\d+) bytes of message data\]').Groups[1].Value) | Should -BeGreaterThan 2MB
+            # What comes after each message's data (the next MAIL FROM, QUIT) is still recorded.
+            @([regex]::Matches($summary, 'MAIL FROM')).Count | Should -Be 2
+            $summary | Should -Match 'QUIT'
+            Get-Content $long -Raw | Should -Match 'Subject: with data'
+        }
+
         It 'leaks neither password nor token into any stream, error or transcript' {
             $log = Join-Path $TestDrive 'secrets.log'
             $secure = ConvertTo-SecureString $token -AsPlainText -Force

@@ -33,6 +33,9 @@ public sealed class ConnectionSettings
     /// <summary>A file that receives the protocol transcript, secrets redacted. Null: none.</summary>
     public string? TranscriptPath { get; set; }
 
+    /// <summary>Records the message data sent in the transcript; by default one line gives its size.</summary>
+    public bool TranscriptIncludesMessageData { get; set; }
+
     /// <summary>"host:port", the target of connection errors.</summary>
     public string Endpoint => Host.IndexOf(':') >= 0 ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 }

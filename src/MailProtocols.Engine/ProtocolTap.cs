@@ -11,7 +11,8 @@ namespace MailProtocols.Engine;
 /// MailKit's own <see cref="ProtocolLogger"/> (which redacts AUTH secrets) and watches the
 /// client's bytes for two facts the engine needs: the last command sent, and whether the end
 /// of message data (CRLF.CRLF) has gone out, which decides whether a lost connection may be
-/// retried without risking a duplicate.
+/// retried without risking a duplicate. Message data is summarized in the transcript as one line
+/// giving its size, unless the caller asks for the data itself.
 /// </summary>
 internal sealed class ProtocolTap : IProtocolLogger
 {
@@ -22,13 +23,16 @@ internal sealed class ProtocolTap : IProtocolLogger
     };
 
     private readonly ProtocolLogger? _transcript;
+    private readonly bool _recordMessageData;
+    private long _dataBytes; // message data held back from the transcript so far
     private IAuthenticationSecretDetector? _detector;
     private bool _inData;
     private int _matched; // how much of "\r\n.\r\n" the data stream currently ends with
     private long _partialSince; // Stopwatch timestamp since the server's current line began arriving; 0: none
 
-    public ProtocolTap(string? transcriptPath)
+    public ProtocolTap(string? transcriptPath, bool recordMessageData = false)
     {
+        _recordMessageData = recordMessageData;
         if (transcriptPath != null && transcriptPath.Length > 0)
         {
             _transcript = new ProtocolLogger(transcriptPath, append: true) { LogTimestamps = true, RedactSecrets = true };
@@ -60,6 +64,7 @@ internal sealed class ProtocolTap : IProtocolLogger
         DataTerminatorSent = false;
         _inData = false;
         _matched = 0;
+        _dataBytes = 0;
     }
 
     /// <summary>Writes a line of the engine's own into the transcript (e.g. a retry notice).</summary>
@@ -84,16 +89,32 @@ internal sealed class ProtocolTap : IProtocolLogger
 
     public void LogClient(byte[] buffer, int offset, int count)
     {
-        if (_inData)
-        {
-            WatchForTerminator(buffer, offset, count);
-        }
-        else
+        if (!_inData)
         {
             NoteCommands(buffer, offset, count);
+            _transcript?.LogClient(buffer, offset, count);
+            return;
         }
 
-        _transcript?.LogClient(buffer, offset, count);
+        var data = WatchForTerminator(buffer, offset, count);
+        if (_recordMessageData)
+        {
+            _transcript?.LogClient(buffer, offset, count);
+            return;
+        }
+
+        // A 2 MB attachment would otherwise make a 3 MB transcript: one line says how much went.
+        _dataBytes += data;
+        if (DataTerminatorSent)
+        {
+            var note = Encoding.ASCII.GetBytes($"[{_dataBytes} bytes of message data]\r\n.\r\n");
+            _transcript?.LogClient(note, 0, note.Length);
+            _dataBytes = 0;
+            if (data < count)
+            {
+                LogClient(buffer, offset + data, count - data);
+            }
+        }
     }
 
     public void LogServer(byte[] buffer, int offset, int count)
@@ -154,7 +175,9 @@ internal sealed class ProtocolTap : IProtocolLogger
         }
     }
 
-    private void WatchForTerminator(byte[] buffer, int offset, int count)
+    /// <summary>Follows the message data; returns how many of the bytes belong to it, up to and
+    /// including the terminator when it is among them.</summary>
+    private int WatchForTerminator(byte[] buffer, int offset, int count)
     {
         const string terminator = "\r\n.\r\n";
         for (var i = offset; i < offset + count; i++)
@@ -174,8 +197,10 @@ internal sealed class ProtocolTap : IProtocolLogger
                 DataTerminatorSent = true;
                 _inData = false;
                 _matched = 0;
-                return;
+                return i - offset + 1;
             }
         }
+
+        return count;
     }
 }

@@ -41,7 +41,7 @@ public sealed class SmtpSender : IDisposable
 
         _verbose = verbose ?? (_ => { });
         _token = token;
-        _tap = new ProtocolTap(settings.TranscriptPath);
+        _tap = new ProtocolTap(settings.TranscriptPath, settings.TranscriptIncludesMessageData);
         _client = new EngineSmtpClient(_tap);
         _connector = new Connector(_client, settings, _tap, ImplicitTlsPort);
 

@@ -96,6 +96,10 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
     [ValidateRange(0, 10)]
     public int MaximumRetryCount { get; set; } = 3;
 
+    /// <summary>-TranscriptPath records the message data itself, not only its size.</summary>
+    [Parameter]
+    public SwitchParameter IncludeDataInTranscript { get; set; }
+
     [Parameter]
     [ValidateRange(0, 600)]
     public int RetryIntervalSec { get; set; } = 2;
@@ -288,6 +292,8 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
         {
             return null;
         }
+
+        settings.TranscriptIncludesMessageData = IncludeDataInTranscript;
 
         _sender = new SmtpSender(settings, WriteVerbose, CancelToken)
         {
