@@ -368,6 +368,14 @@ try { Get-Pop3Message -Pop3Server 127.0.0.1 -Port $Port -Credential $cred -UseSs
     }
 
     Context 'errors' {
+        It 'connects to the protocol''s port for the TLS mode when -Port is not given (<Mode>: <Port>)' -ForEach @(
+            @{ Mode = 'Auto'; Port = 110 }, @{ Mode = 'StartTls'; Port = 110 }, @{ Mode = 'Implicit'; Port = 995 }
+        ) {
+            # Nothing listens on 127.0.0.2 here: the error names the endpoint that was tried.
+            Get-Pop3Message -Pop3Server 127.0.0.2 -Credential $alice -TlsMode $Mode -TimeoutSec 5 -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].TargetObject | Should -Be "127.0.0.2:$Port"
+        }
+
         It 'reports a wrong password as AuthenticationFailed' {
             $bad = [pscredential]::new('alice', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
             $err = { Get-Pop3Message @pop -Credential $bad -ErrorAction Stop } | Should -Throw -PassThru

@@ -658,6 +658,14 @@ $outcome | ConvertTo-Json -Compress
             $mock.SmtpConnectionCount | Should -Be 0
         }
 
+        It 'connects to the protocol''s port for the TLS mode when -Port is not given (<Mode>: <Port>)' -ForEach @(
+            @{ Mode = 'Auto'; Port = 25 }, @{ Mode = 'StartTls'; Port = 25 }, @{ Mode = 'Implicit'; Port = 465 }
+        ) {
+            # Nothing listens on 127.0.0.2 here: the error names the endpoint that was tried.
+            Send-SmtpMessage -SmtpServer 127.0.0.2 -TlsMode $Mode -TimeoutSec 5 -MaximumRetryCount 0 -From 'ops@example.com' -To 'a@example.com' -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].TargetObject | Should -Be "127.0.0.2:$Port"
+        }
+
         It 'reports an unreachable host as ConnectFailed' {
             $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
             $listener.Start(); $port = $listener.LocalEndpoint.Port; $listener.Stop()

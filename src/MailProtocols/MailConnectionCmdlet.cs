@@ -63,9 +63,10 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
     }
 
     /// <summary>The engine settings for <paramref name="host"/>. -UseSsl without -TlsMode means
-    /// TLS required: implicit on <paramref name="implicitTlsPort"/>, STARTTLS elsewhere. Null,
-    /// with the error written and the command stopped, when the parameters cannot make a login.</summary>
-    protected ConnectionSettings? CreateSettings(string host, int implicitTlsPort, string? defaultUserName)
+    /// TLS required: implicit on <paramref name="implicitTlsPort"/>, STARTTLS elsewhere. Without
+    /// -Port, the protocol's port for the TLS mode. Null, with the error written and the command
+    /// stopped, when the parameters cannot make a login.</summary>
+    protected ConnectionSettings? CreateSettings(string host, int implicitTlsPort, int plainPort, string? defaultUserName)
     {
         var tlsMode = (Engine.TlsMode)TlsMode;
         if (UseSsl && !MyInvocation.BoundParameters.ContainsKey(nameof(TlsMode)))
@@ -76,7 +77,7 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
         var settings = new ConnectionSettings
         {
             Host = host,
-            Port = Port,
+            Port = Port != 0 ? Port : tlsMode == Engine.TlsMode.Implicit ? implicitTlsPort : plainPort,
             TlsMode = tlsMode,
             SkipCertificateCheck = SkipCertificateCheck,
             CheckCertificateRevocation = CheckCertificateRevocation,

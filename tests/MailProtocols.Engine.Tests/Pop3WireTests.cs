@@ -36,7 +36,7 @@ public class Pop3WireTests
         var wire = Wire("+OK\r\nSubject: x\r\n\r\n..starts with a dot\r\n.\r\n+OK next\r\n", chunk);
         Assert.True(wire.ReadReply(CancellationToken.None).IsOk);
         var output = new MemoryStream();
-        var written = wire.CopyData(output, null, CancellationToken.None);
+        var written = wire.CopyData(output, CancellationToken.None);
         Assert.Equal("Subject: x\r\n\r\n.starts with a dot\r\n", Encoding.ASCII.GetString(output.ToArray()));
         Assert.Equal(output.Length, written);
         Assert.Equal("+OK next", wire.ReadReply(CancellationToken.None).Line);
@@ -65,7 +65,7 @@ public class Pop3WireTests
 
         var wire = Wire(body + ".\r\n");
         var output = new CountingStream();
-        wire.CopyData(output, null, CancellationToken.None);
+        wire.CopyData(output, CancellationToken.None);
         Assert.Equal(body.Length, output.Length);
         Assert.True(output.Writes < 20, $"{output.Writes} writes");
     }
@@ -76,7 +76,7 @@ public class Pop3WireTests
         var longLine = new string('a', 200_000);
         var wire = Wire($"{longLine}\r\n.\r\n", 70_000);
         var output = new MemoryStream();
-        wire.CopyData(output, null, CancellationToken.None);
+        wire.CopyData(output, CancellationToken.None);
         Assert.Equal(longLine + "\r\n", Encoding.ASCII.GetString(output.ToArray()));
     }
 
@@ -84,7 +84,7 @@ public class Pop3WireTests
     public void ACloseMidMessageIsAnIOException()
     {
         var wire = Wire("Subject: x\r\n\r\nbody");
-        Assert.Throws<IOException>(() => wire.CopyData(new MemoryStream(), null, CancellationToken.None));
+        Assert.Throws<IOException>(() => wire.CopyData(new MemoryStream(), CancellationToken.None));
     }
 
     [Fact]
@@ -119,7 +119,7 @@ public class Pop3WireTests
     {
         var wire = Wire(".x\r\n..y\r\nz\r\n.\r\r\n.\r\n", chunk);
         var output = new MemoryStream();
-        wire.CopyData(output, null, CancellationToken.None);
+        wire.CopyData(output, CancellationToken.None);
         Assert.Equal("x\r\n.y\r\nz\r\n\r\r\n", Encoding.ASCII.GetString(output.ToArray()));
     }
 

@@ -247,7 +247,7 @@ public static class Pop3Fetcher
             using (var file = OpenForSaving(temporary))
             {
                 var guarded = new DestinationStream(file);
-                ok = session.Retrieve(entry, guarded, null, out refusal);
+                ok = session.Retrieve(entry, guarded, out refusal);
                 guarded.Run(() => file.Flush(flushToDisk: true));
             }
 
@@ -308,7 +308,7 @@ public static class Pop3Fetcher
     private static Pop3Message? LoadIntoMemory(Pop3Session session, Pop3Entry entry, out string? refusal)
     {
         var buffer = new MemoryStream();
-        if (!session.Retrieve(entry, buffer, null, out refusal))
+        if (!session.Retrieve(entry, buffer, out refusal))
         {
             return null;
         }

@@ -52,12 +52,12 @@ public sealed class Pop3Session : IDisposable
 
     public Pop3Session(ConnectionSettings settings, Action<string>? verbose, CancellationToken token)
     {
-        _settings = settings;
-        if (_settings.Port == 0)
+        if (settings.Port == 0)
         {
-            _settings.Port = settings.TlsMode == TlsMode.Implicit ? ImplicitTlsPort : PlainPort;
+            throw new ArgumentException("The settings name no port: the caller chooses the default (PlainPort or ImplicitTlsPort).", nameof(settings));
         }
 
+        _settings = settings;
         _verbose = verbose ?? (_ => { });
         _token = token;
         _tap = new ProtocolTap(settings.TranscriptPath);
@@ -186,7 +186,7 @@ public sealed class Pop3Session : IDisposable
             }
 
             using var buffer = new MemoryStream();
-            _wire.CopyData(buffer, null, _token);
+            _wire.CopyData(buffer, _token);
             result[i] = buffer.ToArray();
         });
 
@@ -204,7 +204,7 @@ public sealed class Pop3Session : IDisposable
     /// <summary>Streams message <paramref name="entry"/> (RETR) into <paramref name="destination"/>.
     /// Returns false, having read nothing, when the server refuses with -ERR (its reply in
     /// <paramref name="refusal"/>); a lost connection throws.</summary>
-    public bool Retrieve(Pop3Entry entry, Stream destination, Action<long>? progress, out string? refusal)
+    public bool Retrieve(Pop3Entry entry, Stream destination, out string? refusal)
     {
         string? refused = null;
         var ok = Exchange($"while downloading message {entry.Number}", false, () =>
@@ -217,7 +217,7 @@ public sealed class Pop3Session : IDisposable
                 return false;
             }
 
-            _wire.CopyData(destination, progress, _token);
+            _wire.CopyData(destination, _token);
             return true;
         });
         refusal = refused;

@@ -219,7 +219,7 @@ internal sealed class Pop3Wire : IDisposable
 
     /// <summary>Copies a multi-line response (after its +OK) to <paramref name="destination"/>,
     /// undoing dot-stuffing, without holding it in memory. Returns the bytes written.</summary>
-    public long CopyData(Stream destination, Action<long>? progress, CancellationToken token)
+    public long CopyData(Stream destination, CancellationToken token)
     {
         long written = 0;
         var atLineStart = true;
@@ -274,7 +274,6 @@ internal sealed class Pop3Wire : IDisposable
 
             written += stop - _start;
             _start = stop;
-            progress?.Invoke(written);
         }
     }
 

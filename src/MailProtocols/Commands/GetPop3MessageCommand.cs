@@ -84,7 +84,7 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
             return;
         }
 
-        var settings = CreateSettings(Pop3Server, Pop3Session.ImplicitTlsPort, null);
+        var settings = CreateSettings(Pop3Server, Pop3Session.ImplicitTlsPort, Pop3Session.PlainPort, null);
         var destination = ResolveDestination();
         if (settings == null || StoppedBy != null)
         {

@@ -60,7 +60,7 @@ public sealed class RemovePop3MessageCommand : MailConnectionCmdlet
             return;
         }
 
-        var settings = CreateSettings(Pop3Server, Pop3Session.ImplicitTlsPort, null);
+        var settings = CreateSettings(Pop3Server, Pop3Session.ImplicitTlsPort, Pop3Session.PlainPort, null);
         if (settings == null)
         {
             return;

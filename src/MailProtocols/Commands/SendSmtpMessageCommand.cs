@@ -287,7 +287,7 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
             return _sender;
         }
 
-        var settings = CreateSettings(server, SmtpSender.ImplicitTlsPort, MailboxOf(From));
+        var settings = CreateSettings(server, SmtpSender.ImplicitTlsPort, SmtpSender.SubmissionPort, MailboxOf(From));
         if (settings == null)
         {
             return null;
