@@ -79,7 +79,7 @@ internal sealed class Pop3Wire : IDisposable
     {
         _settings = settings;
         _tap = tap;
-        _validator = new CertificateValidator(settings.SkipCertificateCheck);
+        _validator = new CertificateValidator(settings.SkipCertificateCheck, opportunistic: false);
     }
 
     public bool IsSecure => _stream is SslStream;

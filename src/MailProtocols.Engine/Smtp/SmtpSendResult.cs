@@ -47,6 +47,13 @@ public sealed class SmtpSendResult
     /// <summary>e.g. "Tls13"; "None" over plain text.</summary>
     public string TlsProtocol { get; set; } = "None";
 
+    /// <summary>True when the server's certificate passed validation. False over plain text, with
+    /// -SkipCertificateCheck, and for opportunistic TLS to a server whose certificate failed.</summary>
+    public bool CertificateValidated { get; set; }
+
+    /// <summary>Why the certificate failed validation, when opportunistic TLS went on without it; null otherwise.</summary>
+    public string? CertificateProblem { get; set; }
+
     /// <summary>The server's reply to the end of the message data.</summary>
     public string ServerResponse { get; set; } = "";
 

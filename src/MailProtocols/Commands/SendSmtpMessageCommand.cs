@@ -28,6 +28,7 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
     private bool _sendAtEnd;
     private bool _sentPerRecord;
     private bool _pipedFileFailed;
+    private bool _warnedCertificate;
 
     /// <summary>The piped object: a file to attach, or a message whose properties bind the others.</summary>
     [Parameter(ValueFromPipeline = true, DontShow = true)]
@@ -248,6 +249,14 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
             }
 
             var result = Guard(() => sender.Send(message));
+            if (result.CertificateProblem != null && !_warnedCertificate)
+            {
+                _warnedCertificate = true;
+                WriteWarning($"The certificate of {result.SmtpServer}:{result.Port} failed validation ({result.CertificateProblem}). " +
+                    "TLS was not required and no credentials were sent, so the message went encrypted to a server that was not verified " +
+                    "(opportunistic TLS). Add -UseSsl to require a verified server.");
+            }
+
             WriteObject(result);
             foreach (var rejected in result.Rejected)
             {
