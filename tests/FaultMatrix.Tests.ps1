@@ -200,6 +200,22 @@ Describe 'Faults beyond one message' {
         @($mock.Messages | Where-Object DataText -Match '(?m)^Subject: second row').Count | Should -Be 1
     }
 
+    It 'a connection lost while reconnecting after a DeliveryUnknown is retried for the next message' {
+        $alice = [pscredential]::new('alice', (ConvertTo-SecureString $mock.Users['alice'] -AsPlainText -Force))
+        $null = $mock.CloseOn('DOT', '', 1)
+        # The first AUTH passes (a no-op delay uses up the first match); the second connection's AUTH is cut.
+        $null = $mock.Delay('AUTH', 0, 1)
+        $null = $mock.CloseOn('AUTH', '', 1)
+        $rows = [pscustomobject]@{ To = 'a@example.com'; Subject = 'first row' }, [pscustomobject]@{ To = 'b@example.com'; Subject = 'second row' }
+        $results = $rows | Send-SmtpMessage -SmtpServer $mock.Host -Port $mock.SmtpPort -Credential $alice -SkipCertificateCheck -TimeoutSec 5 -MaximumRetryCount 2 -RetryIntervalSec 0 -From 'ops@example.com' -ErrorAction SilentlyContinue -ErrorVariable errors
+
+        @($errors | ForEach-Object { ($_.FullyQualifiedErrorId -split ',')[0] }) | Should -Be @('DeliveryUnknown')
+        $results.Subject | Should -Be 'second row'
+        $results.Attempts | Should -Be 2
+        @($mock.Messages | Where-Object DataText -Match '(?m)^Subject: second row').Count | Should -Be 1
+        $mock.SmtpSessions.Count | Should -Be 3
+    }
+
     It 'waits 1 s, then 2 s between attempts (-RetryIntervalSec 1), and delivers once' {
         $null = $mock.ReplyTo('MAIL', '', '451 4.3.0 Try later', 2)
         $result = Send-SmtpMessage -SmtpServer $mock.Host -Port $mock.SmtpPort -SkipCertificateCheck -TimeoutSec 10 -MaximumRetryCount 2 -RetryIntervalSec 1 -From 'ops@example.com' -To 'a@example.com' -ErrorAction SilentlyContinue -ErrorVariable errors

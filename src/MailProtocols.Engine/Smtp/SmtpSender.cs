@@ -142,11 +142,13 @@ public sealed class SmtpSender : IDisposable
             var retriesLeft = attempt <= MaximumRetryCount;
             try
             {
+                // Before connecting: a connection lost while setting up must not count as this
+                // message's data having gone out because the previous message's had.
+                _tap.BeginTransaction();
                 Connect();
                 CheckInternational(composed);
                 _client.BeginTransaction();
                 _client.Notify = ToNotify(message.DeliveryNotification);
-                _tap.BeginTransaction();
                 _verbose($"Sending {composed.Mime.MessageId} to {pending.Count} recipient(s), attempt {attempt}.");
                 response = _client.Send(FormatOptions.Default, composed.Mime, composed.Sender, pending, _token, progress);
 
