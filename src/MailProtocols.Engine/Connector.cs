@@ -61,11 +61,12 @@ internal sealed class Connector
         {
             try
             {
-                // MailKit (4.18.2, SmtpStream) polls the socket in a loop that only the token ends,
-                // ignoring ReadTimeout, when the stream it reads is its own NetworkStream, which
-                // Connect(host, port) makes. Given a stream, it reads that with plain Read calls and
-                // builds TLS (implicit or after STARTTLS) on top of it, so every read and write,
-                // TLS records included, is bounded here.
+                // MailKit 4.18.2's SmtpStream, before each read and write, polls the socket in a
+                // loop that only the token ends, ignoring ReadTimeout, when the stream below it is
+                // MailKit's own NetworkStream, which Connect(host, port) makes. Given another
+                // stream, it calls that stream's Read and Write directly, and builds TLS (implicit,
+                // or after STARTTLS) on top of it: every read and write, TLS records included, is
+                // then bounded by the DeadlineStream.
                 _client.Connect(stream, _settings.Host, _settings.Port, SocketOptions, token);
             }
             catch (Exception ex) when (!token.IsCancellationRequested && stream.TimedOut)

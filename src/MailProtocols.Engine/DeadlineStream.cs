@@ -20,7 +20,7 @@ internal sealed class DeadlineStream : Stream
     private readonly byte[] _firstBytes = new byte[2];
     private Exception? _abortReason;
     private long _bytesRead;
-    private int _timedOut;
+    private int _timedOut; // a read or write ran out of time
     private int _readTimeout;
     private int _writeTimeout;
 
@@ -33,7 +33,7 @@ internal sealed class DeadlineStream : Stream
     }
 
     /// <summary>True once a read or write ran out of time, or the stream was aborted for a timeout.</summary>
-    public bool TimedOut => Volatile.Read(ref _timedOut) != 0;
+    public bool TimedOut => Volatile.Read(ref _timedOut) != 0 || Volatile.Read(ref _abortReason) is TimeoutException;
 
     /// <summary>Bytes received so far (zero: the server has sent nothing at all).</summary>
     public long BytesRead => Interlocked.Read(ref _bytesRead);
@@ -49,11 +49,6 @@ internal sealed class DeadlineStream : Stream
         if (Interlocked.CompareExchange(ref _abortReason, reason, null) != null)
         {
             return;
-        }
-
-        if (reason is TimeoutException)
-        {
-            Volatile.Write(ref _timedOut, 1);
         }
 
         try
