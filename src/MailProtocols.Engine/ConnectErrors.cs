@@ -87,6 +87,13 @@ internal static class ConnectErrors
         return false;
     }
 
+    /// <summary>The same error, advising implicit TLS: for a server that said nothing, or spoke
+    /// TLS, where a plain-text greeting was expected.</summary>
+    public static MailOperationException WithImplicitTlsAdvice(MailOperationException ex) =>
+        new(ex.ErrorId, ex.Kind, ex.Target,
+            ex.Message + " If that port expects TLS from the first byte (as port 465 does), use -TlsMode Implicit.",
+            ex.InnerException) { IsSessionFailure = ex.IsSessionFailure };
+
     public static MailOperationException AsSessionFailure(MailOperationException ex) =>
         ex.IsSessionFailure ? ex : new(ex.ErrorId, ex.Kind, ex.Target, ex.Message, ex.InnerException) { IsSessionFailure = true };
 

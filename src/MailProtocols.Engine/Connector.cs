@@ -1,5 +1,9 @@
 using System;
+using System.Diagnostics;
+using System.IO;
+using System.Net.Sockets;
 using System.Threading;
+using System.Threading.Tasks;
 using MailKit;
 using MailKit.Security;
 
@@ -9,6 +13,8 @@ namespace MailProtocols.Engine;
 /// Connection, TLS and authentication policy for a MailKit <see cref="MailService"/> (the SMTP
 /// side). Every failure leaves as a <see cref="MailOperationException"/> from
 /// <see cref="ConnectErrors"/>; cancellation leaves as <see cref="OperationCanceledException"/>.
+/// The connection runs over a <see cref="DeadlineStream"/> of its own, so no wait on the server
+/// outlasts the timeout.
 /// </summary>
 internal sealed class Connector
 {
@@ -17,6 +23,7 @@ internal sealed class Connector
     private readonly ProtocolTap _tap;
     private readonly int _implicitTlsPort;
     private readonly CertificateValidator _validator;
+    private DeadlineStream? _stream;
 
     public Connector(MailService client, ConnectionSettings settings, ProtocolTap tap, int implicitTlsPort)
     {
@@ -39,32 +46,95 @@ internal sealed class Connector
     };
 
     /// <summary>Connects, reads the greeting, negotiates TLS: all of it within the timeout.
-    /// (MailKit's own timeout does not cover a server that accepts the connection and never
-    /// greets; the client is then closed, which ends the wait.)</summary>
+    /// Any failure of this phase that a timeout caused (a silent read, the phase's own deadline,
+    /// the caller's <see cref="Abort"/>) is ConnectTimeout, whichever timer fired first.</summary>
     public void Connect(CancellationToken token)
     {
         _validator.Reset();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
-        timeout.CancelAfter(_settings.Timeout);
-        using var closeOnTimeout = timeout.Token.Register(() =>
+        var phase = Stopwatch.StartNew();
+        var socket = OpenSocket(token);
+        var stream = new DeadlineStream(socket, _settings.Timeout, token);
+        _stream = stream;
+        var left = _settings.Timeout - phase.Elapsed;
+        using var phaseLimit = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+        using (phaseLimit.Token.Register(() => stream.Abort(new TimeoutException($"No greeting and handshake within {_settings.Timeout.TotalSeconds:0.###} s."))))
         {
-            if (!token.IsCancellationRequested)
+            try
             {
-                _client.Dispose();
+                // MailKit 4.18.2's SmtpStream, before each read and write, polls the socket in a
+                // loop that only the token ends, ignoring ReadTimeout, when the stream below it is
+                // MailKit's own NetworkStream, which Connect(host, port) makes. Given another
+                // stream, it calls that stream's Read and Write directly, and builds TLS (implicit,
+                // or after STARTTLS) on top of it: every read and write, TLS records included, is
+                // then bounded by the DeadlineStream.
+                _client.Connect(stream, _settings.Host, _settings.Port, SocketOptions, token);
             }
-        });
+            catch (Exception ex) when (!token.IsCancellationRequested && stream.TimedOut)
+            {
+                throw TimedOut(stream, ex);
+            }
+            catch (Exception ex) when (!token.IsCancellationRequested && !(ex is OperationCanceledException))
+            {
+                var error = MapConnectError(ex);
+                throw stream.ReceivedTlsRecord && SocketOptions != SecureSocketOptions.SslOnConnect ? ConnectErrors.WithImplicitTlsAdvice(error) : error;
+            }
+        }
+
+        if (stream.TimedOut)
+        {
+            // The deadline fired just as the connection was made: the stream is closed.
+            _client.Disconnect(false, CancellationToken.None);
+            throw TimedOut(stream, new TimeoutException("The connection phase ran out of time."));
+        }
+    }
+
+    /// <summary>Ends the current connection as timed out: a read or write waiting on it, and
+    /// every later one, throws a timeout.</summary>
+    public void Abort(string reason) => _stream?.Abort(new TimeoutException(reason));
+
+    /// <summary>The TCP connection (name resolution included), within the timeout; the token
+    /// stops it at once.</summary>
+    private Socket OpenSocket(CancellationToken token)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            _client.Connect(_settings.Host, _settings.Port, SocketOptions, timeout.Token);
+            var connect = socket.ConnectAsync(_settings.Host, _settings.Port);
+            try
+            {
+                if (!connect.Wait((int)Math.Min(int.MaxValue, Math.Ceiling(_settings.Timeout.TotalMilliseconds)), token))
+                {
+                    throw ConnectErrors.Unreachable(_settings, new TimeoutException($"No connection within {_settings.Timeout.TotalSeconds:0.###} s."));
+                }
+            }
+            catch (Exception)
+            {
+                // The attempt may still fail once the socket is closed; nobody waits for it any more.
+                connect.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+                throw;
+            }
+
+            return socket;
         }
-        catch (Exception) when (timeout.IsCancellationRequested && !token.IsCancellationRequested)
+        catch (AggregateException ex) when (ex.InnerExceptions.Count == 1 && (ex.InnerException is SocketException || ex.InnerException is IOException))
         {
-            throw ConnectErrors.Unreachable(_settings, new TimeoutException($"No greeting and handshake within {_settings.Timeout.TotalSeconds:0.###} s."));
+            socket.Dispose();
+            throw ConnectErrors.Unreachable(_settings, ex.InnerException);
         }
-        catch (Exception ex) when (!token.IsCancellationRequested && !(ex is OperationCanceledException))
+        catch (Exception)
         {
-            throw MapConnectError(ex);
+            socket.Dispose();
+            throw;
         }
+    }
+
+    private MailOperationException TimedOut(DeadlineStream stream, Exception ex)
+    {
+        var error = ConnectErrors.Unreachable(_settings, new TimeoutException($"No greeting and handshake within {_settings.Timeout.TotalSeconds:0.###} s.", ex));
+
+        // A client that waits for a greeting on a port that waits for a TLS handshake: both stay silent.
+        var tlsPortLikely = SocketOptions != SecureSocketOptions.SslOnConnect && (stream.BytesRead == 0 || stream.ReceivedTlsRecord);
+        return tlsPortLikely ? ConnectErrors.WithImplicitTlsAdvice(error) : error;
     }
 
     /// <summary>Authenticates when credentials were given, refusing to do so in plain text

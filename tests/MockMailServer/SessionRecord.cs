@@ -12,6 +12,7 @@ namespace MockMail;
 public abstract class SessionRecord
 {
     private readonly List<string> _commands = new();
+    private readonly List<DateTime> _commandTimes = new();
     private int _roundTrips;
 
     private protected SessionRecord(object sync, int id, bool implicitTls, string? remoteEndPoint)
@@ -61,6 +62,19 @@ public abstract class SessionRecord
         }
     }
 
+    /// <summary>When each line of <see cref="Commands"/> was received (UTC, same order): tests
+    /// measure the client's waits between commands with it.</summary>
+    public DateTime[] CommandTimes
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return _commandTimes.ToArray();
+            }
+        }
+    }
+
     /// <summary>How often the server flushed replies and then had to wait for more input.</summary>
     public int RoundTrips => Volatile.Read(ref _roundTrips);
 
@@ -84,6 +98,7 @@ public abstract class SessionRecord
         lock (Sync)
         {
             _commands.Add(line);
+            _commandTimes.Add(DateTime.UtcNow);
         }
     }
 

@@ -13,13 +13,17 @@ namespace MailProtocols.Engine.Smtp;
 /// <summary>
 /// Sends messages over one SMTP connection, opened on first use and reopened when the server
 /// closes it between messages. Transient failures are retried with exponential backoff, but
-/// only while the end of the message data has not gone out: after that, a lost reply means
-/// "delivery unknown", reported and never retried, so no message is ever sent twice.
+/// only while the end of the message data has not gone out: after that, a lost or late reply
+/// means "delivery unknown", reported for that message and never retried, so no message is ever
+/// sent twice; the next message goes on a new connection.
 /// </summary>
 public sealed class SmtpSender : IDisposable
 {
     public const int SubmissionPort = 25;
     public const int ImplicitTlsPort = 465;
+
+    /// <summary>The longest wait between two attempts, unless the retry interval itself is longer.</summary>
+    public static readonly TimeSpan MaximumRetryWait = TimeSpan.FromSeconds(60);
 
     private readonly ConnectionSettings _settings;
     private readonly Action<string> _verbose;
@@ -27,8 +31,8 @@ public sealed class SmtpSender : IDisposable
     private readonly ProtocolTap _tap;
     private readonly EngineSmtpClient _client;
     private readonly Connector _connector;
-    private readonly CancellationTokenRegistration _abortOnCancel;
     private readonly Timer _watchdog;
+    private long _connectStarted; // Stopwatch timestamp at which the current connection was begun
     private volatile bool _stalled;
 
     public SmtpSender(ConnectionSettings settings, Action<string>? verbose, CancellationToken token)
@@ -45,35 +49,46 @@ public sealed class SmtpSender : IDisposable
         _client = new EngineSmtpClient(_tap);
         _connector = new Connector(_client, settings, _tap, ImplicitTlsPort);
 
-        // MailKit's blocking reads honour the token only between reads; closing the socket
-        // makes a read that waits on a silent server end at once.
-        _abortOnCancel = token.Register(() => _client.Dispose());
-
-        // MailKit's timeout bounds each read, so a server that trickles a reply a byte at a time
-        // could hold a command for ever: a reply line that takes longer than the timeout to
-        // arrive ends the session.
+        // The connection's stream bounds each read, so a server that trickles a reply a byte at
+        // a time could hold a command for ever: a reply line that takes longer than the timeout
+        // to arrive ends the connection as timed out.
         _watchdog = new Timer(_ => CheckForStall(), null, 250, 250);
     }
 
     private void CheckForStall()
     {
-        if (!_stalled && _tap.PartialLineAge > _settings.Timeout)
+        var age = _tap.PartialLineAge;
+        var sinceConnect = TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - Interlocked.Read(ref _connectStarted)) / (double)Stopwatch.Frequency);
+
+        // A line left unfinished by an earlier connection is older than this one: it does not count.
+        if (!_stalled && age > _settings.Timeout && age < sinceConnect)
         {
             _stalled = true;
-            _client.Dispose();
+            _connector.Abort($"The server took longer than {_settings.Timeout.TotalSeconds:0.###} s to send one reply line.");
         }
     }
 
-    private MailOperationException Stalled(string what) =>
-        new("Timeout", MailErrorKind.OperationTimeout, _settings.Endpoint,
-            $"The server {_settings.Endpoint} took longer than {_settings.Timeout.TotalSeconds:0.###} s to send one reply line {what}; the session was abandoned.",
-            new TimeoutException("A reply line arrived too slowly.")) { IsSessionFailure = true };
+    /// <summary>The wait before retry number <paramref name="attempt"/> (1 = the first): the
+    /// interval, doubled for each retry before it, but never longer than
+    /// <see cref="MaximumRetryWait"/> or the interval itself, whichever is longer.</summary>
+    public static TimeSpan RetryDelay(TimeSpan interval, int attempt)
+    {
+        var cap = interval > MaximumRetryWait ? interval : MaximumRetryWait;
+        var wait = interval;
+        for (var i = 1; i < attempt && wait < cap; i++)
+        {
+            wait += wait;
+        }
+
+        return wait < cap ? wait : cap;
+    }
 
     /// <summary>Retries after the first attempt, for transient (4xx) replies and connections
     /// lost before the end of the data.</summary>
     public int MaximumRetryCount { get; set; } = 3;
 
-    /// <summary>Wait before the first retry; each further retry waits twice as long.</summary>
+    /// <summary>Wait before the first retry; each further retry waits twice as long, up to
+    /// <see cref="MaximumRetryWait"/> (see <see cref="RetryDelay"/>).</summary>
     public TimeSpan RetryInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Checks a message (addresses, files, headers) without connecting and says what
@@ -94,11 +109,8 @@ public sealed class SmtpSender : IDisposable
         }
 
         _token.ThrowIfCancellationRequested();
-        if (_stalled)
-        {
-            throw Stalled("earlier in this command");
-        }
-
+        Interlocked.Exchange(ref _connectStarted, Stopwatch.GetTimestamp());
+        _stalled = false;
         _verbose($"Connecting to {_settings.Endpoint} ({_connector.SocketOptions}).");
         _connector.Connect(_token);
         _verbose($"Connected to {_settings.Endpoint}; TLS: {TlsProtocol}; extensions: {_client.Capabilities}.");
@@ -130,29 +142,18 @@ public sealed class SmtpSender : IDisposable
             var retriesLeft = attempt <= MaximumRetryCount;
             try
             {
+                // Before connecting: a connection lost while setting up must not count as this
+                // message's data having gone out because the previous message's had.
+                _tap.BeginTransaction();
                 Connect();
                 CheckInternational(composed);
                 _client.BeginTransaction();
                 _client.Notify = ToNotify(message.DeliveryNotification);
-                _tap.BeginTransaction();
                 _verbose($"Sending {composed.Mime.MessageId} to {pending.Count} recipient(s), attempt {attempt}.");
                 response = _client.Send(FormatOptions.Default, composed.Mime, composed.Sender, pending, _token, progress);
 
                 accepted.AddRange(_client.AcceptedRecipients.Select(m => m.Address));
                 pending = CollectRefusals(rejected, retriesLeft);
-            }
-            catch (Exception ex) when (_stalled && !_token.IsCancellationRequested)
-            {
-                // The watchdog closed the client under MailKit's feet: whatever it threw, the
-                // cause is a reply that trickled in too slowly.
-                if (_tap.DataTerminatorSent)
-                {
-                    throw new MailOperationException("DeliveryUnknown", MailErrorKind.ConnectionError, composed.Mime.MessageId,
-                        $"The message {composed.Mime.MessageId} was sent in full to {_settings.Endpoint}, but its reply came too slowly " +
-                        "and the session was abandoned. It may or may not have been delivered; it was not sent again.", ex) { IsSessionFailure = true };
-                }
-
-                throw Stalled($"while sending {composed.Mime.MessageId}; the message was not delivered");
             }
             catch (SmtpCommandException ex) when (!_token.IsCancellationRequested)
             {
@@ -177,15 +178,13 @@ public sealed class SmtpSender : IDisposable
                 var stage = _tap.LastCommand == null ? "" : $" after {_tap.LastCommand}";
                 if (_tap.DataTerminatorSent)
                 {
-                    throw new MailOperationException("DeliveryUnknown", MailErrorKind.ConnectionError, composed.Mime.MessageId,
-                        $"The message {composed.Mime.MessageId} was sent in full to {_settings.Endpoint}, but the connection " +
-                        $"was lost before the server confirmed it ({ex.Message}). It may or may not have been delivered; it was " +
-                        "not sent again, to avoid a duplicate.", ex);
+                    throw DeliveryUnknown(composed, ex);
                 }
 
                 if (ConnectErrors.IsTimeout(ex) || !retriesLeft)
                 {
-                    throw ConnectErrors.Lost(_settings, ex, $"while sending {composed.Mime.MessageId}{stage}; the message was not delivered");
+                    var what = $"while sending {composed.Mime.MessageId}{stage}; the message was not delivered";
+                    throw _stalled ? Stalled(ex, what) : ConnectErrors.Lost(_settings, ex, what);
                 }
 
                 _verbose($"Connection lost{stage} before the message was complete ({ex.Message}); the server discards such a message.");
@@ -197,7 +196,7 @@ public sealed class SmtpSender : IDisposable
 
             if (pending.Count > 0)
             {
-                var wait = TimeSpan.FromTicks(RetryInterval.Ticks * (1L << Math.Min(attempt - 1, 10)));
+                var wait = RetryDelay(RetryInterval, attempt);
                 _verbose($"Retrying in {wait.TotalSeconds:0.###} s ({attempt} of {MaximumRetryCount} retries).");
                 _tap.Note($"retry {attempt} in {wait.TotalSeconds:0.###} s");
                 if (_token.WaitHandle.WaitOne(wait))
@@ -255,10 +254,26 @@ public sealed class SmtpSender : IDisposable
     public void Dispose()
     {
         _watchdog.Dispose();
-        _abortOnCancel.Dispose();
         _client.Dispose();
         _tap.Dispose();
     }
+
+    /// <summary>The end of the data went out, then the connection broke or its reply did not come
+    /// in time: the server may have taken the message. It is not sent again, and the next
+    /// message goes on a new connection (the client dropped this one).</summary>
+    private MailOperationException DeliveryUnknown(ComposedMessage composed, Exception ex)
+    {
+        var why = ConnectErrors.IsTimeout(ex)
+            ? $"no reply came within {_settings.Timeout.TotalSeconds:0.###} s"
+            : $"the connection was lost before the server confirmed it ({ex.Message})";
+        return new MailOperationException("DeliveryUnknown", MailErrorKind.ConnectionError, composed.Mime.MessageId,
+            $"The message {composed.Mime.MessageId} was sent in full to {_settings.Endpoint}, but {why}. It may or may not " +
+            "have been delivered; it was not sent again, to avoid a duplicate.", ex);
+    }
+
+    private MailOperationException Stalled(Exception ex, string what) =>
+        new("Timeout", MailErrorKind.OperationTimeout, _settings.Endpoint,
+            $"The server {_settings.Endpoint} took longer than {_settings.Timeout.TotalSeconds:0.###} s to send one reply line {what}.", ex);
 
     private static bool IsConnectionLoss(Exception ex) =>
         ex is IOException || ex is SmtpProtocolException || ex is ServiceNotConnectedException ||
