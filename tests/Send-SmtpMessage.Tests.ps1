@@ -272,14 +272,39 @@ Describe 'Send-SmtpMessage' {
             $mock.Messages.Count | Should -Be 0
         }
 
-        It 'validates the certificate by default and names the way out' {
+        It 'validates the certificate when TLS is required (<Case>) and names the way out' -ForEach @(
+            @{ Case = '-UseSsl'; Extra = @{ UseSsl = $true } }
+            @{ Case = '-TlsMode StartTls'; Extra = @{ TlsMode = 'StartTls' } }
+            @{ Case = 'credentials to protect'; Extra = @{}; WithCredential = $true }
+        ) {
             $smtp.Remove('SkipCertificateCheck')
-            $err = { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -ErrorAction Stop } | Should -Throw -PassThru
+            if ($WithCredential) { $Extra = @{ Credential = $alice } }
+            $err = { Send-SmtpMessage @smtp @Extra -From 'ops@example.com' -To 'a@example.com' -ErrorAction Stop } | Should -Throw -PassThru
             $err.FullyQualifiedErrorId | Should -Be 'CertificateRejected,MailProtocols.Commands.SendSmtpMessageCommand'
             $err.CategoryInfo.Category | Should -Be 'SecurityError'
             $err.TargetObject | Should -Be "$($mock.Host):$($mock.SmtpPort)"
             $err.Exception.Message | Should -Match 'SkipCertificateCheck'
             $mock.Messages.Count | Should -Be 0
+            $mock.SmtpSessions.Commands | Where-Object { $_ -like 'AUTH*' } | Should -BeNullOrEmpty
+        }
+
+        It 'goes on encrypted, with a warning, when TLS was not asked for and no credentials go (opportunistic TLS)' {
+            $smtp.Remove('SkipCertificateCheck')
+            $result = Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -WarningVariable warnings -WarningAction SilentlyContinue -ErrorAction Stop
+            $mock.Messages.Count | Should -Be 1
+            $mock.SmtpSessions[0].Tls | Should -BeTrue
+            $result.TlsProtocol | Should -Not -Be 'None'
+            $result.CertificateValidated | Should -BeFalse
+            $result.CertificateProblem | Should -Match 'RemoteCertificate'
+            @($warnings).Count | Should -Be 1
+            "$($warnings[0])" | Should -Match 'not verified.*-UseSsl'
+        }
+
+        It 'says the certificate was not validated with -SkipCertificateCheck, without a warning' {
+            $result = Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -WarningVariable warnings -WarningAction SilentlyContinue
+            $result.CertificateValidated | Should -BeFalse
+            $result.CertificateProblem | Should -BeNullOrEmpty
+            $warnings | Should -BeNullOrEmpty
         }
 
         It 'rejects -UseSsl together with -TlsMode None' {
@@ -319,8 +344,9 @@ $cases = [ordered]@{
 foreach ($name in $cases.Keys) {
     $p = $cases[$name]
     try {
-        $null = Send-SmtpMessage @p -TlsMode StartTls -From 'ops@example.com' -To "$name@example.com" -TimeoutSec 10 -ErrorAction Stop
+        $result = Send-SmtpMessage @p -TlsMode StartTls -From 'ops@example.com' -To "$name@example.com" -TimeoutSec 10 -ErrorAction Stop
         $outcome[$name] = 'Sent'
+        $outcome["${name}Validated"] = $result.CertificateValidated
     }
     catch { $outcome[$name] = $_.FullyQualifiedErrorId + ' | ' + $_.Exception.Message }
 }
@@ -344,6 +370,7 @@ $outcome | ConvertTo-Json -Compress
 
         It 'sends through a server whose certificate chains to a trusted CA, with no revocation server reachable' {
             $outcome.Trusted | Should -Be 'Sent'
+            $outcome.TrustedValidated | Should -BeTrue
             $trusted.Messages.AcceptedRecipients | Should -Contain 'Trusted@example.com'
         }
 
@@ -362,6 +389,7 @@ $outcome | ConvertTo-Json -Compress
 
         It 'accepts an expired certificate with -SkipCertificateCheck' {
             $outcome.ExpiredSkipped | Should -Be 'Sent'
+            $outcome.ExpiredSkippedValidated | Should -BeFalse
         }
     }
 

@@ -31,11 +31,19 @@ internal sealed class Connector
         _settings = settings;
         _tap = tap;
         _implicitTlsPort = implicitTlsPort;
-        _validator = new CertificateValidator(settings.SkipCertificateCheck);
+        // TLS the user did not ask for, protecting no credentials, is opportunistic (RFC 7435).
+        _validator = new CertificateValidator(settings.SkipCertificateCheck, opportunistic: settings.TlsMode == TlsMode.Auto && settings.Credential == null);
         client.Timeout = (int)Math.Min(int.MaxValue, Math.Max(1, settings.Timeout.TotalMilliseconds));
         client.CheckCertificateRevocation = settings.CheckCertificateRevocation;
         client.ServerCertificateValidationCallback = _validator.Validate;
     }
+
+    /// <summary>Whether the current connection's certificate passed validation.</summary>
+    public bool CertificateValidated => _validator.Validated;
+
+    /// <summary>What was wrong with the certificate of an opportunistic TLS session that went on
+    /// without validation; null when it validated (or was not checked).</summary>
+    public string? CertificateProblem => _validator.Problem;
 
     public SecureSocketOptions SocketOptions => _settings.TlsMode switch
     {

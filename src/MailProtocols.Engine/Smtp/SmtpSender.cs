@@ -19,7 +19,9 @@ namespace MailProtocols.Engine.Smtp;
 /// </summary>
 public sealed class SmtpSender : IDisposable
 {
-    public const int SubmissionPort = 25;
+    /// <summary>The relay port: the default without -Port, as it was for Send-MailMessage
+    /// (submission servers listen on 587 as well).</summary>
+    public const int RelayPort = 25;
     public const int ImplicitTlsPort = 465;
 
     /// <summary>The longest wait between two attempts, unless the retry interval itself is longer.</summary>
@@ -37,11 +39,12 @@ public sealed class SmtpSender : IDisposable
 
     public SmtpSender(ConnectionSettings settings, Action<string>? verbose, CancellationToken token)
     {
-        _settings = settings;
-        if (_settings.Port == 0)
+        if (settings.Port == 0)
         {
-            _settings.Port = settings.TlsMode == TlsMode.Implicit ? ImplicitTlsPort : SubmissionPort;
+            throw new ArgumentException("The settings name no port: the caller chooses the default (RelayPort or ImplicitTlsPort).", nameof(settings));
         }
+
+        _settings = settings;
 
         _verbose = verbose ?? (_ => { });
         _token = token;
@@ -225,6 +228,8 @@ public sealed class SmtpSender : IDisposable
             SmtpServer = _settings.Host,
             Port = _settings.Port,
             TlsProtocol = TlsProtocol,
+            CertificateValidated = _client.IsSecure && _connector.CertificateValidated,
+            CertificateProblem = _client.IsSecure ? _connector.CertificateProblem : null,
             ServerResponse = response,
             Attempts = attempt,
             Size = progress.Bytes,

@@ -296,7 +296,7 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
             return _sender;
         }
 
-        var settings = CreateSettings(server, SmtpSender.ImplicitTlsPort, SmtpSender.SubmissionPort, MailboxOf(From));
+        var settings = CreateSettings(server, SmtpSender.ImplicitTlsPort, SmtpSender.RelayPort, MailboxOf(From));
         if (settings == null)
         {
             return null;
