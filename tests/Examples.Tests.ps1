@@ -983,7 +983,7 @@ Describe 'Examples run as users run them' {
         foreach ($pattern in $Sample) { "$($run.Output)`n$($run.ErrorText)" | Should -Match $pattern -Because 'the sample output in the docs must show what the module prints' }
         Assert-NoSecret -Text "$($run.Output)`n$($run.Errors)" -Secret $password, $tokenText, $gmailTokenText
         foreach ($log in Get-ChildItem $folder -Filter *.log -Recurse) {
-            Assert-NoSecret -Text (Get-Content $log.FullName -Raw) -Secret $password, $tokenText, $gmailTokenText
+            Assert-NoSecret -Text (Get-Content -LiteralPath $log.FullName -Raw) -Secret $password, $tokenText, $gmailTokenText
         }
 
         # A broken promise is easier to understand next to what the example printed.
