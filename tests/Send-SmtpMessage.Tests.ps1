@@ -704,6 +704,20 @@ $outcome | ConvertTo-Json -Compress
             $err.TargetObject | Should -Be "$($mock.Host):$port"
         }
 
+        It 'refuses, before MAIL FROM, a message larger than the SIZE the server announces, and goes on with the next' {
+            $mock.Smtp.MaxSize = 20000
+            $file = Join-Path $TestDrive 'too-big.bin'
+            [IO.File]::WriteAllBytes($file, [byte[]]::new(40000))
+            $rows = [pscustomobject]@{ To = 'a@example.com'; Subject = 'big'; Attachments = $file }, [pscustomobject]@{ To = 'b@example.com'; Subject = 'small' }
+            $out = $rows | Send-SmtpMessage @smtp -From 'ops@example.com' -ErrorVariable err -ErrorAction SilentlyContinue
+            @($err.FullyQualifiedErrorId) | Should -Be @('MessageTooLarge,MailProtocols.Commands.SendSmtpMessageCommand')
+            $err[0].CategoryInfo.Category | Should -Be 'LimitsExceeded'
+            "$($err[0])" | Should -Match '5\d,\d{3} bytes.* 20,000 bytes'
+            @($out).Count | Should -Be 1
+            $mock.Messages.AcceptedRecipients | Should -Be @('b@example.com')
+            @($mock.SmtpSessions.Commands | Where-Object { $_ -like 'MAIL*' }).Count | Should -Be 1
+        }
+
         It 'delivers to the others and writes one error per rejected recipient' {
             $null = $mock.ReplyTo('RCPT', 'bob@', '550 5.1.1 <bob@example.com> No such user', -1)
             $result = Send-SmtpMessage @smtp -From 'ops@example.com' -To 'alice@example.com', 'bob@example.com', 'carol@example.com' -ErrorVariable err -ErrorAction SilentlyContinue

@@ -18,6 +18,7 @@ public enum MailErrorKind
     InvalidOperation,
     WriteError,
     NotImplemented,
+    LimitsExceeded,
 }
 
 /// <summary>A failure with a stable identifier, a kind and the value it concerns (an address,

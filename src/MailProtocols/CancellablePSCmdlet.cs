@@ -137,6 +137,7 @@ public abstract class CancellablePSCmdlet : PSCmdlet, IDisposable
         MailErrorKind.OperationTimeout => ErrorCategory.OperationTimeout,
         MailErrorKind.NotImplemented => ErrorCategory.NotImplemented,
         MailErrorKind.WriteError => ErrorCategory.WriteError,
+        MailErrorKind.LimitsExceeded => ErrorCategory.LimitsExceeded,
         _ => ErrorCategory.InvalidOperation,
     };
 }

@@ -7,6 +7,7 @@ using System.Threading;
 using MailKit;
 using MailKit.Net.Smtp;
 using MimeKit;
+using MimeKit.IO;
 
 namespace MailProtocols.Engine.Smtp;
 
@@ -150,6 +151,7 @@ public sealed class SmtpSender : IDisposable
                 _tap.BeginTransaction();
                 Connect();
                 CheckInternational(composed);
+                CheckSize(composed);
                 _client.BeginTransaction();
                 _client.Notify = ToNotify(message.DeliveryNotification);
                 _verbose($"Sending {composed.Mime.MessageId} to {pending.Count} recipient(s), attempt {attempt}.");
@@ -307,13 +309,38 @@ public sealed class SmtpSender : IDisposable
 
     private MailOperationException MessageRefused(SmtpCommandException ex, ComposedMessage composed, bool transient)
     {
-        var (id, target) = ex.ErrorCode == SmtpErrorCode.SenderNotAccepted
-            ? ("SenderRejected", composed.Sender.Address)
-            : ("MessageRejected", composed.Mime.MessageId ?? "");
-        var kind = transient ? MailErrorKind.ResourceUnavailable : MailErrorKind.InvalidOperation;
+        // 552 (RFC 5321: storage allocation exceeded; 5.3.4 "message too big") at MAIL FROM is about
+        // the message's SIZE, not the sender.
+        var tooLarge = ex.StatusCode == SmtpStatusCode.ExceededStorageAllocation;
+        var (id, target) = tooLarge
+            ? ("MessageTooLarge", composed.Mime.MessageId ?? "")
+            : ex.ErrorCode == SmtpErrorCode.SenderNotAccepted
+                ? ("SenderRejected", composed.Sender.Address)
+                : ("MessageRejected", composed.Mime.MessageId ?? "");
+        var kind = tooLarge ? MailErrorKind.LimitsExceeded : transient ? MailErrorKind.ResourceUnavailable : MailErrorKind.InvalidOperation;
         var tail = transient ? $" It was still refused after {MaximumRetryCount} retries." : "";
         return new MailOperationException(id, kind, target,
             $"The server {_settings.Endpoint} refused the message: {(int)ex.StatusCode} {ex.Message}.{tail} Nothing was delivered.", ex);
+    }
+
+    /// <summary>Refuses, before MAIL FROM, a message larger than the SIZE the server announced,
+    /// saying both sizes.</summary>
+    private void CheckSize(ComposedMessage composed)
+    {
+        var limit = (long)_client.MaxSize;
+        if ((_client.Capabilities & SmtpCapabilities.Size) == 0 || limit == 0)
+        {
+            return;
+        }
+
+        using var measure = new MeasuringStream();
+        composed.Mime.WriteTo(FormatOptions.Default, measure, _token);
+        if (measure.Length > limit)
+        {
+            throw new MailOperationException("MessageTooLarge", MailErrorKind.LimitsExceeded, composed.Mime.MessageId ?? "",
+                $"The message {composed.Mime.MessageId} is {measure.Length:N0} bytes, and {_settings.Endpoint} accepts at most {limit:N0} bytes " +
+                "(the SIZE it announces). Nothing was sent.");
+        }
     }
 
     private void CheckInternational(ComposedMessage composed)
