@@ -17,6 +17,10 @@ BeforeDiscovery {
             Line = 'Get-Pop3Message -Pop3Server $Server -Port $DeadPort -Credential $Cred -TimeoutSec 5' }
         @{ Case = 'Get-Pop3Message with a wrong password'; ErrorId = 'AuthenticationFailed'; Command = 'GetPop3MessageCommand'
             Line = 'Get-Pop3Message -Pop3Server $Server -Port $Pop3Port -SkipCertificateCheck -Credential $Bad' }
+        @{ Case = 'Send-SmtpMessage with a transcript that cannot be written'; ErrorId = 'TranscriptFailed'; Command = 'SendSmtpMessageCommand'
+            Line = 'Send-SmtpMessage -SmtpServer $Server -Port $SmtpPort -SkipCertificateCheck -From ops@example.com -To a@example.com -Subject x -TranscriptPath ./no-such-folder/t.log' }
+        @{ Case = 'Get-Pop3Message with a transcript on a drive that does not exist'; ErrorId = 'TranscriptFailed'; Command = 'GetPop3MessageCommand'
+            Line = 'Get-Pop3Message -Pop3Server $Server -Port $Pop3Port -SkipCertificateCheck -Credential $Cred -TranscriptPath Q:\logs\t.log' }
         @{ Case = 'Get-Pop3Message to a missing folder'; ErrorId = 'DestinationNotFound'; Command = 'GetPop3MessageCommand'
             Line = 'Get-Pop3Message -Pop3Server $Server -Port $Pop3Port -SkipCertificateCheck -Credential $Cred -Destination ./no-such-folder' }
         @{ Case = 'Get-Pop3Message with a token but no user name'; ErrorId = 'UserNameRequired'; Command = 'GetPop3MessageCommand'
@@ -96,6 +100,7 @@ Describe 'After a session failure the command takes no more work' {
         . (Join-Path $PSScriptRoot 'common.ps1')
         $mock = New-MockServer
         $bad = [pscredential]::new('alice', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
+        $alice = [pscredential]::new('alice', (ConvertTo-SecureString $mock.Users['alice'] -AsPlainText -Force))
     }
 
     AfterAll {
@@ -119,6 +124,34 @@ Describe 'After a session failure the command takes no more work' {
         # The failed session is not tried again for each row.
         @($mock.SmtpSessions | Where-Object { $_.Commands -like 'AUTH*' }).Count | Should -Be 1
         $mock.Messages.Count | Should -Be 0
+    }
+
+    It 'takes a server that does not answer in time as a failed session: one Timeout, then NotSent, without waiting again' {
+        $null = $mock.NeverReply('MAIL', -1)
+        $rows = 1..3 | ForEach-Object { [pscustomobject]@{ To = "u$_@example.com"; Subject = "row $_" } }
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $rows | Send-SmtpMessage -SmtpServer $mock.Host -Port $mock.SmtpPort -SkipCertificateCheck -From ops@example.com -TimeoutSec 2 `
+            -MaximumRetryCount 0 -ErrorAction SilentlyContinue -ErrorVariable ev | Out-Null
+        $watch.Stop()
+        @($ev.FullyQualifiedErrorId | ForEach-Object { ($_ -split ',')[0] }) | Should -Be @('Timeout', 'NotSent', 'NotSent')
+        $watch.Elapsed.TotalSeconds | Should -BeLessThan 4
+        $mock.SmtpConnectionCount | Should -Be 1
+    }
+
+    It 'writes ConfirmationRequired in a host without a user interface, and deletes nothing' {
+        $uids = $mock.AddTestMessages('alice', 1)
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript({
+                    param($ModulePath, $Port, $Credential, $Uid)
+                    Import-Module $ModulePath
+                    Remove-Pop3Message -Pop3Server 127.0.0.1 -Port $Port -SkipCertificateCheck -Credential $Credential -Uid $Uid -ErrorVariable ev -ErrorAction SilentlyContinue
+                    $ev[0].FullyQualifiedErrorId
+                }).AddArgument($modulePath).AddArgument($mock.Pop3Port).AddArgument($alice).AddArgument($uids[0])
+            $ps.Invoke() | Should -Be 'ConfirmationRequired,MailProtocols.Commands.RemovePop3MessageCommand'
+        }
+        finally { $ps.Dispose() }
+        $mock.GetMailbox('alice').Count | Should -Be 1
     }
 
     It 'goes on after a failure of one message (not of the session)' {

@@ -307,6 +307,13 @@ Describe 'Send-SmtpMessage' {
             $warnings | Should -BeNullOrEmpty
         }
 
+        It 'requires TLS with -UseSsl -TlsMode Auto as with -UseSsl alone' {
+            $mock.Smtp.StartTls = $false
+            $err = { Send-SmtpMessage @smtp -UseSsl -TlsMode Auto -From 'ops@example.com' -To 'a@example.com' -ErrorAction Stop } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -Be 'StartTlsNotOffered,MailProtocols.Commands.SendSmtpMessageCommand'
+            $mock.Messages.Count | Should -Be 0
+        }
+
         It 'rejects -UseSsl together with -TlsMode None' {
             { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -UseSsl -TlsMode None -ErrorAction Stop } |
                 Should -Throw -ErrorId 'ConflictingTlsParameters,MailProtocols.Commands.SendSmtpMessageCommand'
@@ -485,6 +492,16 @@ $outcome | ConvertTo-Json -Compress
             @([regex]::Matches($summary, 'MAIL FROM')).Count | Should -Be 2
             $summary | Should -Match 'QUIT'
             Get-Content $long -Raw | Should -Match 'Subject: with data'
+        }
+
+        It 'records the commands after a refused DATA in the transcript' {
+            $log = Join-Path $TestDrive "refused-$([guid]::NewGuid().ToString('n')).log"
+            $null = $mock.ReplyTo('DATA', '', '554 5.7.1 Not now', -1)
+            Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -TranscriptPath $log -ErrorAction SilentlyContinue | Out-Null
+            $text = Get-Content $log -Raw
+            $text | Should -Match 'S: 554 5\.7\.1 Not now'
+            $text | Should -Match 'C: QUIT'
+            $text | Should -Not -Match 'bytes of message data'
         }
 
         It 'leaks neither password nor token into any stream, error or transcript' {
@@ -716,6 +733,17 @@ $outcome | ConvertTo-Json -Compress
             @($out).Count | Should -Be 1
             $mock.Messages.AcceptedRecipients | Should -Be @('b@example.com')
             @($mock.SmtpSessions.Commands | Where-Object { $_ -like 'MAIL*' }).Count | Should -Be 1
+        }
+
+        It 'refuses an inline image that names no file, or several, and sends nothing' {
+            $html = @{ HtmlBody = '<img src="cid:a">' }
+            Send-SmtpMessage @smtp @html -From 'ops@example.com' -To 'a@example.com' -InlineImage @{ a = '' } -ErrorVariable err -ErrorAction SilentlyContinue | Out-Null
+            @($err.FullyQualifiedErrorId) | Should -Be @('AttachmentNotFound,MailProtocols.Commands.SendSmtpMessageCommand')
+            $dir = (New-Item -ItemType Directory -Path (Join-Path $TestDrive "inline-$([guid]::NewGuid().ToString('n'))")).FullName
+            'x' | Set-Content (Join-Path $dir 'one.png'); 'y' | Set-Content (Join-Path $dir 'two.png')
+            Send-SmtpMessage @smtp @html -From 'ops@example.com' -To 'a@example.com' -InlineImage @{ a = (Join-Path $dir '*.png') } -ErrorVariable err -ErrorAction SilentlyContinue | Out-Null
+            "$($err[0])" | Should -Match 'matches 2 files'
+            $mock.SmtpConnectionCount | Should -Be 0
         }
 
         It 'delivers to the others and writes one error per rejected recipient' {

@@ -124,10 +124,16 @@ internal sealed class Connector
 
             return socket;
         }
-        catch (AggregateException ex) when (ex.InnerExceptions.Count == 1 && (ex.InnerException is SocketException || ex.InnerException is IOException))
+        catch (AggregateException ex) when (ex.InnerExceptions.Count == 1)
         {
             socket.Dispose();
-            throw ConnectErrors.Unreachable(_settings, ex.InnerException);
+            throw ConnectErrors.Unreachable(_settings, ex.InnerException!);
+        }
+        catch (Exception ex) when (!(ex is OperationCanceledException || ex is MailOperationException))
+        {
+            // e.g. a host name that DNS cannot take (too long): no connection, said as such.
+            socket.Dispose();
+            throw ConnectErrors.Unreachable(_settings, ex);
         }
         catch (Exception)
         {

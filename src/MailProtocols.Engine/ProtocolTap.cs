@@ -27,6 +27,7 @@ internal sealed class ProtocolTap : IProtocolLogger
     private long _dataBytes; // message data held back from the transcript so far
     private IAuthenticationSecretDetector? _detector;
     private bool _inData;
+    private bool _awaitingDataReply; // DATA went out; its reply decides whether data follows
     private int _matched; // how much of "\r\n.\r\n" the data stream currently ends with
     private long _partialSince; // Stopwatch timestamp since the server's current line began arriving; 0: none
 
@@ -61,10 +62,10 @@ internal sealed class ProtocolTap : IProtocolLogger
     /// <summary>Call before each message transaction.</summary>
     public void BeginTransaction()
     {
+        NoteUnfinishedData();
         DataTerminatorSent = false;
         _inData = false;
         _matched = 0;
-        _dataBytes = 0;
     }
 
     /// <summary>Writes a line of the engine's own into the transcript (e.g. a retry notice).</summary>
@@ -82,8 +83,10 @@ internal sealed class ProtocolTap : IProtocolLogger
 
     public void LogConnect(Uri uri)
     {
+        NoteUnfinishedData();
         LastCommand = null;
         _inData = false;
+        Interlocked.Exchange(ref _partialSince, 0);
         _transcript?.LogConnect(uri);
     }
 
@@ -99,26 +102,33 @@ internal sealed class ProtocolTap : IProtocolLogger
         var data = WatchForTerminator(buffer, offset, count);
         if (_recordMessageData)
         {
-            _transcript?.LogClient(buffer, offset, count);
-            return;
+            _transcript?.LogClient(buffer, offset, data);
+        }
+        else
+        {
+            // A 2 MB attachment would otherwise make a 3 MB transcript: one line says how much went.
+            _dataBytes += data;
+            if (DataTerminatorSent)
+            {
+                WriteDataSummary("");
+            }
         }
 
-        // A 2 MB attachment would otherwise make a 3 MB transcript: one line says how much went.
-        _dataBytes += data;
-        if (DataTerminatorSent)
+        if (data < count)
         {
-            var note = Encoding.ASCII.GetBytes($"[{_dataBytes} bytes of message data]\r\n.\r\n");
-            _transcript?.LogClient(note, 0, note.Length);
-            _dataBytes = 0;
-            if (data < count)
-            {
-                LogClient(buffer, offset + data, count - data);
-            }
+            LogClient(buffer, offset + data, count - data);
         }
     }
 
     public void LogServer(byte[] buffer, int offset, int count)
     {
+        if (_awaitingDataReply && count > 0)
+        {
+            // DATA refused: no message data follows, and what the client sends next is a command.
+            _awaitingDataReply = false;
+            _inData = buffer[offset] == (byte)'3';
+        }
+
         if (count > 0)
         {
             var endsLine = buffer[offset + count - 1] == (byte)'\n';
@@ -146,7 +156,30 @@ internal sealed class ProtocolTap : IProtocolLogger
         }
     }
 
-    public void Dispose() => _transcript?.Dispose();
+    public void Dispose()
+    {
+        NoteUnfinishedData();
+        _transcript?.Dispose();
+    }
+
+    /// <summary>Data that went out without its terminator (the connection broke, or the command
+    /// ended) still gets its summary line.</summary>
+    private void NoteUnfinishedData()
+    {
+        if (_dataBytes > 0)
+        {
+            WriteDataSummary(", incomplete");
+        }
+    }
+
+    private void WriteDataSummary(string state)
+    {
+        var note = Encoding.ASCII.GetBytes(state.Length == 0
+            ? $"[{_dataBytes} bytes of message data]\r\n.\r\n"
+            : $"[{_dataBytes} bytes of message data{state}]\r\n");
+        _transcript?.LogClient(note, 0, note.Length);
+        _dataBytes = 0;
+    }
 
     private void NoteCommands(byte[] buffer, int offset, int count)
     {
@@ -169,8 +202,10 @@ internal sealed class ProtocolTap : IProtocolLogger
 
         if (LastCommand == "DATA")
         {
-            // Everything the client writes from now on is message content until CRLF.CRLF.
+            // Everything the client writes from now on is message content until CRLF.CRLF,
+            // unless the server refuses DATA.
             _inData = true;
+            _awaitingDataReply = true;
             _matched = 2; // the DATA line itself ended with CRLF, so an empty message is "." CRLF
         }
     }

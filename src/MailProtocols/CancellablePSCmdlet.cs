@@ -75,7 +75,7 @@ public abstract class CancellablePSCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>ShouldProcess, except that where the host cannot ask (pwsh -NonInteractive, a
-    /// scheduled task) it writes a ConfirmationRequired error, stops the command and returns
+    /// scheduled task, a host without a user interface) it writes a ConfirmationRequired error, stops the command and returns
     /// false, instead of raising an error that -ErrorAction does not see.</summary>
     protected bool ShouldProcessOrStop(string target, string action, object? errorTarget)
     {
@@ -83,7 +83,7 @@ public abstract class CancellablePSCmdlet : PSCmdlet, IDisposable
         {
             return ShouldProcess(target, action);
         }
-        catch (PSInvalidOperationException ex)
+        catch (Exception ex) when (ex is PSInvalidOperationException || ex is System.Management.Automation.Host.HostException)
         {
             StopWithError(new ErrorRecord(
                 new InvalidOperationException(

@@ -1,4 +1,5 @@
 using System;
+using System.IO;
 using System.Management.Automation;
 using System.Net;
 using System.Security;
@@ -62,14 +63,33 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
         }
     }
 
+    /// <summary>Makes a session (which opens the -TranscriptPath file); null, with a TranscriptFailed
+    /// error written and the command stopped, when that file cannot be written.</summary>
+    protected T? OpenOrStop<T>(Func<T?> open)
+        where T : class
+    {
+        try
+        {
+            return open();
+        }
+        catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+        {
+            StopWithError(new ErrorRecord(
+                new IOException($"Cannot write the transcript file '{TranscriptPath}': {ex.Message}. Nothing was sent, read or deleted.", ex),
+                "TranscriptFailed", ErrorCategory.WriteError, TranscriptPath));
+            return null;
+        }
+    }
+
     /// <summary>The engine settings for <paramref name="host"/>. -UseSsl without -TlsMode means
     /// TLS required: implicit on <paramref name="implicitTlsPort"/>, STARTTLS elsewhere. Without
     /// -Port, the protocol's port for the TLS mode. Null, with the error written and the command
     /// stopped, when the parameters cannot make a login.</summary>
     protected ConnectionSettings? CreateSettings(string host, int implicitTlsPort, int plainPort, string? defaultUserName)
     {
+        // -UseSsl means TLS required, so it turns Auto (given or not) into STARTTLS or implicit TLS.
         var tlsMode = (Engine.TlsMode)TlsMode;
-        if (UseSsl && !MyInvocation.BoundParameters.ContainsKey(nameof(TlsMode)))
+        if (UseSsl && tlsMode == Engine.TlsMode.Auto)
         {
             tlsMode = Port == implicitTlsPort ? Engine.TlsMode.Implicit : Engine.TlsMode.StartTls;
         }
@@ -83,8 +103,20 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
             CheckCertificateRevocation = CheckCertificateRevocation,
             AllowUnencryptedAuthentication = AllowUnencryptedAuthentication,
             Timeout = TimeSpan.FromSeconds(TimeoutSec),
-            TranscriptPath = TranscriptPath == null ? null : GetUnresolvedProviderPathFromPSPath(TranscriptPath),
         };
+
+        if (TranscriptPath != null)
+        {
+            try
+            {
+                settings.TranscriptPath = GetUnresolvedProviderPathFromPSPath(TranscriptPath);
+            }
+            catch (Exception ex) when (ex is SessionStateException || ex is NotSupportedException || ex is ArgumentException)
+            {
+                StopWithError(new ErrorRecord(ex, "TranscriptFailed", ErrorCategory.InvalidArgument, TranscriptPath));
+                return null;
+            }
+        }
 
         if (ParameterSetName == OAuthSet)
         {

@@ -189,7 +189,11 @@ public sealed class SmtpSender : IDisposable
                 if (ConnectErrors.IsTimeout(ex) || !retriesLeft)
                 {
                     var what = $"while sending {composed.Mime.MessageId}{stage}; the message was not delivered";
-                    throw _stalled ? Stalled(ex, what) : ConnectErrors.Lost(_settings, ex, what);
+                    var error = _stalled ? Stalled(ex, what) : ConnectErrors.Lost(_settings, ex, what);
+
+                    // A server that does not answer in time would make every later message wait
+                    // as long again: the session failed, and the command takes no more work.
+                    throw error.ErrorId == "Timeout" ? ConnectErrors.AsSessionFailure(error) : error;
                 }
 
                 _verbose($"Connection lost{stage} before the message was complete ({ex.Message}); the server discards such a message.");

@@ -122,7 +122,12 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
             }
         }
 
-        using var session = new Pop3Session(settings, WriteVerbose, CancelToken);
+        using var session = OpenOrStop(() => new Pop3Session(settings, WriteVerbose, CancelToken));
+        if (session == null)
+        {
+            return;
+        }
+
         try
         {
             Guard(session.Open);

@@ -67,7 +67,12 @@ public sealed class RemovePop3MessageCommand : MailConnectionCmdlet
         }
 
         var mailbox = $"{settings.Credential?.UserName}@{Pop3Server}";
-        using var session = new Pop3Session(settings, WriteVerbose, CancelToken);
+        using var session = OpenOrStop(() => new Pop3Session(settings, WriteVerbose, CancelToken));
+        if (session == null)
+        {
+            return;
+        }
+
         try
         {
             Guard(session.Open);

@@ -195,9 +195,18 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
         {
             foreach (DictionaryEntry entry in InlineImage)
             {
+                // An inline image is one file: an empty value or a pattern matching several is an error.
+                var path = LanguagePrimitives.ConvertTo<string>(entry.Value) ?? "";
                 var resolved = new List<string>();
-                if (!TryResolveAttachments(new[] { LanguagePrimitives.ConvertTo<string>(entry.Value) }, resolved))
+                if (!TryResolveAttachments(new[] { path }, resolved))
                 {
+                    return;
+                }
+
+                if (resolved.Count != 1)
+                {
+                    AttachmentError("AttachmentNotFound", ErrorCategory.ObjectNotFound, path,
+                        resolved.Count == 0 ? $"the inline image '{entry.Key}' names no file" : $"the inline image '{entry.Key}' matches {resolved.Count} files, not one");
                     return;
                 }
 
@@ -242,7 +251,7 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
             }
 
             // Made only now: with -WhatIf nothing is opened, not even the transcript file.
-            var sender = GetSender(server!);
+            var sender = OpenOrStop(() => GetSender(server!));
             if (sender == null)
             {
                 return;
