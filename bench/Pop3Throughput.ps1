@@ -1,0 +1,262 @@
+<#
+.SYNOPSIS
+    Speed benchmark: reading a mailbox of N messages with Get-Pop3Message (headers listing,
+    -IncludeBody, -Destination) against Python poplib loops and raw pipelined clients, all in one
+    run against the same mock server mailbox.
+
+.DESCRIPTION
+    The server is the bundled mock (tests/MockMailServer), its mailbox filled with AddTestMessages.
+    Every contender connects with STLS and logs in as alice. Pairs (ours against the peer):
+      - headers listing          against poplib TOP n 0 in a loop
+      - -IncludeBody             against poplib RETR in a loop
+      - -Destination temp folder against poplib RETR in a loop writing one file per message (no fsync)
+    Raw clients (C#, in this script) write every TOP n 0 (or RETR n) command at once while a second
+    thread reads the replies: the mock's own ceiling. Each contender runs -Runs times and its best
+    time is kept (the machine is shared and noisy). The ratio is poplib's time for the same work
+    divided by the contender's (above 1: faster than poplib).
+
+        dotnet pwsh ./bench/Pop3Throughput.ps1 -ModulePath out/MailProtocols/<v>/MailProtocols.psd1 -MockServerPath out/MockMailServer/MockMailServer.dll
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory)] [string] $ModulePath,
+    [Parameter(Mandatory)] [string] $MockServerPath,
+    [int] $Count = 2000,
+    [int] $Runs = 2
+)
+
+$ErrorActionPreference = 'Stop'
+$PSStyle.OutputRendering = 'PlainText'
+Import-Module (Resolve-Path $ModulePath).Path
+Add-Type -Path (Resolve-Path $MockServerPath).Path
+
+Add-Type -TypeDefinition @'
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Text;
+using System.Threading;
+
+public static class Pop3RawBench
+{
+    sealed class Reader
+    {
+        readonly Stream _stream;
+        readonly byte[] _buffer = new byte[65536];
+        int _pos, _len;
+        public long Bytes;
+
+        public Reader(Stream stream) { _stream = stream; }
+
+        int Next()
+        {
+            if (_pos == _len)
+            {
+                _len = _stream.Read(_buffer, 0, _buffer.Length);
+                _pos = 0;
+                if (_len <= 0) throw new IOException("connection closed");
+                Bytes += _len;
+            }
+            return _buffer[_pos++];
+        }
+
+        // Reads one line; returns its length without CRLF and its first byte (-1 when empty).
+        public int Line(out int first)
+        {
+            first = -1;
+            int length = 0, b;
+            while ((b = Next()) != '\n')
+            {
+                if (length == 0) first = b;
+                length++;
+            }
+            return length > 0 ? length - 1 : 0;
+        }
+
+        public void Status()
+        {
+            int first;
+            Line(out first);
+            if (first != '+') throw new IOException("-ERR from server");
+        }
+
+        public void MultiLine()
+        {
+            Status();
+            int first;
+            while (!(Line(out first) == 1 && first == '.')) { }
+        }
+    }
+
+    static void Write(Stream stream, string text)
+    {
+        byte[] bytes = Encoding.ASCII.GetBytes(text);
+        stream.Write(bytes, 0, bytes.Length);
+        stream.Flush();
+    }
+
+    // Connects, STLS, USER/PASS, then writes all commands at once while reading; seconds from connect to QUIT reply.
+    public static double Run(string host, int port, string user, string password, int count, bool top)
+    {
+        var watch = Stopwatch.StartNew();
+        using var client = new TcpClient(host, port) { NoDelay = true };
+        var plain = client.GetStream();
+        var plainReader = new Reader(plain);
+        plainReader.Status();
+        Write(plain, "STLS\r\n"); plainReader.Status();
+        using var tls = new SslStream(plain, false, (a, b, c, d) => true);
+        tls.AuthenticateAsClient("localhost");
+        var reader = new Reader(tls);
+        Write(tls, "USER " + user + "\r\n"); reader.Status();
+        Write(tls, "PASS " + password + "\r\n"); reader.Status();
+
+        var writer = new Thread(() =>
+        {
+            var buffered = new BufferedStream(tls, 65536);
+            for (int n = 1; n <= count; n++)
+            {
+                byte[] bytes = Encoding.ASCII.GetBytes(top ? "TOP " + n + " 0\r\n" : "RETR " + n + "\r\n");
+                buffered.Write(bytes, 0, bytes.Length);
+            }
+            buffered.Flush();
+        });
+        writer.Start();
+        for (int n = 1; n <= count; n++) reader.MultiLine();
+        writer.Join();
+        Write(tls, "QUIT\r\n"); reader.Status();
+        return watch.Elapsed.TotalSeconds;
+    }
+}
+'@
+
+$python = @('/usr/bin/python3', (Get-Command python3 -ErrorAction SilentlyContinue).Source) | Where-Object { $_ -and (Test-Path $_) } | Select-Object -First 1
+$poplibScript = @'
+import json, os, poplib, ssl, sys, time
+host, port, user, password, count, runs, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+context = ssl._create_unverified_context()
+def session(work):
+    start = time.perf_counter()
+    pop = poplib.POP3(host, port)
+    pop.stls(context=context)
+    pop.user(user)
+    pop.pass_(password)
+    work(pop)
+    pop.quit()
+    return time.perf_counter() - start
+def top(pop):
+    for n in range(1, count + 1):
+        pop.top(n, 0)
+def retr(pop):
+    for n in range(1, count + 1):
+        pop.retr(n)
+def retr_files(pop, run=[0]):
+    run[0] += 1
+    target = os.path.join(folder, 'run%d' % run[0])
+    os.makedirs(target)
+    for n in range(1, count + 1):
+        lines = pop.retr(n)[1]
+        with open(os.path.join(target, '%d.eml' % n), 'wb') as f:
+            f.write(b'\r\n'.join(lines) + b'\r\n')
+    if len(os.listdir(target)) != count:
+        raise SystemExit('files missing')
+result = {}
+for name, work in (('top', top), ('retr', retr), ('retrfiles', retr_files)):
+    result[name] = min(session(work) for _ in range(runs))
+print(json.dumps(result))
+'@
+
+$server = [MockMail.MockServer]::new()
+$server.Start()
+$work = Join-Path ([IO.Path]::GetTempPath()) "mailprotocols-bench-pop3-$PID"
+$null = New-Item -ItemType Directory -Path $work -Force
+try {
+    $null = $server.AddTestMessages('alice', $Count)
+    $bytes = ($server.GetMailbox('alice') | Measure-Object -Property Size -Sum).Sum
+    $password = $server.Users['alice']
+    $cred = [pscredential]::new('alice', (ConvertTo-SecureString $password -AsPlainText -Force))
+    $common = @{ Pop3Server = $server.Host; Port = $server.Pop3Port; Credential = $cred; TlsMode = 'StartTls'; SkipCertificateCheck = $true }
+    $folderNumber = 0
+    function New-Folder { $script:folderNumber++; (New-Item -ItemType Directory -Path (Join-Path $work "ours$folderNumber")).FullName }
+    function Wait-Idle { $null = $server.WaitForIdle(10000) }
+
+    $ours = [ordered]@{
+        'Get-Pop3Message, headers listing' = { @(Get-Pop3Message @common) }
+        'Get-Pop3Message -IncludeBody'     = { @(Get-Pop3Message @common -IncludeBody) }
+        'Get-Pop3Message -Destination'     = { param($folder) @(Get-Pop3Message @common -Destination $folder) }
+    }
+    $raw = [ordered]@{
+        'raw C#, all TOP n 0 at once (server ceiling)' = $true
+        'raw C#, all RETR at once (server ceiling)'    = $false
+    }
+
+    # Warm up (assembly loading and JIT are not what is measured).
+    $null = Get-Pop3Message @common -Oldest 5 -IncludeBody
+    $null = Get-Pop3Message @common -Oldest 5 -Destination (New-Folder)
+    Wait-Idle
+    $null = [Pop3RawBench]::Run($server.Host, $server.Pop3Port, 'alice', $password, 5, $true)
+    Wait-Idle
+
+    $best = [ordered]@{}
+    foreach ($run in 1..$Runs) {
+        foreach ($k in $ours.Keys) {
+            $folder = New-Folder
+            $result = $null
+            $t = (Measure-Command { $result = & $ours[$k] $folder }).TotalSeconds
+            Wait-Idle
+            if ($result.Count -ne $Count) { throw "$k returned $($result.Count) of $Count messages" }
+            if ($k -like '*Destination' -and @(Get-ChildItem $folder -Filter *.eml).Count -ne $Count) { throw "$k saved fewer than $Count files" }
+            Remove-Item $folder -Recurse -Force
+            $best[$k] = [math]::Min($t, ($best[$k] ?? [double]::MaxValue))
+        }
+        foreach ($k in $raw.Keys) {
+            $t = [Pop3RawBench]::Run($server.Host, $server.Pop3Port, 'alice', $password, $Count, $raw[$k])
+            Wait-Idle
+            $best[$k] = [math]::Min($t, ($best[$k] ?? [double]::MaxValue))
+        }
+    }
+
+    $peer = @{}
+    if ($python) {
+        $scriptPath = Join-Path $work 'poplib_bench.py'
+        Set-Content $scriptPath $poplibScript
+        $pyFolder = (New-Item -ItemType Directory -Path (Join-Path $work 'python')).FullName
+        $times = & $python $scriptPath $server.Host $server.Pop3Port 'alice' $password $Count $Runs $pyFolder | ConvertFrom-Json
+        if ($LASTEXITCODE -ne 0) { throw "poplib run failed ($LASTEXITCODE)" }
+        $best['poplib, TOP n 0 loop'] = $peer.top = $times.top
+        $best['poplib, RETR loop'] = $peer.retr = $times.retr
+        $best['poplib, RETR loop writing files (no fsync)'] = $peer.files = $times.retrfiles
+    }
+    else {
+        Write-Host 'python3 not found: the poplib contenders are skipped, ratios are not computed.'
+    }
+    if ($server.GetMailbox('alice').Count -ne $Count) { throw 'the mailbox changed during the run' }
+
+    # Which poplib figure each row is compared with: the same work.
+    $pairs = @{
+        'Get-Pop3Message, headers listing' = 'top'; 'raw C#, all TOP n 0 at once (server ceiling)' = 'top'; 'poplib, TOP n 0 loop' = 'top'
+        'Get-Pop3Message -IncludeBody' = 'retr'; 'raw C#, all RETR at once (server ceiling)' = 'retr'; 'poplib, RETR loop' = 'retr'
+        'Get-Pop3Message -Destination' = 'files'; 'poplib, RETR loop writing files (no fsync)' = 'files'
+    }
+    Write-Host "Machine: $(nproc) cores, kernel $(uname -r); date $([DateTime]::UtcNow.ToString('yyyy-MM-dd HH:mm')) UTC"
+    Write-Host ("POP3: mailbox of {0} messages ({1:N2} MB), STLS, mock server, best of {2}" -f $Count, ($bytes / 1MB), $Runs)
+    $table = foreach ($k in $best.Keys) {
+        $p = $peer[$pairs[$k]]
+        [pscustomobject]@{
+            Tool      = $k
+            Seconds   = [math]::Round($best[$k], 3)
+            MsPerMsg  = [math]::Round($best[$k] * 1000 / $Count, 3)
+            VsPoplib  = if ($p) { [math]::Round($p / $best[$k], 2) } else { 'n/a' }
+            PoplibRow = $pairs[$k]
+        }
+    }
+    $table | Format-Table -AutoSize | Out-String -Width 200 | Out-Host
+    Write-Host 'VsPoplib: the time of the poplib loop named in PoplibRow divided by the row''s time (above 1: faster).'
+    $top = $best['raw C#, all TOP n 0 at once (server ceiling)']; $retr = $best['raw C#, all RETR at once (server ceiling)']
+    Write-Host ("Server ceiling: TOP {0:N3} ms/message, RETR {1:N3} ms/message; the listing runs at {2:P0} of it, -IncludeBody at {3:P0}, -Destination at {4:P0}." -f ($top * 1000 / $Count), ($retr * 1000 / $Count), ($top / $best['Get-Pop3Message, headers listing']), ($retr / $best['Get-Pop3Message -IncludeBody']), ($retr / $best['Get-Pop3Message -Destination']))
+}
+finally {
+    $server.Dispose()
+    Remove-Item $work -Recurse -Force -ErrorAction SilentlyContinue
+}

@@ -1,0 +1,222 @@
+<#
+.SYNOPSIS
+    Speed benchmark: N piped rows into Send-SmtpMessage over one STARTTLS connection, against
+    Python smtplib (one connection, STARTTLS, the same N messages) and against raw pipelined
+    clients that show what the protocol and the mock server allow, all in one run.
+
+.DESCRIPTION
+    The server is the bundled mock (tests/MockMailServer) with delivery to mailboxes turned off.
+    Each contender runs -Runs times and its best time is kept (the machine is shared and noisy).
+    Raw clients (C#, in this script):
+      - "raw, legal pipelining": per message one write of the previous message's data and this
+        message's MAIL, RCPT and DATA, then a wait for the 354 (the fewest waits RFC 2920 allows
+        without CHUNKING, which the mock does not offer).
+      - "raw, all at once": every command and every message written without waiting while a
+        second thread reads the replies: the mock's own ceiling.
+    Python smtplib runs twice over: composing each message with EmailMessage and send_message (what
+    a short script would do), and sendmail with prebuilt text (smtplib's own cost only). The ratio
+    is the sendmail time divided by the contender's (above 1: faster than smtplib).
+
+        dotnet pwsh ./bench/SmtpThroughput.ps1 -ModulePath out/MailProtocols/<v>/MailProtocols.psd1 -MockServerPath out/MockMailServer/MockMailServer.dll
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory)] [string] $ModulePath,
+    [Parameter(Mandatory)] [string] $MockServerPath,
+    [int] $Count = 500,
+    [int] $Runs = 2
+)
+
+$ErrorActionPreference = 'Stop'
+$PSStyle.OutputRendering = 'PlainText'
+Import-Module (Resolve-Path $ModulePath).Path
+Add-Type -Path (Resolve-Path $MockServerPath).Path
+
+Add-Type -TypeDefinition @'
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Text;
+using System.Threading;
+
+public static class SmtpRawBench
+{
+    static string Message(int n)
+    {
+        return "From: <bench@example.com>\r\nTo: <user" + n + "@example.com>\r\nSubject: Bench " + n +
+               "\r\nDate: Mon, 15 Jan 2024 09:00:00 +0000\r\nMessage-ID: <" + n + ".bench@example.com>\r\n" +
+               "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMessage " + n + "\r\n";
+    }
+
+    static string Envelope(int n)
+    {
+        return "MAIL FROM:<bench@example.com>\r\nRCPT TO:<user" + n + "@example.com>\r\nDATA\r\n";
+    }
+
+    static string ReadReply(StreamReader reader)
+    {
+        string line;
+        do
+        {
+            line = reader.ReadLine();
+            if (line == null) throw new IOException("connection closed");
+        } while (line.Length > 3 && line[3] == '-');
+        if (line[0] != '2' && line[0] != '3') throw new IOException("unexpected reply: " + line);
+        return line;
+    }
+
+    static void Write(Stream stream, string text)
+    {
+        byte[] bytes = Encoding.ASCII.GetBytes(text);
+        stream.Write(bytes, 0, bytes.Length);
+        stream.Flush();
+    }
+
+    // Connects, STARTTLS, EHLO; runs the messages; returns seconds from connect to QUIT reply.
+    public static double Run(string host, int port, int count, bool allAtOnce)
+    {
+        var watch = Stopwatch.StartNew();
+        using var client = new TcpClient(host, port) { NoDelay = true };
+        var plain = client.GetStream();
+        var plainReader = new StreamReader(plain, Encoding.ASCII, false, 1);
+        ReadReply(plainReader);
+        Write(plain, "EHLO bench\r\n"); ReadReply(plainReader);
+        Write(plain, "STARTTLS\r\n"); ReadReply(plainReader);
+        using var tls = new SslStream(plain, false, (a, b, c, d) => true);
+        tls.AuthenticateAsClient("localhost");
+        var reader = new StreamReader(tls, Encoding.ASCII, false, 65536);
+        Write(tls, "EHLO bench\r\n"); ReadReply(reader);
+
+        if (allAtOnce)
+        {
+            var writer = new Thread(() =>
+            {
+                var buffered = new BufferedStream(tls, 65536);
+                for (int n = 1; n <= count; n++)
+                {
+                    byte[] bytes = Encoding.ASCII.GetBytes(Envelope(n) + Message(n) + ".\r\n");
+                    buffered.Write(bytes, 0, bytes.Length);
+                }
+                buffered.Flush();
+            });
+            writer.Start();
+            for (int i = 0; i < count * 4; i++) ReadReply(reader);
+            writer.Join();
+        }
+        else
+        {
+            Write(tls, Envelope(1));
+            for (int n = 1; n <= count; n++)
+            {
+                // Replies in order: previous message's final reply, MAIL, RCPT, then 354.
+                while (!ReadReply(reader).StartsWith("354")) { }
+                Write(tls, Message(n) + ".\r\n" + (n < count ? Envelope(n + 1) : ""));
+            }
+            ReadReply(reader);
+        }
+        Write(tls, "QUIT\r\n"); ReadReply(reader);
+        return watch.Elapsed.TotalSeconds;
+    }
+}
+'@
+
+$python = @('/usr/bin/python3', (Get-Command python3 -ErrorAction SilentlyContinue).Source) | Where-Object { $_ -and (Test-Path $_) } | Select-Object -First 1
+$smtplibScript = @'
+import json, smtplib, ssl, sys, time
+from email.message import EmailMessage
+host, port, count, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+context = ssl._create_unverified_context()
+def composed(smtp, n):
+    msg = EmailMessage()
+    msg['From'] = 'bench@example.com'
+    msg['To'] = 'user%d@example.com' % n
+    msg['Subject'] = 'Bench %d' % n
+    msg.set_content('Message %d of %d' % (n, count))
+    smtp.send_message(msg)
+def text(smtp, n):
+    smtp.sendmail('bench@example.com', ['user%d@example.com' % n],
+        'From: <bench@example.com>\r\nTo: <user%d@example.com>\r\nSubject: Bench %d\r\n\r\nMessage %d of %d\r\n' % (n, n, n, count))
+def session(send):
+    start = time.perf_counter()
+    with smtplib.SMTP(host, port) as smtp:
+        smtp.starttls(context=context)
+        for n in range(1, count + 1):
+            send(smtp, n)
+    return time.perf_counter() - start
+print(json.dumps({'composed': min(session(composed) for _ in range(runs)), 'text': min(session(text) for _ in range(runs))}))
+'@
+
+$server = [MockMail.MockServer]::new()
+$server.Start()
+$work = Join-Path ([IO.Path]::GetTempPath()) "mailprotocols-bench-smtp-$PID"
+$null = New-Item -ItemType Directory -Path $work -Force
+try {
+    function Reset-Server { $server.Reset(); $server.DeliverToMailboxes = $false }
+    function Assert-Delivered([string] $Tool) {
+        $null = $server.WaitForMessages($Count, 10000)
+        if ($server.Messages.Count -ne $Count) { throw "$Tool delivered $($server.Messages.Count) of $Count messages" }
+    }
+
+    $rows = 1..$Count | ForEach-Object { [pscustomobject]@{ To = "user$_@example.com"; Subject = "Bench $_"; Body = "Message $_ of $Count" } }
+    $send = { param($r) $r | Send-SmtpMessage -SmtpServer $server.Host -Port $server.SmtpPort -TlsMode StartTls -SkipCertificateCheck -From 'bench@example.com' | Out-Null }
+
+    # Warm up (assembly loading and JIT are not what is measured).
+    Reset-Server
+    & $send $rows[0..4]
+    $null = [SmtpRawBench]::Run($server.Host, $server.SmtpPort, 5, $true)
+    $null = [SmtpRawBench]::Run($server.Host, $server.SmtpPort, 5, $false)
+
+    $best = [ordered]@{}
+    foreach ($run in 1..$Runs) {
+        Reset-Server
+        $t = (Measure-Command { & $send $rows }).TotalSeconds
+        Assert-Delivered 'Send-SmtpMessage'
+        $best['Send-SmtpMessage (piped, STARTTLS)'] = [math]::Min($t, ($best['Send-SmtpMessage (piped, STARTTLS)'] ?? [double]::MaxValue))
+
+        Reset-Server
+        $t = [SmtpRawBench]::Run($server.Host, $server.SmtpPort, $Count, $false)
+        Assert-Delivered 'raw legal'
+        $best['raw C#, legal pipelining (waits for 354)'] = [math]::Min($t, ($best['raw C#, legal pipelining (waits for 354)'] ?? [double]::MaxValue))
+
+        Reset-Server
+        $t = [SmtpRawBench]::Run($server.Host, $server.SmtpPort, $Count, $true)
+        Assert-Delivered 'raw all at once'
+        $best['raw C#, all at once (server ceiling)'] = [math]::Min($t, ($best['raw C#, all at once (server ceiling)'] ?? [double]::MaxValue))
+    }
+
+    $peer = $null
+    if ($python) {
+        Reset-Server
+        $scriptPath = Join-Path $work 'smtplib_bench.py'
+        Set-Content $scriptPath $smtplibScript
+        $times = & $python $scriptPath $server.Host $server.SmtpPort $Count $Runs | ConvertFrom-Json
+        if ($LASTEXITCODE -ne 0) { throw "smtplib run failed ($LASTEXITCODE)" }
+        if ($server.Messages.Count -ne 2 * $Count * $Runs) { throw "smtplib delivered $($server.Messages.Count) of $(2 * $Count * $Runs) messages" }
+        $best['Python smtplib, send_message(EmailMessage)'] = $times.composed
+        $best['Python smtplib, sendmail(prebuilt text)'] = $peer = $times.text
+    }
+    else {
+        Write-Host 'python3 not found: the smtplib contender is skipped, ratios are not computed.'
+    }
+
+    Write-Host "Machine: $(nproc) cores, kernel $(uname -r); date $([DateTime]::UtcNow.ToString('yyyy-MM-dd HH:mm')) UTC"
+    Write-Host "SMTP: $Count messages, one connection each, STARTTLS, mock server (no mailbox delivery), best of $Runs"
+    $table = foreach ($k in $best.Keys) {
+        [pscustomobject]@{
+            Tool       = $k
+            Seconds    = [math]::Round($best[$k], 3)
+            MsPerMsg   = [math]::Round($best[$k] * 1000 / $Count, 3)
+            VsSmtplib  = if ($peer) { [math]::Round($peer / $best[$k], 2) } else { 'n/a' }
+        }
+    }
+    $table | Format-Table -AutoSize | Out-String -Width 200 | Out-Host
+    Write-Host 'VsSmtplib: smtplib sendmail time divided by the row''s time (above 1: faster).'
+    $ceiling = $best['raw C#, all at once (server ceiling)']
+    Write-Host ("Server ceiling: {0:N3} ms/message ({1:N0} messages/s); Send-SmtpMessage runs at {2:P0} of it." -f ($ceiling * 1000 / $Count), ($Count / $ceiling), ($ceiling / $best['Send-SmtpMessage (piped, STARTTLS)']))
+}
+finally {
+    $server.Dispose()
+    Remove-Item $work -Recurse -Force -ErrorAction SilentlyContinue
+}
