@@ -252,17 +252,23 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 "@
 
     $instance = [pscustomobject]@{ State = $State; SmtpPort = $smtpPort; Pop3Port = $pop3Port; Mail = $mail; PostfixDir = $postfixDir; DovecotConf = $dovecotConf; Started = @() }
-    dovecot -c $dovecotConf
-    if ($LASTEXITCODE -ne 0) { throw "dovecot -c $dovecotConf failed ($LASTEXITCODE)" }
-    $instance.Started += 'dovecot'
-    Wait-Port $pop3Port (Join-Path $State 'dovecot.log')
-    postfix -c $postfixDir start 2>&1 | Out-Host
-    if ($LASTEXITCODE -ne 0) {
-        Get-Content (Join-Path $State 'postfix.log') -Tail 20 -ErrorAction SilentlyContinue | Out-Host
-        throw "postfix -c $postfixDir start failed ($LASTEXITCODE)"
+    try {
+        dovecot -c $dovecotConf
+        if ($LASTEXITCODE -ne 0) { throw "dovecot -c $dovecotConf failed ($LASTEXITCODE)" }
+        $instance.Started += 'dovecot'
+        Wait-Port $pop3Port (Join-Path $State 'dovecot.log')
+        postfix -c $postfixDir start 2>&1 | Out-Host
+        if ($LASTEXITCODE -ne 0) {
+            Get-Content (Join-Path $State 'postfix.log') -Tail 20 -ErrorAction SilentlyContinue | Out-Host
+            throw "postfix -c $postfixDir start failed ($LASTEXITCODE)"
+        }
+        $instance.Started += 'postfix'
+        Wait-Port $smtpPort (Join-Path $State 'postfix.log')
     }
-    $instance.Started += 'postfix'
-    Wait-Port $smtpPort (Join-Path $State 'postfix.log')
+    catch {
+        Stop-Servers $instance
+        throw
+    }
     $instance
 }
 
