@@ -116,17 +116,18 @@ function New-Certificate([string] $Dir) {
 }
 
 function Add-MaildirMessages([string] $Maildir, [int] $Number, [int] $Size) {
-    # Files written straight into cur/ (as delivered and seen), sizes in the names (S=) as
-    # Dovecot's own deliveries name them.
+    # Files written straight into cur/ (delivered and seen) as a delivery agent writes them: LF
+    # line ends, the size (S=) and the size with CRLF line ends (W=) in the name.
     $cur = Join-Path $Maildir 'cur'
-    $line = "This line is filler to give the message its size; it is plain ASCII text.`r`n"
+    $line = "This line is filler to give the message its size; it is plain ASCII text.`n"
     for ($n = 1; $n -le $Number; $n++) {
-        $head = "From: Sender $n <sender$n@example.com>`r`nTo: <reader@example.com>`r`nSubject: Test message $n`r`n" +
-            "Date: $([DateTime]::new(2024, 1, 15, 9, 0, 0).AddMinutes($n).ToString('ddd, dd MMM yyyy HH:mm:ss +0000', [Globalization.CultureInfo]::InvariantCulture))`r`n" +
-            "Message-ID: <$n.real@example.com>`r`nMIME-Version: 1.0`r`nContent-Type: text/plain; charset=utf-8`r`n`r`nThis is test message $n.`r`n"
+        $head = "From: Sender $n <sender$n@example.com>`nTo: <reader@example.com>`nSubject: Test message $n`n" +
+            "Date: $([DateTime]::new(2024, 1, 15, 9, 0, 0).AddMinutes($n).ToString('ddd, dd MMM yyyy HH:mm:ss +0000', [Globalization.CultureInfo]::InvariantCulture))`n" +
+            "Message-ID: <$n.real@example.com>`nMIME-Version: 1.0`nContent-Type: text/plain; charset=utf-8`n`nThis is test message $n.`n"
         $text = $head + ($line * [math]::Max(1, [math]::Floor(($Size - $head.Length) / $line.Length)))
         $bytes = [Text.Encoding]::ASCII.GetBytes($text)
-        $name = '{0}.M{1}P{2}.bench,S={3}:2,S' -f (1700000000 + $n), $n, $PID, $bytes.Length
+        $lines = ($text.Length - $text.Replace("`n", '').Length)
+        $name = '{0}.M{1}P{2}.bench,S={3},W={4}:2,S' -f (1700000000 + $n), $n, $PID, $bytes.Length, ($bytes.Length + $lines)
         [IO.File]::WriteAllBytes((Join-Path $cur $name), $bytes)
     }
 }
