@@ -1,0 +1,668 @@
+<#
+.SYNOPSIS
+    Speed benchmark against a real Postfix 3.7 and Dovecot 2.3 on loopback: the SMTP and POP3
+    workloads of SmtpThroughput.ps1 and Pop3Throughput.ps1, each beside its peers in one run.
+
+.DESCRIPTION
+    Needs Linux, root, and the Debian packages postfix, dovecot-core and dovecot-pop3d. Without
+    them (and without -Install) it prints why it is skipped and exits 0. -Install runs apt-get
+    (Postfix preseeded to "No configuration"; a policy-rc.d that exits 101 keeps the package
+    scripts from starting the system daemons) and adds the system user that owns the Maildirs.
+
+    Each run builds private instances in a temporary folder and removes them at the end: no
+    system daemon is started or configured. Postfix runs with `postfix -c DIR`, smtpd on a free
+    loopback port with STARTTLS and SMTP AUTH through Dovecot's auth socket, delivering with
+    virtual(8) into a Maildir; Dovecot runs with `dovecot -c FILE`, POP3 with STLS, users from a
+    passwd-file. The certificate is a self-signed one made for the run; no contender validates
+    it (-SkipCertificateCheck, an unverified ssl context, an accept-all callback), so every
+    contender pays for the same TLS handshake and encryption and none for chain building.
+
+    SMTP (-Count messages, one connection each, STARTTLS, AUTH PLAIN as the same user):
+      Send-SmtpMessage with piped rows; MailKit's SmtpClient.Send loop (bench/MailKitPeers);
+      Python smtplib sendmail (prebuilt text) and send_message (composed EmailMessage); raw C#
+      clients: "legal DATA" (per message one write and a wait for the 354) and "BDAT all at once"
+      (MAIL, RCPT and BDAT n LAST for every message written while a second thread reads the
+      replies: what Postfix itself allows). Every contender's messages are counted in the Maildir
+      before the next one starts, so Postfix's deliveries do not overlap the next measurement.
+    POP3 (a mailbox per -Pop3Counts entry, filled by writing Maildir files directly; messages of
+    about 4.2 KB up to 2,000 messages, about 1.4 KB above, as in issue 9):
+      Get-Pop3Message headers listing, -IncludeBody, -Destination (durable files); MailKit
+      GetMessageHeaders/GetMessage loops and GetStream to files, and its batch calls; poplib
+      TOP n 0, RETR, and RETR writing files without fsync; raw C# clients writing every TOP n 0
+      (or RETR) at once while reading (Dovecot's ceiling).
+    Each contender runs -Runs times and its best time is kept (the machine is shared and noisy).
+    Ratios divide the peer's time by the row's (above 1: faster than the peer).
+
+        dotnet pwsh ./bench/RealServers.ps1 -ModulePath out/MailProtocols/<v>/MailProtocols.psd1 -Install
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory)] [string] $ModulePath,
+    # Accepted so that build.ps1 -Task Bench can pass it to every script; not used here.
+    [string] $MockServerPath,
+    [switch] $Install,
+    # Leave the temporary folder (configurations, server logs) for inspection.
+    [switch] $KeepState,
+    [int] $Count = 500,
+    # A list; with pwsh -File, one argument such as 2000,10000 (it arrives as one string).
+    [string[]] $Pop3Counts = @('2000', '10000'),
+    [int] $Runs = 2
+)
+
+$ErrorActionPreference = 'Stop'
+$PSStyle.OutputRendering = 'PlainText'
+$MailboxCounts = [int[]]($Pop3Counts -split ',')
+$MailUser = 'mailprotocols-bench'
+$Password = 'bench-password'
+
+function Test-Servers {
+    # Returns why the servers cannot run here, or nothing.
+    if (-not $IsLinux) { return 'not Linux' }
+    if ((id -u) -ne '0') { return 'not root (private Postfix and Dovecot instances need root)' }
+    foreach ($path in '/usr/sbin/postfix', '/usr/sbin/dovecot', '/usr/lib/dovecot/pop3') {
+        if (-not (Test-Path $path)) { return "$path is missing (packages postfix, dovecot-core, dovecot-pop3d)" }
+    }
+    $null = & getent passwd $MailUser
+    if ($LASTEXITCODE -ne 0) { return "the user $MailUser that owns the benchmark Maildirs is missing" }
+}
+
+function Install-Servers {
+    if (-not $IsLinux -or (id -u) -ne '0') { throw '-Install needs Linux and root.' }
+    'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
+    $policy = '/usr/sbin/policy-rc.d'
+    $ownPolicy = -not (Test-Path $policy)
+    if ($ownPolicy) { Set-Content $policy "#!/bin/sh`nexit 101"; chmod 755 $policy }
+    try {
+        apt-get update | Out-Host
+        $env:DEBIAN_FRONTEND = 'noninteractive'
+        apt-get install -y --no-install-recommends postfix dovecot-core dovecot-pop3d | Out-Host
+        if ($LASTEXITCODE -ne 0) { throw "apt-get install failed ($LASTEXITCODE)" }
+    }
+    finally {
+        if ($ownPolicy) { Remove-Item $policy }
+    }
+    $null = & getent passwd $MailUser
+    if ($LASTEXITCODE -ne 0) {
+        useradd --system --no-create-home --shell /usr/sbin/nologin $MailUser
+        if ($LASTEXITCODE -ne 0) { throw "useradd $MailUser failed" }
+    }
+}
+
+function Get-FreePort {
+    $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+    $listener.Start()
+    try { $listener.LocalEndpoint.Port } finally { $listener.Stop() }
+}
+
+function Wait-Port([int] $Port, [string] $Log) {
+    $deadline = [DateTime]::UtcNow.AddSeconds(20)
+    while ([DateTime]::UtcNow -lt $deadline) {
+        try { ([Net.Sockets.TcpClient]::new('127.0.0.1', $Port)).Dispose(); return } catch { Start-Sleep -Milliseconds 200 }
+    }
+    if (Test-Path $Log) { Get-Content $Log -Tail 20 | Out-Host }
+    throw "nothing listens on 127.0.0.1:$Port"
+}
+
+function New-Certificate([string] $Dir) {
+    $rsa = [Security.Cryptography.RSA]::Create(2048)
+    $request = [Security.Cryptography.X509Certificates.CertificateRequest]::new('CN=localhost', $rsa, 'SHA256', [Security.Cryptography.RSASignaturePadding]::Pkcs1)
+    $san = [Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder]::new()
+    $san.AddDnsName('localhost'); $san.AddIpAddress([Net.IPAddress]::Loopback)
+    $request.CertificateExtensions.Add($san.Build())
+    $cert = $request.CreateSelfSigned([DateTimeOffset]::UtcNow.AddDays(-1), [DateTimeOffset]::UtcNow.AddDays(2))
+    Set-Content (Join-Path $Dir 'cert.pem') $cert.ExportCertificatePem()
+    Set-Content (Join-Path $Dir 'key.pem') $rsa.ExportPkcs8PrivateKeyPem()
+    chmod 600 (Join-Path $Dir 'key.pem')
+}
+
+function Add-MaildirMessages([string] $Maildir, [int] $Number, [int] $Size) {
+    # Files written straight into cur/ (delivered and seen) as a delivery agent writes them: LF
+    # line ends, the size (S=) and the size with CRLF line ends (W=) in the name.
+    $cur = Join-Path $Maildir 'cur'
+    $line = "This line is filler to give the message its size; it is plain ASCII text.`n"
+    for ($n = 1; $n -le $Number; $n++) {
+        $head = "From: Sender $n <sender$n@example.com>`nTo: <reader@example.com>`nSubject: Test message $n`n" +
+            "Date: $([DateTime]::new(2024, 1, 15, 9, 0, 0).AddMinutes($n).ToString('ddd, dd MMM yyyy HH:mm:ss +0000', [Globalization.CultureInfo]::InvariantCulture))`n" +
+            "Message-ID: <$n.real@example.com>`nMIME-Version: 1.0`nContent-Type: text/plain; charset=utf-8`n`nThis is test message $n.`n"
+        $text = $head + ($line * [math]::Max(1, [math]::Floor(($Size - $head.Length) / $line.Length)))
+        $bytes = [Text.Encoding]::ASCII.GetBytes($text)
+        $lines = ($text.Length - $text.Replace("`n", '').Length)
+        $name = '{0}.M{1}P{2}.bench,S={3},W={4}:2,S' -f (1700000000 + $n), $n, $PID, $bytes.Length, ($bytes.Length + $lines)
+        [IO.File]::WriteAllBytes((Join-Path $cur $name), $bytes)
+    }
+}
+
+function Start-Servers([string] $State) {
+    # Returns the instance: ports, folders, and how to stop it.
+    $uid = [int](id -u $MailUser); $gid = [int](id -g $MailUser)
+    $smtpPort = Get-FreePort; $pop3Port = Get-FreePort
+    New-Certificate $State
+    $mail = Join-Path $State 'mail'
+    $users = foreach ($name in @('sink') + ($MailboxCounts | ForEach-Object { "pop$_" })) {
+        foreach ($sub in 'cur', 'new', 'tmp') { $null = New-Item -ItemType Directory -Path (Join-Path $mail "$name/Maildir/$sub") -Force }
+        "${name}:{PLAIN}${Password}:${uid}:${gid}::$mail/${name}::"
+    }
+    Set-Content (Join-Path $State 'users') $users
+    foreach ($c in $MailboxCounts) { Add-MaildirMessages (Join-Path $mail "pop$c/Maildir") $c ($c -le 2000 ? 4300 : 1400) }
+    chown -R "${uid}:${gid}" $mail
+    chmod -R go-rwx $mail
+
+    $dh = if (Test-Path /usr/share/dovecot/dh.pem) { 'ssl_dh = </usr/share/dovecot/dh.pem' }
+    $dovecotConf = Join-Path $State 'dovecot.conf'
+    Set-Content $dovecotConf @"
+base_dir = $State/dovecot-run
+state_dir = $State/dovecot-state
+log_path = $State/dovecot.log
+instance_name = mailprotocols-bench-$PID
+protocols = pop3
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <$State/cert.pem
+ssl_key = <$State/key.pem
+$dh
+disable_plaintext_auth = yes
+auth_mechanisms = plain login
+first_valid_uid = $uid
+mail_location = maildir:~/Maildir
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n $State/users
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%n $State/users
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = $pop3Port
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+service auth {
+  unix_listener auth-client {
+    mode = 0666
+  }
+}
+"@
+
+    $postfixDir = Join-Path $State 'postfix'
+    $null = New-Item -ItemType Directory -Path $postfixDir, (Join-Path $State 'postfix-queue'), (Join-Path $State 'postfix-data')
+    chown postfix (Join-Path $State 'postfix-data')
+    Set-Content (Join-Path $postfixDir 'main.cf') @"
+compatibility_level = 3.6
+queue_directory = $State/postfix-queue
+data_directory = $State/postfix-data
+maillog_file = $State/postfix.log
+maillog_file_prefixes = $State
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = localhost.localdomain
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+alias_maps =
+alias_database =
+biff = no
+local_transport = error:local delivery is off
+virtual_mailbox_domains = example.com
+virtual_mailbox_base = $mail
+virtual_mailbox_maps = static:sink/Maildir/
+virtual_uid_maps = static:$uid
+virtual_gid_maps = static:$gid
+virtual_minimum_uid = $uid
+smtpd_tls_cert_file = $State/cert.pem
+smtpd_tls_key_file = $State/key.pem
+smtpd_tls_security_level = may
+smtpd_tls_auth_only = yes
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = $State/dovecot-run/auth-client
+smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
+"@
+    # The stock services, none chrooted, smtpd on our own loopback port.
+    Set-Content (Join-Path $postfixDir 'master.cf') @"
+127.0.0.1:$smtpPort inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"@
+
+    $instance = [pscustomobject]@{ State = $State; SmtpPort = $smtpPort; Pop3Port = $pop3Port; Mail = $mail; PostfixDir = $postfixDir; DovecotConf = $dovecotConf; Started = @() }
+    try {
+        dovecot -c $dovecotConf
+        if ($LASTEXITCODE -ne 0) { throw "dovecot -c $dovecotConf failed ($LASTEXITCODE)" }
+        $instance.Started += 'dovecot'
+        Wait-Port $pop3Port (Join-Path $State 'dovecot.log')
+        postfix -c $postfixDir start 2>&1 | Out-Host
+        if ($LASTEXITCODE -ne 0) {
+            Get-Content (Join-Path $State 'postfix.log') -Tail 20 -ErrorAction SilentlyContinue | Out-Host
+            throw "postfix -c $postfixDir start failed ($LASTEXITCODE)"
+        }
+        $instance.Started += 'postfix'
+        Wait-Port $smtpPort (Join-Path $State 'postfix.log')
+    }
+    catch {
+        Stop-Servers $instance
+        throw
+    }
+    $instance
+}
+
+function Stop-Servers($Instance) {
+    if ($Instance.Started -contains 'postfix') { postfix -c $Instance.PostfixDir stop 2>&1 | Out-Null }
+    if ($Instance.Started -contains 'dovecot') { dovecot -c $Instance.DovecotConf stop 2>&1 | Out-Null }
+}
+
+$why = Test-Servers
+if ($why -and $Install) {
+    Install-Servers
+    $why = Test-Servers
+}
+if ($why) {
+    Write-Host "RealServers.ps1 skipped: $why. Run it as root with -Install to install Postfix and Dovecot (apt-get) and measure against them."
+    exit 0
+}
+
+Import-Module (Resolve-Path $ModulePath).Path
+. (Join-Path $PSScriptRoot 'MailKitPeers/MailKitPeers.ps1')
+$harness = Get-MailKitPeers
+
+Add-Type -TypeDefinition @'
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Text;
+using System.Threading;
+
+public static class RealServersRaw
+{
+    sealed class Reader
+    {
+        readonly Stream _stream;
+        readonly byte[] _buffer = new byte[65536];
+        int _pos, _len;
+
+        public Reader(Stream stream) { _stream = stream; }
+
+        int Next()
+        {
+            if (_pos == _len)
+            {
+                _len = _stream.Read(_buffer, 0, _buffer.Length);
+                _pos = 0;
+                if (_len <= 0) throw new IOException("connection closed");
+            }
+            return _buffer[_pos++];
+        }
+
+        // One line without CRLF, as ASCII (replies are short; message lines are only counted).
+        public string Line()
+        {
+            var text = new StringBuilder();
+            int b;
+            while ((b = Next()) != '\n') if (b != '\r') text.Append((char)b);
+            return text.ToString();
+        }
+
+        public string SmtpReply()
+        {
+            string line;
+            do { line = Line(); } while (line.Length > 3 && line[3] == '-');
+            if (line.Length == 0 || (line[0] != '2' && line[0] != '3')) throw new IOException("unexpected reply: " + line);
+            return line;
+        }
+
+        public void Pop3Status()
+        {
+            string line = Line();
+            if (!line.StartsWith("+")) throw new IOException("unexpected reply: " + line);
+        }
+
+        public void Pop3MultiLine()
+        {
+            Pop3Status();
+            int first = 0, length;
+            do
+            {
+                length = 0;
+                int b;
+                while ((b = Next()) != '\n') { if (length == 0) first = b; length++; }
+            } while (!(length == 2 && first == '.'));
+        }
+    }
+
+    static void Write(Stream stream, string text)
+    {
+        byte[] bytes = Encoding.ASCII.GetBytes(text);
+        stream.Write(bytes, 0, bytes.Length);
+        stream.Flush();
+    }
+
+    static string Message(int n)
+    {
+        return "From: <bench@example.com>\r\nTo: <user" + n + "@example.com>\r\nSubject: Bench " + n +
+               "\r\nDate: Mon, 15 Jan 2024 09:00:00 +0000\r\nMessage-ID: <" + n + ".bench@example.com>\r\n" +
+               "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMessage " + n + "\r\n";
+    }
+
+    static string Envelope(int n) { return "MAIL FROM:<bench@example.com>\r\nRCPT TO:<user" + n + "@example.com>\r\n"; }
+
+    // Connect, STARTTLS, EHLO, AUTH PLAIN, the messages, QUIT: seconds from connect to QUIT's reply.
+    public static double Smtp(int port, string user, string password, int count, bool bdatAllAtOnce)
+    {
+        var watch = Stopwatch.StartNew();
+        using var client = new TcpClient("127.0.0.1", port) { NoDelay = true };
+        var plain = client.GetStream();
+        var plainReader = new Reader(plain);
+        plainReader.SmtpReply();
+        Write(plain, "EHLO bench\r\n"); plainReader.SmtpReply();
+        Write(plain, "STARTTLS\r\n"); plainReader.SmtpReply();
+        using var tls = new SslStream(plain, false, (a, b, c, d) => true);
+        tls.AuthenticateAsClient("localhost");
+        var reader = new Reader(tls);
+        Write(tls, "EHLO bench\r\n"); reader.SmtpReply();
+        Write(tls, "AUTH PLAIN " + Convert.ToBase64String(Encoding.UTF8.GetBytes("\0" + user + "\0" + password)) + "\r\n"); reader.SmtpReply();
+
+        if (bdatAllAtOnce)
+        {
+            var writer = new Thread(() =>
+            {
+                var buffered = new BufferedStream(tls, 65536);
+                for (int n = 1; n <= count; n++)
+                {
+                    byte[] body = Encoding.ASCII.GetBytes(Message(n));
+                    byte[] head = Encoding.ASCII.GetBytes(Envelope(n) + "BDAT " + body.Length + " LAST\r\n");
+                    buffered.Write(head, 0, head.Length);
+                    buffered.Write(body, 0, body.Length);
+                }
+                buffered.Flush();
+            });
+            writer.Start();
+            for (int i = 0; i < count * 3; i++) reader.SmtpReply();
+            writer.Join();
+        }
+        else
+        {
+            Write(tls, Envelope(1) + "DATA\r\n");
+            for (int n = 1; n <= count; n++)
+            {
+                // Replies in order: the previous message's final reply, MAIL, RCPT, then 354.
+                while (!reader.SmtpReply().StartsWith("354")) { }
+                Write(tls, Message(n) + ".\r\n" + (n < count ? Envelope(n + 1) + "DATA\r\n" : ""));
+            }
+            reader.SmtpReply();
+        }
+        Write(tls, "QUIT\r\n"); reader.SmtpReply();
+        return watch.Elapsed.TotalSeconds;
+    }
+
+    // Connect, STLS, USER/PASS, every TOP n 0 (or RETR n) written at once while reading, QUIT.
+    public static double Pop3(int port, string user, string password, int count, bool top)
+    {
+        var watch = Stopwatch.StartNew();
+        using var client = new TcpClient("127.0.0.1", port) { NoDelay = true };
+        var plain = client.GetStream();
+        var plainReader = new Reader(plain);
+        plainReader.Pop3Status();
+        Write(plain, "STLS\r\n"); plainReader.Pop3Status();
+        using var tls = new SslStream(plain, false, (a, b, c, d) => true);
+        tls.AuthenticateAsClient("localhost");
+        var reader = new Reader(tls);
+        Write(tls, "USER " + user + "\r\n"); reader.Pop3Status();
+        Write(tls, "PASS " + password + "\r\n"); reader.Pop3Status();
+        var writer = new Thread(() =>
+        {
+            var buffered = new BufferedStream(tls, 65536);
+            for (int n = 1; n <= count; n++)
+            {
+                byte[] bytes = Encoding.ASCII.GetBytes(top ? "TOP " + n + " 0\r\n" : "RETR " + n + "\r\n");
+                buffered.Write(bytes, 0, bytes.Length);
+            }
+            buffered.Flush();
+        });
+        writer.Start();
+        for (int n = 1; n <= count; n++) reader.Pop3MultiLine();
+        writer.Join();
+        Write(tls, "QUIT\r\n"); reader.Pop3Status();
+        return watch.Elapsed.TotalSeconds;
+    }
+}
+'@
+
+$python = @('/usr/bin/python3', (Get-Command python3 -ErrorAction SilentlyContinue).Source) | Where-Object { $_ -and (Test-Path $_) } | Select-Object -First 1
+$smtplibScript = @'
+import json, smtplib, ssl, sys, time
+from email.message import EmailMessage
+port, user, password, count, runs = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+context = ssl._create_unverified_context()
+def composed(smtp, n):
+    msg = EmailMessage()
+    msg['From'] = 'bench@example.com'
+    msg['To'] = 'user%d@example.com' % n
+    msg['Subject'] = 'Bench %d' % n
+    msg.set_content('Message %d of %d' % (n, count))
+    smtp.send_message(msg)
+def text(smtp, n):
+    smtp.sendmail('bench@example.com', ['user%d@example.com' % n],
+        'From: <bench@example.com>\r\nTo: <user%d@example.com>\r\nSubject: Bench %d\r\n\r\nMessage %d of %d\r\n' % (n, n, n, count))
+def session(send):
+    start = time.perf_counter()
+    with smtplib.SMTP('127.0.0.1', port) as smtp:
+        smtp.starttls(context=context)
+        smtp.login(user, password)
+        for n in range(1, count + 1):
+            send(smtp, n)
+    return time.perf_counter() - start
+kind = sys.argv[6]
+print(json.dumps({kind: session(composed if kind == 'composed' else text)}))
+'@
+$poplibScript = @'
+import json, os, poplib, ssl, sys, time
+port, user, password, count, runs, folder = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+context = ssl._create_unverified_context()
+def session(work):
+    start = time.perf_counter()
+    pop = poplib.POP3('127.0.0.1', port)
+    pop.stls(context=context)
+    pop.user(user)
+    pop.pass_(password)
+    if pop.stat()[0] != count:
+        raise SystemExit('mailbox size differs')
+    work(pop)
+    pop.quit()
+    return time.perf_counter() - start
+def top(pop):
+    for n in range(1, count + 1):
+        pop.top(n, 0)
+def retr(pop):
+    for n in range(1, count + 1):
+        pop.retr(n)
+def retr_files(pop, run=[0]):
+    run[0] += 1
+    target = os.path.join(folder, 'poplib%d' % run[0])
+    os.makedirs(target)
+    for n in range(1, count + 1):
+        lines = pop.retr(n)[1]
+        with open(os.path.join(target, '%d.eml' % n), 'wb') as f:
+            f.write(b'\r\n'.join(lines) + b'\r\n')
+    if len(os.listdir(target)) != count:
+        raise SystemExit('files missing')
+result = {}
+for name, work in (('top', top), ('retr', retr), ('retrfiles', retr_files)):
+    result[name] = min(session(work) for _ in range(runs))
+print(json.dumps(result))
+'@
+
+$state = Join-Path ([IO.Path]::GetTempPath()) "mailprotocols-bench-real-$PID"
+$null = New-Item -ItemType Directory -Path $state
+$instance = $null
+try {
+    $instance = Start-Servers $state
+    $securePassword = ConvertTo-SecureString $Password -AsPlainText -Force
+    $best = [ordered]@{}
+    function Set-Best([string] $Name, [double] $Seconds) { $best[$Name] = [math]::Min($Seconds, ($best[$Name] ?? [double]::MaxValue)) }
+
+    # SMTP. Delivered messages are counted in the sink Maildir after each contender.
+    $sink = Join-Path $instance.Mail 'sink/Maildir'
+    $expected = 0
+    function Wait-Delivered([string] $Tool, [int] $Sent) {
+        $script:expected += $Sent
+        $deadline = [DateTime]::UtcNow.AddSeconds(120)
+        do {
+            $have = [IO.Directory]::GetFiles("$sink/new").Length + [IO.Directory]::GetFiles("$sink/cur").Length
+            if ($have -ge $script:expected) { break }
+            Start-Sleep -Milliseconds 200
+        } while ([DateTime]::UtcNow -lt $deadline)
+        if ($have -ne $script:expected) { throw "after $Tool the Maildir holds $have messages, expected $script:expected" }
+    }
+    $smtpCred = [pscredential]::new('sink', $securePassword)
+    $rows = 1..$Count | ForEach-Object { [pscustomobject]@{ To = "user$_@example.com"; Subject = "Bench $_"; Body = "Message $_ of $Count" } }
+    $send = { param($r) $r | Send-SmtpMessage -SmtpServer 127.0.0.1 -Port $instance.SmtpPort -TlsMode StartTls -SkipCertificateCheck -Credential $smtpCred -From 'bench@example.com' | Out-Null }
+    $smtpScript = Join-Path $state 'smtplib_bench.py'
+    Set-Content $smtpScript $smtplibScript
+
+    # Warm up (assembly loading and JIT are not what is measured).
+    & $send $rows[0..4]; Wait-Delivered 'warm-up' 5
+    $null = [RealServersRaw]::Smtp($instance.SmtpPort, 'sink', $Password, 5, $true); Wait-Delivered 'warm-up' 5
+    foreach ($run in 1..$Runs) {
+        Set-Best 'smtp ours' (Measure-Command { & $send $rows }).TotalSeconds
+        Wait-Delivered 'Send-SmtpMessage' $Count
+        Set-Best 'smtp raw legal' ([RealServersRaw]::Smtp($instance.SmtpPort, 'sink', $Password, $Count, $false))
+        Wait-Delivered 'raw legal DATA' $Count
+        Set-Best 'smtp raw bdat' ([RealServersRaw]::Smtp($instance.SmtpPort, 'sink', $Password, $Count, $true))
+        Wait-Delivered 'raw BDAT' $Count
+        if ($python) {
+            foreach ($kind in 'text', 'composed') {
+                $t = & $python $smtpScript $instance.SmtpPort 'sink' $Password $Count 1 $kind | ConvertFrom-Json
+                if ($LASTEXITCODE -ne 0) { throw "smtplib run failed ($LASTEXITCODE)" }
+                Set-Best "smtp smtplib $kind" $t.$kind
+                Wait-Delivered "smtplib $kind" $Count
+            }
+        }
+    }
+    $mk = Invoke-MailKitPeers $harness @('smtp', '127.0.0.1', $instance.SmtpPort, $Count, $Runs, 'sink', $Password)
+    Wait-Delivered 'MailKit SmtpClient' ($Count * $Runs + 3)
+    $best['smtp mailkit'] = $mk.send
+
+    # POP3, one mailbox per count. A first raw pass lets Dovecot build its index before timing.
+    foreach ($c in $MailboxCounts) {
+        $user = "pop$c"
+        $cred = [pscredential]::new($user, $securePassword)
+        $common = @{ Pop3Server = '127.0.0.1'; Port = $instance.Pop3Port; Credential = $cred; TlsMode = 'StartTls'; SkipCertificateCheck = $true }
+        $null = [RealServersRaw]::Pop3($instance.Pop3Port, $user, $Password, $c, $true)
+        $null = Get-Pop3Message @common -Oldest 5 -IncludeBody
+        $folderNumber = 0
+        foreach ($run in 1..$Runs) {
+            foreach ($k in 'headers', 'body', 'files') {
+                $folder = (New-Item -ItemType Directory -Path (Join-Path $state "ours$c-$((++$folderNumber))")).FullName
+                $result = $null
+                $t = (Measure-Command {
+                        $result = switch ($k) {
+                            'headers' { @(Get-Pop3Message @common) }
+                            'body' { @(Get-Pop3Message @common -IncludeBody) }
+                            'files' { @(Get-Pop3Message @common -Destination $folder) }
+                        }
+                    }).TotalSeconds
+                if ($result.Count -ne $c) { throw "Get-Pop3Message ($k) returned $($result.Count) of $c messages" }
+                if ($k -eq 'files' -and [IO.Directory]::GetFiles($folder, '*.eml').Length -ne $c) { throw "Get-Pop3Message -Destination saved fewer than $c files" }
+                Remove-Item $folder -Recurse -Force
+                Set-Best "pop3 $c $k ours" $t
+            }
+            Set-Best "pop3 $c headers raw" ([RealServersRaw]::Pop3($instance.Pop3Port, $user, $Password, $c, $true))
+            Set-Best "pop3 $c body raw" ([RealServersRaw]::Pop3($instance.Pop3Port, $user, $Password, $c, $false))
+        }
+        $mk = Invoke-MailKitPeers $harness @('pop3', '127.0.0.1', $instance.Pop3Port, $user, $Password, $c, $Runs, $state)
+        $best["pop3 $c headers mailkit"] = $mk.getheader
+        $best["pop3 $c headers mailkit batch"] = $mk.getheaders_batch
+        $best["pop3 $c body mailkit"] = $mk.getmessage
+        $best["pop3 $c body mailkit batch"] = $mk.getmessages_batch
+        $best["pop3 $c files mailkit"] = $mk.getstream_files
+        if ($python) {
+            $popScript = Join-Path $state 'poplib_bench.py'
+            Set-Content $popScript $poplibScript
+            $pyFolder = (New-Item -ItemType Directory -Path (Join-Path $state "python$c")).FullName
+            $times = & $python $popScript $instance.Pop3Port $user $Password $c $Runs $pyFolder | ConvertFrom-Json
+            if ($LASTEXITCODE -ne 0) { throw "poplib run failed ($LASTEXITCODE)" }
+            Remove-Item $pyFolder -Recurse -Force
+            $best["pop3 $c headers python"] = $times.top
+            $best["pop3 $c body python"] = $times.retr
+            $best["pop3 $c files python"] = $times.retrfiles
+        }
+        if ([IO.Directory]::GetFiles((Join-Path $instance.Mail "$user/Maildir/cur")).Length -ne $c) { throw "the $user mailbox changed during the run" }
+    }
+
+    # The report: per work, each contender against the Python loop and against MailKit's loop.
+    $names = @{
+        ours = 'MailProtocols'; mailkit = 'MailKit loop'; 'mailkit batch' = 'MailKit batch (pipelined)'; python = 'Python'; raw = 'raw C#, all at once (server ceiling)'
+    }
+    $table = [Collections.Generic.List[object]]::new()
+    function Add-Rows([string] $Work, [int] $Messages, [string] $Prefix, [string[]] $Contenders, [hashtable] $Label) {
+        $py = $best["$Prefix python"]; $mkLoop = $best["$Prefix mailkit"]
+        foreach ($who in $Contenders) {
+            $seconds = $best["$Prefix $who"]
+            if ($null -eq $seconds) { continue }
+            $table.Add([pscustomobject]@{
+                    Work      = $Work
+                    Tool      = $Label[$who] ?? $names[$who]
+                    Seconds   = [math]::Round($seconds, 3)
+                    MsPerMsg  = [math]::Round($seconds * 1000 / $Messages, 3)
+                    VsPython  = if ($py) { [math]::Round($py / $seconds, 2) } else { 'n/a' }
+                    VsMailKit = if ($mkLoop) { [math]::Round($mkLoop / $seconds, 2) } else { 'n/a' }
+                })
+        }
+    }
+    # SMTP rows are compared with smtplib.sendmail (prebuilt text), as in SmtpThroughput.ps1.
+    $best['smtp python'] = $best['smtp smtplib text']
+    Add-Rows "SMTP $Count, STARTTLS+AUTH" $Count 'smtp' @('ours', 'mailkit', 'smtplib text', 'smtplib composed', 'raw legal', 'raw bdat') @{
+        ours = 'Send-SmtpMessage, piped rows'; mailkit = 'MailKit SmtpClient.Send loop'; 'smtplib text' = 'smtplib sendmail (prebuilt text)'
+        'smtplib composed' = 'smtplib send_message (EmailMessage)'; 'raw legal' = 'raw C#, legal DATA (waits for 354)'; 'raw bdat' = 'raw C#, BDAT all at once (server ceiling)'
+    }
+    foreach ($c in $MailboxCounts) {
+        Add-Rows "POP3 $c headers" $c "pop3 $c headers" @('ours', 'mailkit', 'mailkit batch', 'python', 'raw') @{
+            ours = 'Get-Pop3Message'; mailkit = 'MailKit GetMessageHeaders(i) loop'; 'mailkit batch' = 'MailKit GetMessageHeaders(0, n)'; python = 'poplib TOP n 0 loop'; raw = 'raw C#, all TOP at once (server ceiling)'
+        }
+        Add-Rows "POP3 $c bodies" $c "pop3 $c body" @('ours', 'mailkit', 'mailkit batch', 'python', 'raw') @{
+            ours = 'Get-Pop3Message -IncludeBody'; mailkit = 'MailKit GetMessage(i) loop'; 'mailkit batch' = 'MailKit GetMessages(0, n)'; python = 'poplib RETR loop'; raw = 'raw C#, all RETR at once (server ceiling)'
+        }
+        Add-Rows "POP3 $c to files" $c "pop3 $c files" @('ours', 'mailkit', 'python') @{
+            ours = 'Get-Pop3Message -Destination (durable)'; mailkit = 'MailKit GetStream(i) to files (no fsync)'; python = 'poplib RETR loop writing files (no fsync)'
+        }
+    }
+    $sizes = foreach ($c in $MailboxCounts) { '{0}: {1:N1} MB' -f $c, ((Get-ChildItem (Join-Path $instance.Mail "pop$c/Maildir/cur") | Measure-Object Length -Sum).Sum / 1MB) }
+    Write-Host "Machine: $(nproc) cores, kernel $(uname -r); date $([DateTime]::UtcNow.ToString('yyyy-MM-dd HH:mm')) UTC"
+    Write-Host "Postfix $(postconf -d -h mail_version) and Dovecot $((dovecot --version) -replace ' .*') on loopback, STARTTLS/STLS with a self-signed certificate nobody validates; best of $Runs. Mailboxes: $($sizes -join ', ')."
+    $table | Format-Table -AutoSize | Out-String -Width 220 | Out-Host
+    Write-Host 'VsPython / VsMailKit: the time of the Python loop / MailKit loop for the same work divided by the row''s time (above 1: faster).'
+    Write-Host 'SMTP compares with smtplib sendmail (prebuilt text); the durable -Destination row makes every file durable, the peers do not fsync.'
+}
+finally {
+    if ($instance) { Stop-Servers $instance }
+    if (-not $KeepState) { Remove-Item $state -Recurse -Force -ErrorAction SilentlyContinue }
+}
