@@ -46,7 +46,21 @@ internal sealed class MessageFiles : IMessageFiles
 
     public bool Exists(string path) => File.Exists(path);
 
-    public Stream Create(string temporaryPath) => new FileStream(temporaryPath, FileMode.Create, FileAccess.Write, FileShare.Read, 81920);
+    public Stream Create(string temporaryPath)
+    {
+        // CreateNew, unbuffered: a file per message costs a truncate less, and no buffer (the
+        // message comes in large writes); file creation dominates saving small messages.
+        try
+        {
+            return new FileStream(temporaryPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1);
+        }
+        catch (IOException) when (File.Exists(temporaryPath))
+        {
+            // Left by a run that was killed: it was never renamed, so it is no saved message.
+            File.Delete(temporaryPath);
+            return new FileStream(temporaryPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1);
+        }
+    }
 
     public void MakeDurable(string folder, IReadOnlyList<(string Path, Stream File)> files)
     {

@@ -2,14 +2,18 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Runtime.ExceptionServices;
+using System.Threading;
+using System.Threading.Tasks;
 
 namespace MailProtocols.Engine.Pop3;
 
 /// <summary>
-/// Messages being saved and not yet reported: each written to &lt;uid&gt;.eml.partial while it
-/// streams in (and parsed from the same bytes), then, a batch at a time, made durable together,
-/// renamed to &lt;uid&gt;.eml, and the folder made durable. Bounded in count and bytes, so that
-/// open files and the work lost to a failure stay small.
+/// Messages being saved and not yet reported. Each is parsed from the bytes as they come (kept
+/// in memory up to a limit, a larger one streamed into its file) and written to
+/// &lt;uid&gt;.eml.partial; then, a batch at a time, the files are made durable together, renamed
+/// to &lt;uid&gt;.eml, and the folder made durable. Bounded in count and bytes, so that open files,
+/// memory and the work lost to a failure stay small.
 /// </summary>
 internal sealed class SaveBatch
 {
@@ -25,7 +29,7 @@ internal sealed class SaveBatch
     private readonly List<Item> _items = new();
     private long _bytes;
     private Item? _current;
-    private TeeStream? _tee;
+    private Task _writing = Task.CompletedTask;
 
     public SaveBatch(string folder, IMessageFiles files)
     {
@@ -38,50 +42,41 @@ internal sealed class SaveBatch
 
     public bool IsFull => _items.Count >= MaxCount || _bytes >= MaxBytes;
 
-    /// <summary>Starts the temporary file of <paramref name="entry"/>; the stream returned writes
-    /// to it and, up to a limit, to <paramref name="copy"/>.</summary>
+    /// <summary>Starts a message: the stream returned keeps it in <paramref name="copy"/> up to a
+    /// limit, and past it opens its temporary file and streams on into that.</summary>
     public Stream Open(Pop3Entry entry, MemoryStream copy)
     {
         var path = Path.Combine(_folder, EmlFileName.FromUid(entry.Uid!));
         _current = new Item(entry, path);
-        try
-        {
-            _current.File = _files.Create(_current.TemporaryPath);
-        }
-        catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
-        {
-            throw new DestinationWriteException(ex);
-        }
-
         copy.SetLength(0);
-        _tee = new TeeStream(new DestinationStream(_current.File), copy, MemoryCopyLimit);
-        return _tee;
+        return new TeeStream(this, _current, copy, MemoryCopyLimit);
     }
 
-    /// <summary>The message opened last came whole: hands its bytes to the system and parses it.</summary>
+    /// <summary>The message opened last came whole: it is parsed, and written to its temporary
+    /// file (a small one by a background writer, so that creating files, the slowest step of
+    /// saving small messages, overlaps the download).</summary>
     public void Received(MemoryStream copy)
     {
         var item = _current!;
-        item.File!.Flush();
-        MimeKit.MimeMessage parsed;
-        if (!_tee!.Overflowed)
+        if (item.File == null)
         {
+            var bytes = copy.ToArray();
+            _writing = _writing.ContinueWith(_ => WriteInBackground(item, bytes), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             copy.Position = 0;
-            parsed = Pop3Message.Parse(copy, persistent: false);
-            item.Message = Pop3Message.Create(item.Entry, parsed, headersOnly: false);
+            item.Message = Pop3Message.Create(item.Entry, Pop3Message.Parse(copy, persistent: false), headersOnly: false);
         }
         else
         {
+            // The parser leaves the large parts in the file and reads them from there.
+            item.File.Flush();
             using var written = new FileStream(item.TemporaryPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            parsed = Pop3Message.Parse(written, persistent: true);
-            item.Message = Pop3Message.Create(item.Entry, parsed, headersOnly: false);
+            item.Message = Pop3Message.Create(item.Entry, Pop3Message.Parse(written, persistent: true), headersOnly: false);
         }
 
         item.Message.SavedPath = item.Path;
         _items.Add(item);
         _bytes += item.Entry.Size;
         _current = null;
-        _tee = null;
     }
 
     public void Refused(Pop3Entry entry, string reply) => _items.Add(new Item(entry, null!) { Refusal = reply });
@@ -90,10 +85,17 @@ internal sealed class SaveBatch
     /// the saved messages are added to <paramref name="received"/> (they may now be deleted).</summary>
     public List<Pop3FetchOutcome> Complete(FetchTally tally, List<(Pop3Entry, Pop3Message?)> received)
     {
-        var saving = _items.Where(i => i.File != null).ToList();
+        _writing.Wait();
+        var saving = _items.Where(i => i.Refusal == null).ToList();
         string? path = null;
         try
         {
+            if (saving.FirstOrDefault(i => i.WriteError != null) is { } failed)
+            {
+                path = failed.Path;
+                ExceptionDispatchInfo.Capture(failed.WriteError!).Throw();
+            }
+
             if (saving.Count > 0)
             {
                 path = saving[0].Path;
@@ -138,23 +140,53 @@ internal sealed class SaveBatch
     /// <summary>Drops the message being written, if any (it did not come whole).</summary>
     public void Abandon()
     {
+        _writing.Wait();
         if (_current != null)
         {
             Discard(_current);
             _current = null;
-            _tee = null;
         }
     }
 
     /// <summary>Drops every temporary file not yet renamed.</summary>
     public void DiscardAll()
     {
+        _writing.Wait();
         foreach (var item in _items.Where(i => i.Refusal == null && !i.Renamed))
         {
             Discard(item);
         }
 
         _items.Clear();
+    }
+
+    private void WriteInBackground(Item item, byte[] bytes)
+    {
+        try
+        {
+            var file = _files.Create(item.TemporaryPath);
+            item.File = file;
+            file.Write(bytes, 0, bytes.Length);
+            file.Flush();
+        }
+        catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+        {
+            item.WriteError = ex;
+        }
+    }
+
+    /// <summary>Opens the temporary file of a message that outgrew its copy in memory.</summary>
+    private Stream OpenFile(Item item)
+    {
+        try
+        {
+            item.File = _files.Create(item.TemporaryPath);
+            return new DestinationStream(item.File);
+        }
+        catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+        {
+            throw new DestinationWriteException(ex);
+        }
     }
 
     private void Discard(Item item)
@@ -194,23 +226,26 @@ internal sealed class SaveBatch
         public Pop3Message? Message { get; set; }
         public string? Refusal { get; set; }
         public bool Renamed { get; set; }
+        public Exception? WriteError { get; set; }
     }
 
-    /// <summary>Writes to the file and to a copy in memory, until the copy would pass its limit.</summary>
+    /// <summary>Keeps a message in memory up to a limit; past it, writes what it kept and the rest
+    /// to the message's file.</summary>
     private sealed class TeeStream : Stream
     {
-        private readonly Stream _file;
+        private readonly SaveBatch _batch;
+        private readonly Item _item;
         private readonly MemoryStream _copy;
         private readonly int _limit;
+        private Stream? _file;
 
-        public TeeStream(Stream file, MemoryStream copy, int limit)
+        public TeeStream(SaveBatch batch, Item item, MemoryStream copy, int limit)
         {
-            _file = file;
+            _batch = batch;
+            _item = item;
             _copy = copy;
             _limit = limit;
         }
-
-        public bool Overflowed { get; private set; }
 
         public override bool CanRead => false;
         public override bool CanSeek => false;
@@ -225,23 +260,23 @@ internal sealed class SaveBatch
 
         public override void Write(byte[] buffer, int offset, int count)
         {
-            _file.Write(buffer, offset, count);
-            if (Overflowed)
+            if (_file == null && _copy.Length + count <= _limit)
             {
+                _copy.Write(buffer, offset, count);
                 return;
             }
 
-            if (_copy.Length + count > _limit)
+            if (_file == null)
             {
-                Overflowed = true;
+                _file = _batch.OpenFile(_item);
+                _file.Write(_copy.GetBuffer(), 0, (int)_copy.Length);
                 _copy.SetLength(0);
-                return;
             }
 
-            _copy.Write(buffer, offset, count);
+            _file.Write(buffer, offset, count);
         }
 
-        public override void Flush() => _file.Flush();
+        public override void Flush() => _file?.Flush();
 
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
