@@ -279,6 +279,20 @@ Describe 'Get-Pop3Message' {
             (Get-ChildItem $folder -Filter '*.eml').Count | Should -Be 3
         }
 
+        It 'stops on Ctrl+C with received messages not yet made durable: deletes nothing, leaves no partial file' {
+            $uids = $mock.AddTestMessages('alice', 3)
+            $null = $mock.AddPop3Rule([MockMail.Pop3Rule]@{ Command = 'RETR'; ArgumentContains = '3'; Action = 'NeverReply' })
+            $folder = New-Item -ItemType Directory -Path (Join-Path $TestDrive 'stopped')
+            $stop = Measure-Stop -Script {
+                param($Port, $Credential, $Folder)
+                Get-Pop3Message -Pop3Server 127.0.0.1 -Port $Port -Credential $Credential -SkipCertificateCheck -TimeoutSec 60 -Destination $Folder -Delete
+            } -ArgumentList $mock.Pop3Port, $alice, $folder.FullName -Until { $mock.Pop3Sessions.Commands -like 'RETR 3' }
+            $stop.Reached | Should -BeTrue
+            $stop.Completed | Should -BeTrue
+            (Get-Uids) | Should -Be $uids
+            Get-ChildItem $folder -Filter '*.partial' | Should -BeNullOrEmpty
+        }
+
         It 'keeps a message the server refuses to give (-ERR on RETR), and deletes the rest' {
             $uids = $mock.AddTestMessages('alice', 3)
             $null = $mock.Pop3ReplyTo('RETR', '2', '-ERR [SYS/TEMP] cannot read message', 1)
