@@ -53,6 +53,9 @@ public sealed class Pop3FetchOutcome
 /// </summary>
 public static class Pop3Fetcher
 {
+    // This many refusals of TOP in a row, before any worked, mean the server has no TOP.
+    private const int TopProbe = 100;
+
     public static IEnumerable<Pop3FetchOutcome> Fetch(Pop3Session session, Pop3FetchRequest request, string endpoint) =>
         Fetch(session, request, endpoint, MessageFiles.Instance);
 
@@ -159,6 +162,11 @@ public static class Pop3Fetcher
             if (refusal != null && !session.TopWorked)
             {
                 refusedFirst.Add((selected[i], refusal));
+                if (refusedFirst.Count == TopProbe)
+                {
+                    throw session.TopNotSupportedError(refusedFirst[0].Reply);
+                }
+
                 continue;
             }
 

@@ -23,6 +23,7 @@ internal sealed class SaveBatch
     // A message up to this size is parsed from a copy kept while it is written; a larger one
     // from its file, where the parser leaves its large parts.
     private const int MemoryCopyLimit = 1024 * 1024;
+    private const long MaxUnwritten = 8L * 1024 * 1024; // bytes waiting for the background writer
 
     private readonly string _folder;
     private readonly IMessageFiles _files;
@@ -30,6 +31,7 @@ internal sealed class SaveBatch
     private long _bytes;
     private Item? _current;
     private Task _writing = Task.CompletedTask;
+    private long _unwritten;
 
     public SaveBatch(string folder, IMessageFiles files)
     {
@@ -61,6 +63,12 @@ internal sealed class SaveBatch
         if (item.File == null)
         {
             var bytes = copy.ToArray();
+            if (Interlocked.Add(ref _unwritten, bytes.Length) > MaxUnwritten)
+            {
+                // A disk slower than the network: wait rather than hold more in memory.
+                _writing.Wait();
+            }
+
             _writing = _writing.ContinueWith(_ => WriteInBackground(item, bytes), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             copy.Position = 0;
             item.Message = Pop3Message.Create(item.Entry, Pop3Message.Parse(copy, persistent: false), headersOnly: false);
@@ -164,6 +172,7 @@ internal sealed class SaveBatch
     {
         try
         {
+            Interlocked.Add(ref _unwritten, -bytes.Length);
             var file = _files.Create(item.TemporaryPath);
             item.File = file;
             file.Write(bytes, 0, bytes.Length);
