@@ -30,7 +30,8 @@ try {
     $null = $server.AddTestMessages('alice', 1)
     $null = $server.AddLargeMessage('alice', $SizeMB * 1MB)
     $password = $server.Users['alice']
-    $moduleDir = Split-Path $ModulePath
+    # MailKit for the peer: the copy the module ships for PowerShell 7 (core/dependencies).
+    $moduleDir = Split-Path (Get-ChildItem (Split-Path $ModulePath) -Recurse -Filter MailKit.dll | Where-Object FullName -NotMatch 'desktop' | Select-Object -First 1).FullName
 
     $ours = @'
 param($ModulePath, $Port, $Password, $Folder)

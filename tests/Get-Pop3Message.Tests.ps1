@@ -89,6 +89,57 @@ Describe 'Get-Pop3Message' {
             $with | Should -BeLessThan ($without - 5)
         }
 
+        It 'pipelines RETR in a window when the server offers PIPELINING, and sends one at a time without it' {
+            $null = $mock.AddTestMessages('alice', 600)
+            @(Get-Pop3Message @pop -IncludeBody).Count | Should -Be 600
+            $with = $mock.Pop3Sessions[0].RoundTrips
+            $mock.Pop3.Pipelining = $false
+            @(Get-Pop3Message @pop -IncludeBody).Count | Should -Be 600
+            $without = $mock.Pop3Sessions[1].RoundTrips
+            $with | Should -BeLessThan 60
+            $without | Should -BeGreaterThan 600
+        }
+
+        It 'bounds the window by the sizes LIST gives: large messages are asked for one at a time' {
+            $null = $mock.AddLargeMessage('alice', 3MB)
+            $null = $mock.AddLargeMessage('alice', 3MB)
+            $null = $mock.AddLargeMessage('alice', 3MB)
+            $null = $mock.AddTestMessages('alice', 3)
+            @(Get-Pop3Message @pop -Oldest 3 -IncludeBody).Count | Should -Be 3
+            $large = $mock.Pop3Sessions[0].RoundTrips
+            @(Get-Pop3Message @pop -Newest 3 -IncludeBody).Count | Should -Be 3
+            $small = $mock.Pop3Sessions[1].RoundTrips
+            # The small ones go out in one write, each large one waits for the one before.
+            $large | Should -BeGreaterOrEqual ($small + 2)
+        }
+
+        It 'streams a listing of 10,000 messages: the first object comes before most TOP commands were sent, with progress' {
+            $null = $mock.AddTestMessages('alice', 10000)
+            $ps = [powershell]::Create()
+            try {
+                $null = $ps.AddScript({
+                        param($ModulePath, $Pop, $Mock)
+                        Import-Module $ModulePath
+                        $count = 0
+                        $topsAtFirst = -1
+                        Get-Pop3Message @Pop | ForEach-Object {
+                            if ($count++ -eq 0) { $topsAtFirst = @($Mock.Pop3Sessions[0].Commands -like 'TOP *').Count }
+                        }
+                        [pscustomobject]@{ Count = $count; TopsAtFirst = $topsAtFirst }
+                    }).AddArgument($modulePath).AddArgument($pop).AddArgument($mock)
+                $result = $ps.Invoke()
+                $result.Count | Should -Be 1
+                $result[0].Count | Should -Be 10000
+                $result[0].TopsAtFirst | Should -BeGreaterThan 0
+                $result[0].TopsAtFirst | Should -BeLessThan 1000
+                @($mock.Pop3Sessions[0].Commands -like 'TOP *').Count | Should -Be 10000
+                $progress = @($ps.Streams.Progress | Where-Object RecordType -EQ 'Processing')
+                $progress.Count | Should -Be 10000
+                $progress[0].StatusDescription | Should -Be '1 of 10000 messages'
+            }
+            finally { $ps.Dispose() }
+        }
+
         It 'shows a progress bar for more than a handful of messages: <Case>' -ForEach @(
             @{ Case = 'count and bytes when downloading'; Switches = @{ IncludeBody = $true }; Last = '^8 of 8 messages, \d+ of \d+ KB$' }
             @{ Case = 'the count only when reading headers'; Switches = @{}; Last = '^8 of 8 messages$' }
@@ -226,6 +277,20 @@ Describe 'Get-Pop3Message' {
             Get-Pop3Message @pop -Destination $folder -Delete | Out-Null
             $mock.GetMailbox('alice').Count | Should -Be 0
             (Get-ChildItem $folder -Filter '*.eml').Count | Should -Be 3
+        }
+
+        It 'stops on Ctrl+C with received messages not yet made durable: deletes nothing, leaves no partial file' {
+            $uids = $mock.AddTestMessages('alice', 3)
+            $null = $mock.AddPop3Rule([MockMail.Pop3Rule]@{ Command = 'RETR'; ArgumentContains = '3'; Action = 'NeverReply' })
+            $folder = New-Item -ItemType Directory -Path (Join-Path $TestDrive 'stopped')
+            $stop = Measure-Stop -Script {
+                param($Port, $Credential, $Folder)
+                Get-Pop3Message -Pop3Server 127.0.0.1 -Port $Port -Credential $Credential -SkipCertificateCheck -TimeoutSec 60 -Destination $Folder -Delete
+            } -ArgumentList $mock.Pop3Port, $alice, $folder.FullName -Until { $mock.Pop3Sessions.Commands -like 'RETR 3' }
+            $stop.Reached | Should -BeTrue
+            $stop.Completed | Should -BeTrue
+            (Get-Uids) | Should -Be $uids
+            Get-ChildItem $folder -Filter '*.partial' | Should -BeNullOrEmpty
         }
 
         It 'keeps a message the server refuses to give (-ERR on RETR), and deletes the rest' {

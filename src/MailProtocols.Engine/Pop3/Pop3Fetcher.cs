@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Runtime.ExceptionServices;
 
 namespace MailProtocols.Engine.Pop3;
 
@@ -52,9 +53,13 @@ public sealed class Pop3FetchOutcome
 /// </summary>
 public static class Pop3Fetcher
 {
-    private const int HeaderBatch = 100;
+    // This many refusals of TOP in a row, before any worked, mean the server has no TOP.
+    private const int TopProbe = 100;
 
-    public static IEnumerable<Pop3FetchOutcome> Fetch(Pop3Session session, Pop3FetchRequest request, string endpoint)
+    public static IEnumerable<Pop3FetchOutcome> Fetch(Pop3Session session, Pop3FetchRequest request, string endpoint) =>
+        Fetch(session, request, endpoint, MessageFiles.Instance);
+
+    internal static IEnumerable<Pop3FetchOutcome> Fetch(Pop3Session session, Pop3FetchRequest request, string endpoint, IMessageFiles files)
     {
         var all = session.List();
         if ((request.Uids != null || request.Destination != null || request.Delete) && !session.SupportsUidl)
@@ -75,7 +80,7 @@ public static class Pop3Fetcher
 
         var totalBytes = selected.Sum(e => e.Size);
         var outcomes = request.WholeMessages
-            ? Download(session, request, selected, endpoint, totalBytes)
+            ? Download(session, request, selected, endpoint, totalBytes, files)
             : Headers(session, selected);
         foreach (var outcome in outcomes)
         {
@@ -136,78 +141,84 @@ public static class Pop3Fetcher
         return list;
     }
 
-    /// <summary>Reads the headers in batches. Its outcomes count messages only (no bytes): the
-    /// sizes the server lists are those of whole messages, which are not downloaded here.</summary>
+    /// <summary>Reads the headers, yielding each message as its reply arrives. Its outcomes
+    /// count messages only (no bytes): the sizes the server lists are those of whole messages,
+    /// which are not downloaded here.</summary>
     private static IEnumerable<Pop3FetchOutcome> Headers(Pop3Session session, List<Pop3Entry> selected)
     {
+        var buffer = new MemoryStream();
         var done = 0;
-        for (var first = 0; first < selected.Count; first += HeaderBatch)
+
+        // A server that cannot do TOP refuses it for every message (some even advertise it); one
+        // that refuses a single message has a problem with that message only. Until a TOP has
+        // worked, refusals wait here to tell the two apart.
+        var refusedFirst = new List<(Pop3Entry Entry, string Reply)>();
+        foreach (var (i, refusal) in session.Request(selected, headersOnly: true, _ =>
         {
-            var batch = selected.GetRange(first, Math.Min(HeaderBatch, selected.Count - first));
-            var headers = session.ReadHeaders(batch);
-            for (var i = 0; i < batch.Count; i++)
+            buffer.SetLength(0);
+            return buffer;
+        }))
+        {
+            if (refusal != null && !session.TopWorked)
             {
-                done++;
-                if (headers[i] == null)
+                refusedFirst.Add((selected[i], refusal));
+                if (refusedFirst.Count == TopProbe)
                 {
-                    yield return Unavailable(batch[i], "TOP", done, selected.Count, 0, 0);
-                    continue;
+                    throw session.TopNotSupportedError(refusedFirst[0].Reply);
                 }
 
-                using var stream = new MemoryStream(headers[i]!);
-                var message = Pop3Message.Create(batch[i], Pop3Message.Parse(stream, false), headersOnly: true);
-                yield return new Pop3FetchOutcome { Message = message, Done = done, Total = selected.Count };
+                continue;
             }
+
+            foreach (var (entry, reply) in refusedFirst)
+            {
+                yield return Unavailable(entry, reply, ++done, selected.Count, 0, 0);
+            }
+
+            refusedFirst.Clear();
+            done++;
+            if (refusal != null)
+            {
+                yield return Unavailable(selected[i], refusal, done, selected.Count, 0, 0);
+                continue;
+            }
+
+            buffer.Position = 0;
+            var message = Pop3Message.Create(selected[i], Pop3Message.Parse(buffer, false), headersOnly: true);
+            yield return new Pop3FetchOutcome { Message = message, Done = done, Total = selected.Count };
+        }
+
+        if (refusedFirst.Count > 0)
+        {
+            throw session.TopNotSupportedError(refusedFirst[0].Reply);
         }
     }
 
     /// <summary>Downloads (and saves) every selected message first; only then, when all of them
     /// went through, are the received ones marked for deletion, in one batch, so that a server
     /// that renumbers on DELE cannot make a later RETR read the wrong message.</summary>
-    private static IEnumerable<Pop3FetchOutcome> Download(Pop3Session session, Pop3FetchRequest request, List<Pop3Entry> selected, string endpoint, long totalBytes)
+    private static IEnumerable<Pop3FetchOutcome> Download(Pop3Session session, Pop3FetchRequest request, List<Pop3Entry> selected, string endpoint, long totalBytes, IMessageFiles files)
     {
-        var done = 0;
-        long bytes = 0;
+        var tally = new FetchTally(selected.Count, totalBytes);
         var received = new List<(Pop3Entry Entry, Pop3Message? Message)>();
-        foreach (var entry in selected)
+        var outcomes = request.Destination != null
+            ? Save(session, request.Destination, selected, files, tally, received)
+            : LoadIntoMemory(session, selected, tally, received);
+        foreach (var outcome in outcomes)
         {
-            done++;
-            Pop3Message? message;
-            string? refusal;
-            string? note = null;
-            if (request.Destination != null)
+            if (outcome.Message != null)
             {
-                var path = Path.Combine(request.Destination, EmlFileName.FromUid(entry.Uid!));
-                if (File.Exists(path))
-                {
-                    message = null;
-                    refusal = null;
-                    note = $"Message {entry.Uid} is already saved as {path}; not downloaded again.";
-                }
-                else
-                {
-                    message = SaveToFile(session, entry, path, out refusal);
-                }
-            }
-            else
-            {
-                message = LoadIntoMemory(session, entry, out refusal);
+                outcome.Message.MarkedForDeletion = request.Delete;
             }
 
-            bytes += entry.Size;
-            if (refusal != null)
+            if (!request.Delete)
             {
-                yield return Unavailable(entry, refusal, done, selected.Count, bytes, totalBytes);
-                continue;
+                // Kept only to be deleted: holding 10,000 parsed messages here made every
+                // garbage collection of a long download slower.
+                received.Clear();
             }
 
-            received.Add((entry, message));
-            if (message != null)
-            {
-                message.MarkedForDeletion = request.Delete;
-            }
-
-            yield return new Pop3FetchOutcome { Message = message, Note = note, Done = done, Total = selected.Count, Bytes = bytes, TotalBytes = totalBytes };
+            yield return outcome;
         }
 
         if (!request.Delete || received.Count == 0)
@@ -227,98 +238,174 @@ public static class Pop3Fetcher
             {
                 Error = new MailOperationException("DeleteRefused", MailErrorKind.InvalidOperation, entry.Uid,
                     $"The server {endpoint} refused to delete message {entry.Uid}: {refused[entry.Number]}. It was downloaded and stays on the server."),
-                Done = done,
-                Total = selected.Count,
-                Bytes = bytes,
-                TotalBytes = totalBytes,
+                Done = tally.Done,
+                Total = tally.Total,
+                Bytes = tally.Bytes,
+                TotalBytes = tally.TotalBytes,
             };
         }
     }
 
-    /// <summary>Streams the message into a temporary file beside the target, flushes it to disk,
-    /// then renames it: a crash never leaves a truncated .eml under the final name.</summary>
-    private static Pop3Message? SaveToFile(Pop3Session session, Pop3Entry entry, string path, out string? refusal)
+    private static IEnumerable<Pop3FetchOutcome> LoadIntoMemory(Pop3Session session, List<Pop3Entry> selected, FetchTally tally, List<(Pop3Entry, Pop3Message?)> received)
     {
-        var temporary = path + ".partial";
-        var renamed = false;
-        try
+        var buffer = new MemoryStream();
+        foreach (var (i, refusal) in session.Request(selected, headersOnly: false, _ =>
         {
-            bool ok;
-            using (var file = OpenForSaving(temporary))
+            buffer.SetLength(0);
+            return buffer;
+        }))
+        {
+            var entry = selected[i];
+            tally.Count(entry);
+            if (refusal != null)
             {
-                var guarded = new DestinationStream(file);
-                ok = session.Retrieve(entry, guarded, out refusal);
-                guarded.Run(() => file.Flush(flushToDisk: true));
+                yield return Unavailable(entry, refusal, tally);
+                continue;
             }
 
-            if (!ok)
-            {
-                return null;
-            }
-
-            File.Move(temporary, path);
-            renamed = true;
-            using var saved = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-            var message = Pop3Message.Create(entry, Pop3Message.Parse(saved, persistent: true), headersOnly: false);
-            message.SavedPath = path;
-            return message;
-        }
-        catch (DestinationWriteException ex)
-        {
-            throw SaveFailed(path, ex.InnerException!);
-        }
-        catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
-        {
-            throw SaveFailed(path, ex);
-        }
-        finally
-        {
-            if (!renamed)
-            {
-                try
-                {
-                    File.Delete(temporary);
-                }
-                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
-                {
-                    // Nothing more to do; the error already says the message was not saved.
-                }
-            }
+            // The parser copies what it keeps, so the buffer serves the next message.
+            buffer.Position = 0;
+            var parsed = Pop3Message.Parse(buffer, persistent: false);
+            var message = Pop3Message.Create(entry, parsed, headersOnly: false);
+            message.Message = parsed;
+            received.Add((entry, message));
+            yield return tally.Outcome(message, null);
         }
     }
 
-    private static FileStream OpenForSaving(string path)
+    /// <summary>Saves the messages as .eml files, in batches: each streamed into a temporary
+    /// file beside its target (and parsed from the same bytes), then the batch made durable,
+    /// renamed, and the folder made durable, before its messages are reported as received. A
+    /// crash never leaves a truncated .eml under its final name, and nothing not yet durable can
+    /// be deleted. When the connection fails, the messages already received are saved first.</summary>
+    private static IEnumerable<Pop3FetchOutcome> Save(Pop3Session session, string folder, List<Pop3Entry> selected, IMessageFiles files, FetchTally tally, List<(Pop3Entry, Pop3Message?)> received)
+    {
+        var wanted = new List<Pop3Entry>();
+        var skipped = false;
+        var claimed = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var entry in selected)
+        {
+            var path = Path.Combine(folder, EmlFileName.FromUid(entry.Uid!));
+            if (!claimed.Add(path))
+            {
+                // A server that lists one UID twice: the second copy is neither saved over the first nor deleted.
+                tally.Count(entry);
+                yield return tally.Outcome(null, $"Message {entry.Number} has the UID {entry.Uid} of an earlier message; not downloaded.");
+            }
+            else if (files.Exists(path))
+            {
+                tally.Count(entry);
+                skipped = true;
+                received.Add((entry, null));
+                yield return tally.Outcome(null, $"Message {entry.Uid} is already saved as {path}; not downloaded again.");
+            }
+            else
+            {
+                wanted.Add(entry);
+            }
+        }
+
+        var batch = new SaveBatch(folder, files);
+        var copy = new MemoryStream();
+        try
+        {
+            using var replies = session.Request(wanted, headersOnly: false, i => batch.Open(wanted[i], copy)).GetEnumerator();
+            while (true)
+            {
+                Exception? failure;
+                try
+                {
+                    if (!replies.MoveNext())
+                    {
+                        break;
+                    }
+
+                    var (i, refusal) = replies.Current;
+                    if (refusal != null)
+                    {
+                        batch.Refused(wanted[i], refusal);
+                    }
+                    else
+                    {
+                        batch.Received(copy);
+                    }
+
+                    failure = null;
+                }
+                catch (DestinationWriteException ex)
+                {
+                    failure = SaveFailed(batch.CurrentPath!, ex.InnerException!);
+                }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                {
+                    failure = SaveFailed(batch.CurrentPath!, ex);
+                }
+                catch (MailOperationException ex)
+                {
+                    failure = ex;
+                }
+
+                if (failure != null)
+                {
+                    // What came whole before the failure is saved and reported, then the error.
+                    batch.Abandon();
+                    foreach (var outcome in batch.Complete(tally, received))
+                    {
+                        yield return outcome;
+                    }
+
+                    ExceptionDispatchInfo.Capture(failure).Throw();
+                }
+
+                if (batch.IsFull)
+                {
+                    foreach (var outcome in batch.Complete(tally, received))
+                    {
+                        yield return outcome;
+                    }
+                }
+            }
+
+            foreach (var outcome in batch.Complete(tally, received))
+            {
+                yield return outcome;
+            }
+
+            if (skipped)
+            {
+                // A file saved by an earlier run that stopped after its rename: its name is made
+                // durable before the message may be deleted.
+                MakeFolderDurable(files, folder);
+            }
+        }
+        finally
+        {
+            // Ctrl+C, or an error that could not be told apart: nothing unfinished stays behind.
+            batch.Abandon();
+            batch.DiscardAll();
+        }
+    }
+
+    private static void MakeFolderDurable(IMessageFiles files, string folder)
     {
         try
         {
-            return new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 81920);
+            files.MakeFolderDurable(folder);
         }
         catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
         {
-            throw new DestinationWriteException(ex);
+            throw SaveFailed(folder, ex);
         }
     }
 
     /// <summary>A failure to write the .eml stops the command: the rest of the message is still on
     /// the wire, and nothing is deleted (no QUIT), so nothing is lost.</summary>
-    private static MailOperationException SaveFailed(string path, Exception ex) =>
+    internal static MailOperationException SaveFailed(string path, Exception ex) =>
         new("SaveFailed", MailErrorKind.WriteError, path,
             $"Cannot save the message to '{path}': {ex.Message}. Nothing was deleted from the server.", ex) { IsSessionFailure = true };
 
-    private static Pop3Message? LoadIntoMemory(Pop3Session session, Pop3Entry entry, out string? refusal)
-    {
-        var buffer = new MemoryStream();
-        if (!session.Retrieve(entry, buffer, out refusal))
-        {
-            return null;
-        }
-
-        buffer.Position = 0;
-        var parsed = Pop3Message.Parse(buffer, persistent: false);
-        var message = Pop3Message.Create(entry, parsed, headersOnly: false);
-        message.Message = parsed;
-        return message;
-    }
+    internal static Pop3FetchOutcome Unavailable(Pop3Entry entry, string reply, FetchTally tally) =>
+        Unavailable(entry, reply, tally.Done, tally.Total, tally.Bytes, tally.TotalBytes);
 
     private static Pop3FetchOutcome Unavailable(Pop3Entry entry, string reply, int done, int total, long bytes, long totalBytes) => new()
     {

@@ -39,6 +39,8 @@ public sealed class Pop3Session : IDisposable
     public const int PlainPort = 110;
     public const int ImplicitTlsPort = 995;
     private const int BatchSize = 100;
+    private const int WindowCount = 256; // RETR/TOP commands outstanding at most
+    private const long WindowBytes = 2 * 1024 * 1024; // and the sizes LIST gave for them
     private static readonly char[] Space = { ' ' };
 
     private readonly ConnectionSettings _settings;
@@ -200,6 +202,65 @@ public sealed class Pop3Session : IDisposable
         _topWorked |= result.Any(r => r != null);
         return (IReadOnlyList<byte[]?>)result;
     });
+
+    /// <summary>Sends RETR (or TOP n 0 when <paramref name="headersOnly"/>) for every entry and
+    /// yields each reply as it arrives, in order: the index, and the server's -ERR line or null.
+    /// For +OK the data has been copied into the stream <paramref name="sink"/> gave for that
+    /// index before the yield. With PIPELINING a window of commands is kept outstanding, bounded
+    /// in count and in the bytes LIST gave for them (at least one), so that neither the server's
+    /// backlog nor anything here grows with the mailbox; without it, one command at a time.</summary>
+    internal IEnumerable<(int Index, string? Refusal)> Request(IReadOnlyList<Pop3Entry> entries, bool headersOnly, Func<int, Stream> sink)
+    {
+        if (headersOnly && _capabilities != null && !_capabilities.Contains("TOP"))
+        {
+            throw TopNotSupported(null);
+        }
+
+        var window = Pipelining ? WindowCount : 1;
+        var sent = 0;
+        long outstandingBytes = 0;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            string? refusal = null;
+            Exchange(headersOnly ? $"while reading the headers of message {entry.Number}" : $"while downloading message {entry.Number}", false, () =>
+            {
+                // Topped up only when half the window is done: commands go out in a few large
+                // writes, not one small write per reply.
+                if (sent - i <= window / 2)
+                {
+                    while (sent < entries.Count && (sent == i || (sent - i < window && (headersOnly || outstandingBytes + entries[sent].Size <= WindowBytes))))
+                    {
+                        _wire.Send(headersOnly ? $"TOP {entries[sent].Number} 0" : $"RETR {entries[sent].Number}", -1, _token);
+                        outstandingBytes += entries[sent].Size;
+                        sent++;
+                    }
+                }
+
+                var reply = _wire.ReadReply(_token);
+                outstandingBytes -= entry.Size;
+                if (!reply.IsOk)
+                {
+                    refusal = reply.Line;
+                    return;
+                }
+
+                _wire.CopyData(sink(i), _token);
+            });
+            if (headersOnly && refusal == null)
+            {
+                _topWorked = true;
+            }
+
+            yield return (i, refusal);
+        }
+    }
+
+    /// <summary>True once a TOP succeeded in this session: a later refusal is about one message,
+    /// not a server without TOP.</summary>
+    internal bool TopWorked => _topWorked;
+
+    internal MailOperationException TopNotSupportedError(string? reply) => TopNotSupported(reply);
 
     /// <summary>Streams message <paramref name="entry"/> (RETR) into <paramref name="destination"/>.
     /// Returns false, having read nothing, when the server refuses with -ERR (its reply in

@@ -1,0 +1,229 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Threading;
+using MailProtocols.Engine.Pop3;
+using Xunit;
+
+namespace MailProtocols.Engine.Tests;
+
+/// <summary>
+/// Saving with -Destination -Delete, against a scripted POP3 server on loopback, with every file
+/// operation and every DELE the server receives recorded in one log: per message, the order must
+/// be write, durable, rename, folder durable, and only then DELE.
+/// </summary>
+public sealed class Pop3SaveOrderTests : IDisposable
+{
+    private readonly List<string> _log = new();
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "pop3-save-order-" + Guid.NewGuid().ToString("N"));
+
+    public Pop3SaveOrderTests() => Directory.CreateDirectory(_folder);
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private void Record(string line)
+    {
+        lock (_log)
+        {
+            _log.Add(line);
+        }
+    }
+
+    private sealed class RecordingFiles : IMessageFiles
+    {
+        private readonly Action<string> _record;
+
+        public RecordingFiles(Action<string> record) => _record = record;
+
+        public bool Exists(string path) => MessageFiles.Instance.Exists(path);
+
+        public Stream Create(string temporaryPath) => new RecordingStream(MessageFiles.Instance.Create(temporaryPath), () => _record("write " + Path.GetFileName(temporaryPath)));
+
+        public void MakeDurable(string folder, IReadOnlyList<(string Path, Stream File)> files)
+        {
+            foreach (var file in files)
+            {
+                _record("durable " + Path.GetFileName(file.Path));
+            }
+
+            MessageFiles.Instance.MakeDurable(folder, files.Select(f => (f.Path, ((RecordingStream)f.File).Inner)).ToList());
+        }
+
+        public void Rename(string temporaryPath, string path)
+        {
+            _record("rename " + Path.GetFileName(temporaryPath));
+            MessageFiles.Instance.Rename(temporaryPath, path);
+        }
+
+        public void MakeFolderDurable(string folder)
+        {
+            _record("folder");
+            MessageFiles.Instance.MakeFolderDurable(folder);
+        }
+
+        public void Delete(string temporaryPath) => MessageFiles.Instance.Delete(temporaryPath);
+    }
+
+    /// <summary>Records its first write, and writes through.</summary>
+    private sealed class RecordingStream : Stream
+    {
+        private Action? _first;
+
+        public RecordingStream(Stream inner, Action first)
+        {
+            Inner = inner;
+            _first = first;
+        }
+
+        public Stream Inner { get; }
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => Inner.Length;
+
+        public override long Position
+        {
+            get => Inner.Position;
+            set => throw new NotSupportedException();
+        }
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            _first?.Invoke();
+            _first = null;
+            Inner.Write(buffer, offset, count);
+        }
+
+        public override void Flush() => Inner.Flush();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                Inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+
+    private static string Message(int n) => $"Subject: message {n}\r\nMessage-Id: <{n}@test>\r\n\r\nbody {n}\r\n";
+
+    /// <summary>A POP3 server with PIPELINING and <paramref name="count"/> messages, UIDs
+    /// "m1".."mN"; it records each DELE it receives.</summary>
+    private void Serve(Socket peer, int count)
+    {
+        using var stream = new NetworkStream(peer);
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        var writer = new StreamWriter(stream, Encoding.ASCII) { NewLine = "\r\n" };
+        writer.WriteLine("+OK ready");
+        writer.Flush();
+        string? line;
+        while ((line = reader.ReadLine()) != null)
+        {
+            var parts = line.Split(' ');
+            switch (parts[0].ToUpperInvariant())
+            {
+                case "CAPA":
+                    writer.Write("+OK\r\nUSER\r\nUIDL\r\nTOP\r\nPIPELINING\r\n.\r\n");
+                    break;
+                case "LIST":
+                    writer.WriteLine("+OK");
+                    for (var n = 1; n <= count; n++)
+                    {
+                        writer.WriteLine($"{n} {Message(n).Length}");
+                    }
+
+                    writer.WriteLine(".");
+                    break;
+                case "UIDL":
+                    writer.WriteLine("+OK");
+                    for (var n = 1; n <= count; n++)
+                    {
+                        writer.WriteLine($"{n} m{n}");
+                    }
+
+                    writer.WriteLine(".");
+                    break;
+                case "RETR":
+                    writer.Write("+OK\r\n" + Message(int.Parse(parts[1])) + ".\r\n");
+                    break;
+                case "DELE":
+                    Record("DELE m" + parts[1]);
+                    writer.WriteLine("+OK");
+                    break;
+                case "QUIT":
+                    writer.WriteLine("+OK bye");
+                    writer.Flush();
+                    return;
+                default:
+                    writer.WriteLine("+OK");
+                    break;
+            }
+
+            // Replies go out when the client has sent all it had: pipelined commands are answered together.
+            if (peer.Available == 0)
+            {
+                writer.Flush();
+            }
+        }
+    }
+
+    private void SaveAndDelete(int count)
+    {
+        using var server = new LoopbackServer((peer, _) => Serve(peer, count));
+        var settings = new ConnectionSettings
+        {
+            Host = "127.0.0.1",
+            Port = server.Port,
+            TlsMode = TlsMode.None,
+            AllowUnencryptedAuthentication = true,
+            Credential = new NetworkCredential("alice", "secret"),
+            Timeout = TimeSpan.FromSeconds(20),
+        };
+        using var session = new Pop3Session(settings, null, CancellationToken.None);
+        session.Open();
+        var request = new Pop3FetchRequest { Destination = _folder, Delete = true };
+        var outcomes = Pop3Fetcher.Fetch(session, request, settings.Endpoint, new RecordingFiles(Record)).ToList();
+        session.Quit();
+        Assert.All(outcomes, o => Assert.Null(o.Error));
+        Assert.Equal(count, outcomes.Count(o => o.Message != null));
+    }
+
+    [Theory]
+    [InlineData(3)]
+    [InlineData(600)] // several batches
+    public void EachMessageIsWrittenMadeDurableRenamedAndItsFolderMadeDurableBeforeItsDele(int count)
+    {
+        SaveAndDelete(count);
+        var log = _log.ToList();
+        for (var n = 1; n <= count; n++)
+        {
+            var write = log.IndexOf($"write m{n}.eml.partial");
+            var durable = log.IndexOf($"durable m{n}.eml.partial");
+            var rename = log.IndexOf($"rename m{n}.eml.partial");
+            var folder = log.FindIndex(rename + 1, e => e == "folder");
+            var dele = log.IndexOf($"DELE m{n}");
+            Assert.True(write >= 0, $"m{n} was never written");
+            Assert.True(durable > write, $"m{n}: made durable at {durable}, written at {write}");
+            Assert.True(rename > durable, $"m{n}: renamed at {rename}, made durable at {durable}");
+            Assert.True(folder > rename, $"m{n}: the folder was not made durable after its rename at {rename}");
+            Assert.True(dele > folder, $"m{n}: DELE at {dele}, the folder made durable at {folder}");
+            Assert.Equal(Message(n), File.ReadAllText(Path.Combine(_folder, $"m{n}.eml")));
+        }
+
+        // Batched: far fewer folder flushes than messages.
+        Assert.True(log.Count(e => e == "folder") <= Math.Max(1, count / 100), $"{log.Count(e => e == "folder")} folder flushes");
+        Assert.Empty(Directory.GetFiles(_folder, "*.partial"));
+    }
+}
