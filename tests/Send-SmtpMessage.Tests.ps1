@@ -777,7 +777,8 @@ $outcome | ConvertTo-Json -Compress
             $err = { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com', 'b@example.com' -ErrorAction Stop } | Should -Throw -PassThru
             $err.FullyQualifiedErrorId | Should -Be 'AllRecipientsRejected,MailProtocols.Commands.SendSmtpMessageCommand'
             $mock.Messages.Count | Should -Be 0
-            $mock.SmtpSessions[0].Commands | Should -Not -Contain 'DATA'
+            # DATA goes in the same write as MAIL and RCPT (RFC 2920); the server refuses it, and no data follows.
+            @($mock.SmtpSessions[0].Transactions | Where-Object { $null -ne $_.Data }).Count | Should -Be 0
         }
 
         It 'retries a transient 451 after the data and delivers exactly once' {

@@ -15,6 +15,9 @@ public sealed class SmtpOptions
     /// <summary>Advertise PIPELINING.</summary>
     public bool Pipelining { get; set; } = true;
 
+    /// <summary>Advertise CHUNKING (RFC 3030) and accept BDAT. Off by default: the fault rules for DATA then apply as written.</summary>
+    public bool Chunking { get; set; }
+
     /// <summary>Advertised as SIZE n and enforced (MAIL SIZE= and message data); 0 = no SIZE line, no limit.</summary>
     public long MaxSize { get; set; } = 52428800;
 
@@ -69,6 +72,7 @@ public sealed class SmtpOptions
     internal void CopyFrom(SmtpOptions other)
     {
         Pipelining = other.Pipelining;
+        Chunking = other.Chunking;
         MaxSize = other.MaxSize;
         EightBitMime = other.EightBitMime;
         SmtpUtf8 = other.SmtpUtf8;

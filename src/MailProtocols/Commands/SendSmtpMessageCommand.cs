@@ -146,6 +146,11 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
 
         // Piped values of Attachments (a column, a property) belong to this message only.
         _sentPerRecord = true;
+        if (_sender?.SessionFailed == true)
+        {
+            DrainOutcomes();
+        }
+
         if (StoppedBy != null)
         {
             WriteError(NotDoneError("NotSent", InputObject, $"The message to {string.Join(", ", To)} was not sent"));
@@ -162,6 +167,7 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
             SendOne(_commandLineAttachments, _pipedFiles);
         }
 
+        DrainOutcomes();
         Guard(() => _sender?.Quit());
     }
 
@@ -257,24 +263,55 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
                 return;
             }
 
-            var result = Guard(() => sender.Send(message));
-            if (result.CertificateProblem != null && !_warnedCertificate)
+            // Outcomes come in the order of the rows, but may come a few rows later than their own.
+            foreach (var outcome in Guard(() => sender.Submit(message, null)))
             {
-                _warnedCertificate = true;
-                WriteWarning($"The certificate of {result.SmtpServer}:{result.Port} failed validation ({result.CertificateProblem}). " +
-                    "TLS was not required and no credentials were sent, so the message went encrypted to a server that was not verified " +
-                    "(opportunistic TLS). Add -UseSsl to require a verified server.");
-            }
-
-            WriteObject(result);
-            foreach (var rejected in result.Rejected)
-            {
-                WriteError(RecipientRejectedError(rejected, result));
+                Emit(outcome);
             }
         }
         catch (MailOperationException ex)
         {
+            // An error about this row comes after the outcomes of the rows before it.
+            DrainOutcomes();
             ReportError(ex);
+        }
+    }
+
+    /// <summary>Waits for the outcome of every message sent so far and writes them, in order.</summary>
+    private void DrainOutcomes()
+    {
+        if (_sender == null || !_sender.HasPending)
+        {
+            return;
+        }
+
+        foreach (var outcome in Guard(() => _sender.Drain()))
+        {
+            Emit(outcome);
+        }
+    }
+
+    private void Emit(SmtpOutcome outcome)
+    {
+        if (outcome.Error != null)
+        {
+            ReportError(outcome.Error);
+            return;
+        }
+
+        var result = outcome.Result!;
+        if (result.CertificateProblem != null && !_warnedCertificate)
+        {
+            _warnedCertificate = true;
+            WriteWarning($"The certificate of {result.SmtpServer}:{result.Port} failed validation ({result.CertificateProblem}). " +
+                "TLS was not required and no credentials were sent, so the message went encrypted to a server that was not verified " +
+                "(opportunistic TLS). Add -UseSsl to require a verified server.");
+        }
+
+        WriteObject(result);
+        foreach (var rejected in result.Rejected)
+        {
+            WriteError(RecipientRejectedError(rejected, result));
         }
     }
 
@@ -429,6 +466,7 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
 
     private bool AttachmentError(string errorId, ErrorCategory category, string target, string problem, Exception? inner = null)
     {
+        DrainOutcomes();
         WriteError(new ErrorRecord(
             new MailOperationException(errorId, category == ErrorCategory.ObjectNotFound ? MailErrorKind.ObjectNotFound : MailErrorKind.InvalidArgument,
                 target, $"Cannot attach '{target}': {problem}. The message was not sent.", inner),
