@@ -10,7 +10,7 @@
     Raw clients (C#, in this script):
       - "raw, legal pipelining": per message one write of the previous message's data and this
         message's MAIL, RCPT and DATA, then a wait for the 354 (the fewest waits RFC 2920 allows
-        without CHUNKING, which the mock does not offer).
+        without CHUNKING; Send-SmtpMessage uses BDAT, as the mock offers CHUNKING).
       - "raw, all at once": every command and every message written without waiting while a
         second thread reads the replies: the mock's own ceiling.
     Python smtplib runs twice over: composing each message with EmailMessage and send_message (what
@@ -153,7 +153,8 @@ $server.Start()
 $work = Join-Path ([IO.Path]::GetTempPath()) "mailprotocols-bench-smtp-$PID"
 $null = New-Item -ItemType Directory -Path $work -Force
 try {
-    function Reset-Server { $server.Reset(); $server.DeliverToMailboxes = $false }
+    # The sink offers PIPELINING and CHUNKING, as Postfix and Exchange do.
+    function Reset-Server { $server.Reset(); $server.DeliverToMailboxes = $false; $server.Smtp.Chunking = $true }
     function Assert-Delivered([string] $Tool) {
         $null = $server.WaitForMessages($Count, 10000)
         if ($server.Messages.Count -ne $Count) { throw "$Tool delivered $($server.Messages.Count) of $Count messages" }

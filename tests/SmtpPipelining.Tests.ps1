@@ -113,6 +113,22 @@ Describe 'Send-SmtpMessage: pipelining and chunking' {
             $null = $mock.WaitForIdle(5000)
             $mock.Messages.Count | Should -Be 3
         }
+
+        It 'with -ErrorAction Stop, still reports every message sent behind the one that failed' {
+            $null = $mock.Delay('MAIL', 0, 1)
+            $null = $mock.ReplyTo('MAIL', '', '550 5.7.1 Sender refused', 1)
+            $out = [Collections.Generic.List[object]]::new()
+            $thrown = $null
+            try { Get-Rows 4 | Send-SmtpMessage @smtp -ErrorAction Stop | ForEach-Object { $out.Add($_) } }
+            catch { $thrown = $_ }
+
+            ($thrown.FullyQualifiedErrorId -split ',')[0] | Should -Be 'SenderRejected'
+            $null = $mock.WaitForIdle(5000)
+            # Whatever went out behind row 2 and was delivered has its result object, in order
+            # (written before the error that stops the command).
+            $out.Subject | Should -Be @($mock.Messages | ForEach-Object { if ($_.DataText -match '(?m)^Subject: (row \d+)') { $Matches[1] } })
+            $out[0].Subject | Should -Be 'row 1'
+        }
     }
 
     It 'sends MAIL, RCPT and BDAT LAST with the data in one write per message, with no wait between messages' {

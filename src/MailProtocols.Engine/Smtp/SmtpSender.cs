@@ -122,10 +122,12 @@ public sealed class SmtpSender : IDisposable
     /// would be sent. Throws the same errors <see cref="Send"/> would before connecting.</summary>
     public static string Describe(OutgoingMessage message)
     {
-        using var composed = MessageComposer.Compose(message);
-        var attachments = message.Attachments.Count == 0 ? "" : $", {message.Attachments.Count} attachment(s)";
-        return $"message '{message.Subject}' from {composed.Sender.Address} to {string.Join(", ", composed.Recipients.Select(r => r.Address))}{attachments}";
+        using var prepared = Prepare(message);
+        return prepared.Description;
     }
+
+    /// <summary>Composes and checks a message without connecting; throws what is wrong with it.</summary>
+    public static PreparedMessage Prepare(OutgoingMessage message) => new(message, MessageComposer.Compose(message));
 
     /// <summary>Opens the connection (TLS, authentication) if it is not open.</summary>
     public void Connect()
@@ -160,10 +162,18 @@ public sealed class SmtpSender : IDisposable
     /// <summary>Sends a message without waiting for its outcome where the server allows that;
     /// returns the outcomes known so far, in the order the messages were submitted. Errors about
     /// the message itself (an address, a file) are thrown before anything is sent.</summary>
-    public IReadOnlyList<SmtpOutcome> Submit(OutgoingMessage message, object? tag)
+    public IReadOnlyList<SmtpOutcome> Submit(OutgoingMessage message, object? tag) => Submit(Prepare(message), tag);
+
+    /// <inheritdoc cref="Submit(OutgoingMessage, object?)"/>
+    public IReadOnlyList<SmtpOutcome> Submit(PreparedMessage message, object? tag)
     {
-        var composed = MessageComposer.Compose(message);
-        var t = new Transaction(message, composed, tag);
+        if (message.Taken)
+        {
+            throw new InvalidOperationException("The message was submitted already.");
+        }
+
+        message.Taken = true;
+        var t = new Transaction(message.Input, message.Composed, tag);
         _order.Add(t);
         Issue(t);
         Pump(Window);

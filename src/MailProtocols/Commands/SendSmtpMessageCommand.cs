@@ -248,10 +248,12 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
             return;
         }
 
+        PreparedMessage? prepared = null;
         try
         {
-            var description = SmtpSender.Describe(message);
-            if (!ShouldProcessOrStop($"{server}:{(Port == 0 ? "default port" : Port.ToString())}", $"Send {description}", To))
+            // Composed once: what -WhatIf describes is what is sent.
+            prepared = SmtpSender.Prepare(message);
+            if (!ShouldProcessOrStop($"{server}:{(Port == 0 ? "default port" : Port.ToString())}", $"Send {prepared.Description}", To))
             {
                 return;
             }
@@ -264,16 +266,17 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
             }
 
             // Outcomes come in the order of the rows, but may come a few rows later than their own.
-            foreach (var outcome in Guard(() => sender.Submit(message, null)))
-            {
-                Emit(outcome);
-            }
+            EmitAll(Guard(() => sender.Submit(prepared, null)));
         }
         catch (MailOperationException ex)
         {
             // An error about this row comes after the outcomes of the rows before it.
             DrainOutcomes();
             ReportError(ex);
+        }
+        finally
+        {
+            prepared?.Dispose();
         }
     }
 
@@ -285,10 +288,43 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
             return;
         }
 
-        foreach (var outcome in Guard(() => _sender.Drain()))
+        EmitAll(Guard(() => _sender.Drain()));
+    }
+
+    /// <summary>Writes outcomes in input order. An error that will stop the command
+    /// (-ErrorAction Stop) is written last: the results of the messages already sent behind it
+    /// are read and written first, so that none is left delivered but unreported.</summary>
+    private void EmitAll(IReadOnlyList<SmtpOutcome> outcomes)
+    {
+        for (var i = 0; i < outcomes.Count; i++)
         {
+            var outcome = outcomes[i];
+            if (outcome.Error != null && ErrorStopsCommand())
+            {
+                var later = outcomes.Skip(i + 1).ToList();
+                if (_sender?.HasPending == true)
+                {
+                    later.AddRange(Guard(() => _sender.Drain()));
+                }
+
+                foreach (var result in later.Where(o => o.Result != null))
+                {
+                    WriteObject(result.Result);
+                }
+            }
+
             Emit(outcome);
         }
+    }
+
+    /// <summary>True when writing an error ends the command (-ErrorAction Stop, or
+    /// $ErrorActionPreference = 'Stop').</summary>
+    private bool ErrorStopsCommand()
+    {
+        var preference = MyInvocation.BoundParameters.TryGetValue("ErrorAction", out var given)
+            ? given
+            : SessionState.PSVariable.GetValue("ErrorActionPreference");
+        return LanguagePrimitives.TryConvertTo(preference, out ActionPreference action) && action == ActionPreference.Stop;
     }
 
     private void Emit(SmtpOutcome outcome)
