@@ -13,6 +13,8 @@
         without CHUNKING; Send-SmtpMessage uses BDAT, as the mock offers CHUNKING).
       - "raw, all at once": every command and every message written without waiting while a
         second thread reads the replies: the mock's own ceiling.
+    Send-SmtpMessage runs twice: against the sink as it is (PIPELINING and CHUNKING: BDAT, no
+    wait per message) and with CHUNKING turned off (DATA: one wait per message, for the 354).
     Python smtplib runs twice over: composing each message with EmailMessage and send_message (what
     a short script would do), and sendmail with prebuilt text (smtplib's own cost only). The ratio
     is the sendmail time divided by the contender's (above 1: faster than smtplib).
@@ -175,6 +177,12 @@ try {
         $t = (Measure-Command { & $send $rows }).TotalSeconds
         Assert-Delivered 'Send-SmtpMessage'
         $best['Send-SmtpMessage (piped, STARTTLS)'] = [math]::Min($t, ($best['Send-SmtpMessage (piped, STARTTLS)'] ?? [double]::MaxValue))
+
+        Reset-Server
+        $server.Smtp.Chunking = $false
+        $t = (Measure-Command { & $send $rows }).TotalSeconds
+        Assert-Delivered 'Send-SmtpMessage without CHUNKING'
+        $best['Send-SmtpMessage, server without CHUNKING'] = [math]::Min($t, ($best['Send-SmtpMessage, server without CHUNKING'] ?? [double]::MaxValue))
 
         Reset-Server
         $t = [SmtpRawBench]::Run($server.Host, $server.SmtpPort, $Count, $false)

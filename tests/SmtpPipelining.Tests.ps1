@@ -131,17 +131,25 @@ Describe 'Send-SmtpMessage: pipelining and chunking' {
         }
     }
 
-    It 'sends MAIL, RCPT and BDAT LAST with the data in one write per message, with no wait between messages' {
+    It 'sends MAIL, RCPT and BDAT LAST with the data for every message without waiting for a reply in between' {
         $mock.Smtp.Chunking = $true
-        $results = Get-Rows 10 | Send-SmtpMessage @smtp -TlsMode None
+        # Each final reply comes half a second late: a client that waited for it before the next
+        # message would show its reply in the transcript before the next BDAT.
+        $null = $mock.Delay('DOT', 500, -1)
+        $log = Join-Path $TestDrive 'pipelined.log'
+        $results = Get-Rows 6 | Send-SmtpMessage @smtp -TlsMode None -TranscriptPath $log -TimeoutSec 10
 
-        $results.Count | Should -Be 10
-        $null = $mock.WaitForIdle(5000)
-        $session = $mock.SmtpSessions[0]
-        # EHLO and QUIT aside, the client waited for replies only a few times for all ten messages.
-        $session.RoundTrips | Should -BeLessThan 6
-        @($session.Commands | Where-Object { $_ -match '^BDAT \d+ LAST$' }).Count | Should -Be 10
-        @($session.Commands | Where-Object { $_ -eq 'DATA' }).Count | Should -Be 0
+        $results.Count | Should -Be 6
+        $lines = @(Get-Content $log)
+        $bdat = @(0..($lines.Count - 1) | Where-Object { $lines[$_] -match 'C: BDAT \d+ LAST' })
+        $queued = @(0..($lines.Count - 1) | Where-Object { $lines[$_] -match 'S: 250 .*queued' })
+        $bdat.Count | Should -Be 6
+        $queued.Count | Should -Be 6
+        $bdat[-1] | Should -BeLessThan $queued[0]
+        @($lines | Where-Object { $_ -match 'C: DATA' }).Count | Should -Be 0
+        # Each chunk is summarized, without the "." line that only DATA has.
+        @($lines | Where-Object { $_ -match '\[\d+ bytes of message data\]' }).Count | Should -Be 6
+        @($lines | Where-Object { $_ -match 'C: \.$' }).Count | Should -Be 0
     }
 
     It 'retries a 4xx to BDAT only because nothing was delivered: the message goes once' {

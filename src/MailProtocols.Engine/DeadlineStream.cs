@@ -63,6 +63,22 @@ internal sealed class DeadlineStream : Stream
         _socket.Dispose();
     }
 
+    /// <summary>Bytes received and not yet read (0 once the connection is closed).</summary>
+    public int Available
+    {
+        get
+        {
+            try
+            {
+                return _socket.Available;
+            }
+            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
+            {
+                return 0;
+            }
+        }
+    }
+
     public override bool CanRead => true;
 
     public override bool CanWrite => true;

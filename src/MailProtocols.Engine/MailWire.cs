@@ -74,9 +74,6 @@ internal class MailWire : IDisposable
     /// <summary>This end of the connection, or null.</summary>
     public System.Net.EndPoint? LocalEndPoint { get; private set; }
 
-    /// <summary>True while a connection is open (it may still have been closed by the server).</summary>
-    public bool IsOpen => _stream != null;
-
     /// <summary>For unit tests: talk over a given stream instead of a socket.</summary>
     internal void UseStream(Stream stream) => _stream = stream;
 
@@ -220,8 +217,10 @@ internal class MailWire : IDisposable
         _stream!.Flush();
     }
 
-    /// <summary>True when a complete line has arrived and can be read without waiting.</summary>
-    public bool HasBufferedLine => _end > _start && Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start) >= 0;
+    /// <summary>True when the server sent something not yet read: a reply can be read now,
+    /// without waiting for the server.</summary>
+    public bool ReplyWaiting =>
+        _stream != null && ((_end > _start && Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start) >= 0) || (_deadline?.Available ?? 0) > 0);
 
     /// <summary>Drops the connection without a word to the server.</summary>
     public void Close()

@@ -244,13 +244,15 @@ public sealed class SmtpSender : IDisposable
         return outcomes;
     }
 
-    /// <summary>Reads replies until at most <paramref name="window"/> messages wait for theirs,
-    /// sending again the messages that are due for a retry once nothing else is outstanding.</summary>
+    /// <summary>Reads replies until at most <paramref name="window"/> messages (0: none) wait for
+    /// theirs, sending again the messages that are due for a retry once nothing else is outstanding.</summary>
     private void Pump(int window)
     {
         while (true)
         {
-            while (_expected.Count > 0 && (window == 0 || Outstanding() > window || _retries.Count > 0))
+            // Replies that have come are read at once, so that outcomes come out soon after
+            // their messages even when rows arrive slowly.
+            while (_expected.Count > 0 && (window == 0 || Outstanding() > window || _retries.Count > 0 || _wire.ReplyWaiting))
             {
                 ReadNext();
             }

@@ -104,7 +104,7 @@ internal sealed class SmtpWire : MailWire
 
     /// <summary>The stream MimeKit writes the message into: on to the wire, with a dot added
     /// before each line that starts with one when <c>dotStuffed</c> (RFC 5321 4.5.2).</summary>
-    private sealed class DataWriter : System.IO.Stream
+    internal sealed class DataWriter : System.IO.Stream
     {
         private static readonly byte[] Dot = { (byte)'.' };
         private static readonly byte[] End = { (byte)'\r', (byte)'\n', (byte)'.', (byte)'\r', (byte)'\n' };
@@ -132,20 +132,32 @@ internal sealed class SmtpWire : MailWire
                 return;
             }
 
+            // Whole stretches go on at once; only a line that starts with a dot splits one.
             var end = offset + count;
             var start = offset;
-            while (start < end)
+            if (_atLineStart && buffer[start] == (byte)'.')
             {
-                if (_atLineStart && buffer[start] == (byte)'.')
+                _wire.SendLogged(Dot, 0, 1);
+            }
+
+            for (var i = start; ;)
+            {
+                var lf = Array.IndexOf(buffer, (byte)'\n', i, end - i);
+                if (lf < 0 || lf + 1 == end)
                 {
-                    _wire.SendLogged(Dot, 0, 1);
+                    _wire.SendLogged(buffer, start, end - start);
+                    _atLineStart = lf >= 0;
+                    return;
                 }
 
-                var lf = Array.IndexOf(buffer, (byte)'\n', start, end - start);
-                var stop = lf < 0 ? end : lf + 1;
-                _wire.SendLogged(buffer, start, stop - start);
-                _atLineStart = lf >= 0;
-                start = stop;
+                if (buffer[lf + 1] == (byte)'.')
+                {
+                    _wire.SendLogged(buffer, start, lf + 1 - start);
+                    _wire.SendLogged(Dot, 0, 1);
+                    start = lf + 1;
+                }
+
+                i = lf + 1;
             }
         }
 
