@@ -24,6 +24,7 @@ internal sealed class SmtpSession : SessionBase
     private bool _txUtf8;
     private Pending _pending;
     private MemoryStream? _bdat; // the chunks of the current BDAT transaction so far
+    private readonly byte[] _chunkBuffer = new byte[16384];
 
     internal SmtpSession(MockServer server, Socket socket, SmtpSessionRecord record, bool implicitTls, int generation, CancellationToken stopToken)
         : base(server, socket, record, implicitTls, generation, stopToken)
@@ -795,23 +796,23 @@ internal sealed class SmtpSession : SessionBase
         }
 
         bool last = parts.Length == 2;
-        var chunk = new MemoryStream();
-        byte[] buffer = new byte[16384];
+        var tx = _tx;
+        bool accepted = overrideReply == null && tx != null && tx.HasAcceptedRecipient();
+        Stream sink = accepted ? (_bdat ??= new MemoryStream()) : Stream.Null;
         for (long left = size; left > 0;)
         {
-            int n = _io.ReadRaw(buffer, 0, (int)Math.Min(buffer.Length, left));
+            int n = _io.ReadRaw(_chunkBuffer, 0, (int)Math.Min(_chunkBuffer.Length, left));
             if (n == 0)
             {
                 _closed = true;
                 return;
             }
 
-            chunk.Write(buffer, 0, n);
+            sink.Write(_chunkBuffer, 0, n);
             left -= n;
         }
 
-        var tx = _tx;
-        if (overrideReply != null || tx == null || !tx.HasAcceptedRecipient())
+        if (!accepted)
         {
             Send(overrideReply ?? (tx == null ? R(503, "5.5.1", "Need MAIL command") : R(554, "5.5.1", "No valid recipients")));
             if (last)
@@ -823,19 +824,16 @@ internal sealed class SmtpSession : SessionBase
             return;
         }
 
-        _bdat ??= new MemoryStream();
-        chunk.Position = 0;
-        chunk.CopyTo(_bdat);
         if (!last)
         {
             Send(R(250, "2.0.0", size.ToString(CultureInfo.InvariantCulture) + " octets received"));
             return;
         }
 
-        var data = _bdat.ToArray();
+        var data = _bdat!.ToArray();
         _bdat = null;
         _tx = null;
-        FinishData(tx, data, tooLong: false);
+        FinishData(tx!, data, tooLong: false);
     }
 
     /// <summary>CloseMidData: read up to <paramref name="count"/> content bytes (stopping early at the
