@@ -13,7 +13,7 @@ namespace MailProtocols.Engine.Smtp;
 /// </summary>
 internal sealed class MessageData : IDisposable
 {
-    public const int BufferLimit = 4 * 1024 * 1024;
+    public const int BufferLimit = 1024 * 1024;
 
     private readonly MimeMessage _mime;
     private readonly FormatOptions _format;
