@@ -129,6 +129,24 @@ Describe 'Send-SmtpMessage: pipelining and chunking' {
             $out.Subject | Should -Be @($mock.Messages | ForEach-Object { if ($_.DataText -match '(?m)^Subject: (row \d+)') { $Matches[1] } })
             $out[0].Subject | Should -Be 'row 1'
         }
+
+        It 'with -ErrorAction Stop and a recipient refused in row 1, still reports every message delivered behind it' {
+            # Row 1's final reply comes late, so the later rows are on the wire when its
+            # RecipientRejected error stops the command.
+            $null = $mock.Delay('DOT', 300, 1)
+            $null = $mock.ReplyTo('RCPT', 'refused@', '550 5.1.1 No such user', -1)
+            $rows = @([pscustomobject]@{ To = 'a@example.com', 'refused@example.com'; Subject = 'row 1' }) + @(Get-Rows 4 | Select-Object -Skip 1)
+            $out = [Collections.Generic.List[object]]::new()
+            $thrown = $null
+            try { $rows | Send-SmtpMessage @smtp -ErrorAction Stop | ForEach-Object { $out.Add($_) } }
+            catch { $thrown = $_ }
+
+            ($thrown.FullyQualifiedErrorId -split ',')[0] | Should -Be 'RecipientRejected'
+            $null = $mock.WaitForIdle(5000)
+            $delivered = @($mock.Messages | ForEach-Object { if ($_.DataText -match '(?m)^Subject: (row \d+)') { $Matches[1] } })
+            $delivered[0] | Should -Be 'row 1'
+            $out.Subject | Should -Be $delivered
+        }
     }
 
     It 'sends MAIL, RCPT and BDAT LAST with the data for every message without waiting for a reply in between' {
@@ -182,5 +200,69 @@ Describe 'Send-SmtpMessage: pipelining and chunking' {
         [long]$tx.MailParameters['SIZE'] | Should -Be $tx.Data.Length
         @($mock.SmtpSessions[0].Commands | Where-Object { $_ -eq "BDAT $($tx.Data.Length) LAST" }).Count | Should -Be 1
         $result.Size | Should -Be $tx.Data.Length
+    }
+
+    It 'gives DeliveryUnknown for a BDAT message of 200 KB (its data goes in its own write) when the connection breaks after the data, and sends it once' {
+        $mock.Smtp.Chunking = $true
+        $null = $mock.CloseOn('DOT', '', 1)
+        $err = { Send-SmtpMessage @smtp -To 'a@example.com' -Subject 'big' -Body ('x' * 200KB) -ErrorAction Stop } | Should -Throw -PassThru
+
+        $err.FullyQualifiedErrorId | Should -Be 'DeliveryUnknown,MailProtocols.Commands.SendSmtpMessageCommand'
+        $null = $mock.WaitForIdle(5000)
+        @($mock.SmtpSessions.Commands | Where-Object { $_ -like 'BDAT *' }).Count | Should -Be 1
+        @($mock.SmtpSessions.Transactions | Where-Object { $null -ne $_.Data }).Count | Should -Be 1
+    }
+
+    It 'never sends a message unauthenticated when authentication fails on a reconnect: the queued messages fail instead' {
+        $mock.Smtp.Chunking = $true
+        $cred = [pscredential]::new('alice', (ConvertTo-SecureString 'Secr3t!Pa55' -AsPlainText -Force))
+        # Rows 2-4 get a 4xx for their recipient; the fourth BDAT's reply closes the connection,
+        # so their retries wait for a new connection, whose AUTH fails.
+        foreach ($n in 2..4) { $null = $mock.ReplyTo('RCPT', "user$n@", '450 4.2.0 busy', 1) }
+        $null = $mock.Delay('BDAT', 0, 3)
+        $null = $mock.ReplyThenClose('BDAT', $null, '554 5.5.1 No valid recipients', 1)
+        $null = $mock.Delay('AUTH', 0, 1)
+        $null = $mock.ReplyTo('AUTH', $null, '454 4.7.0 Temporary authentication failure', 1)
+        $results = Get-Rows 4 | Send-SmtpMessage @smtp -Credential $cred -ErrorAction SilentlyContinue -ErrorVariable errors
+
+        $null = $mock.WaitForIdle(5000)
+        @($errors | Where-Object { $_.FullyQualifiedErrorId -like 'Authentication*' }).Count | Should -BeGreaterThan 0
+        @($mock.SmtpSessions.Transactions | Where-Object { -not $_.AuthUser }).Count | Should -Be 0
+        @($results).Count + @($errors).Count | Should -BeGreaterOrEqual 4
+    }
+
+    It 'retries, like the DATA path, a message whose MAIL got 421 before the server closed the connection (BDAT)' {
+        $mock.Smtp.Chunking = $true
+        $null = $mock.ReplyThenClose('MAIL', $null, '421 4.3.2 Shutting down', 1)
+        $result = Send-SmtpMessage @smtp -To 'a@example.com' -Subject 'b'
+
+        $result.Attempts | Should -Be 2
+        $null = $mock.WaitForIdle(5000)
+        $mock.Messages.Count | Should -Be 1
+    }
+
+    It 'reconnects, spending no attempt, when the server closed the idle connection (421) between two slow rows' -ForEach @(
+        @{ Chunking = $true }, @{ Chunking = $false }
+    ) {
+        $mock.Smtp.Chunking = $Chunking
+        $mock.Smtp.IdleTimeoutSeconds = 1
+        $smtp.MaximumRetryCount = 0
+        $results = & { [pscustomobject]@{ To = 'a@example.com'; Subject = 'row 1' }; Start-Sleep -Milliseconds 2500; [pscustomobject]@{ To = 'b@example.com'; Subject = 'row 2' } } |
+            Send-SmtpMessage @smtp -ErrorAction SilentlyContinue -ErrorVariable errors
+
+        $errors.Count | Should -Be 0
+        $results.Subject | Should -Be @('row 1', 'row 2')
+        $results[1].Attempts | Should -Be 1
+        $mock.SmtpConnectionCount | Should -Be 2
+    }
+
+    It 'sends each row at once, not when the next row comes (server offers <Name>)' -ForEach @(
+        @{ Name = 'PIPELINING only'; Chunking = $false }, @{ Name = 'PIPELINING and CHUNKING'; Chunking = $true }
+    ) {
+        $mock.Smtp.Chunking = $Chunking
+        $script:seen = $null
+        $null = & { [pscustomobject]@{ To = 'a@example.com'; Subject = 'row 1' }; $null = $mock.WaitForMessages(1, 3000); $script:seen = $mock.Messages.Count; [pscustomobject]@{ To = 'b@example.com'; Subject = 'row 2' } } |
+            Send-SmtpMessage @smtp -TimeoutSec 10
+        $script:seen | Should -Be 1
     }
 }

@@ -79,6 +79,22 @@ internal sealed class DeadlineStream : Stream
         }
     }
 
+    /// <summary>True when a read would not wait: bytes have come, or the peer closed the connection.</summary>
+    public bool Readable
+    {
+        get
+        {
+            try
+            {
+                return _socket.Poll(0, SelectMode.SelectRead);
+            }
+            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
+            {
+                return true;
+            }
+        }
+    }
+
     public override bool CanRead => true;
 
     public override bool CanWrite => true;

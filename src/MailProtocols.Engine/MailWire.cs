@@ -222,6 +222,10 @@ internal class MailWire : IDisposable
     public bool ReplyWaiting =>
         _stream != null && ((_end > _start && Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start) >= 0) || (_deadline?.Available ?? 0) > 0);
 
+    /// <summary>True when the server sent something unread or closed the connection; for a
+    /// connection with no reply outstanding, both mean it cannot take a new command.</summary>
+    public bool ClosedOrSpoke => _stream == null || _end > _start || (_deadline?.Readable ?? false);
+
     /// <summary>Drops the connection without a word to the server.</summary>
     public void Close()
     {

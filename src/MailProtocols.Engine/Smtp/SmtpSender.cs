@@ -139,11 +139,21 @@ public sealed class SmtpSender : IDisposable
 
         _token.ThrowIfCancellationRequested();
         _verbose($"Connecting to {_settings.Endpoint} ({_connector.SocketOptions}).");
-        _connector.Connect(_token);
+        try
+        {
+            _connector.Connect(_token);
+            _verbose($"Connected to {_settings.Endpoint}; TLS: {_wire.TlsProtocol}; extensions: {_connector.Extensions}.");
+            _connector.Authenticate(_token);
+        }
+        catch
+        {
+            // Half set up (e.g. authentication refused): nothing may go on this connection.
+            _wire.Close();
+            throw;
+        }
+
         _connected = true;
         _needsReset = false;
-        _verbose($"Connected to {_settings.Endpoint}; TLS: {_wire.TlsProtocol}; extensions: {_connector.Extensions}.");
-        _connector.Authenticate(_token);
         if (_connector.IsAuthenticated)
         {
             _verbose($"Authenticated as '{_settings.Credential!.UserName}'.");
@@ -173,6 +183,14 @@ public sealed class SmtpSender : IDisposable
         }
 
         message.Taken = true;
+
+        // Replies that came while the caller was away are read first, so that a connection the
+        // server closed since (it was idle) is seen as such before anything is written to it.
+        while (_expected.Count > 0 && _wire.ReplyWaiting)
+        {
+            ReadNext();
+        }
+
         var t = new Transaction(message.Input, message.Composed, tag);
         _order.Add(t);
         Issue(t);
@@ -292,6 +310,15 @@ public sealed class SmtpSender : IDisposable
         t.InFlight = true;
         try
         {
+            if (_connected && _expected.Count == 0 && _wire.ClosedOrSpoke)
+            {
+                // Nothing is outstanding, yet the server closed the connection or said something
+                // (e.g. 421 after its idle timeout): a new connection, not a failed message.
+                _verbose($"The server closed the idle connection (or sent an unrequested reply); connecting again.");
+                _tap.Note("the server closed the idle connection");
+                Disconnect();
+            }
+
             Connect();
             var extensions = _connector.Extensions;
             CheckInternational(t.Composed, extensions);
@@ -348,8 +375,11 @@ public sealed class SmtpSender : IDisposable
                 // RFC 3030: BDAT, unlike DATA, may be followed by more commands without a wait,
                 // and its data goes at once; the server discards it if the transaction failed.
                 _wire.Send($"BDAT {t.Data.Length} LAST", -1, _token);
-                _wire.SendData(t.Data, dotStuffed: false, _token);
+
+                // The whole message is the last chunk: from its first byte on (which may go in
+                // a write of its own), the server may end up with all of it.
                 t.EndQueuedAt = _wire.WritesBegun;
+                _wire.SendData(t.Data, dotStuffed: false, _token);
                 _expected.Enqueue(new Expected(t, Step.Final, null));
                 _wire.Flush();
                 if (!pipelining)
@@ -374,9 +404,11 @@ public sealed class SmtpSender : IDisposable
                 _wire.SendData(t.Data, dotStuffed: true, _token);
                 t.EndQueuedAt = _wire.WritesBegun;
                 _expected.Enqueue(new Expected(t, Step.Final, null));
+
+                // Out now, not with the next message: the next row may be long in coming.
+                _wire.Flush();
                 if (!pipelining)
                 {
-                    _wire.Flush();
                     ReadNext();
                 }
             }
@@ -386,6 +418,17 @@ public sealed class SmtpSender : IDisposable
             // Connecting failed, or the message cannot go to this server: nothing of it was sent.
             t.InFlight = false;
             Fail(t, ex);
+            if (!_connected)
+            {
+                // The messages waiting to go again on the new connection fail with it, rather
+                // than each waiting for a connection of its own.
+                foreach (var waiting in _retries)
+                {
+                    Fail(waiting, ex);
+                }
+
+                _retries.Clear();
+            }
         }
         catch (Exception ex) when (!_token.IsCancellationRequested && IsConnectionLoss(ex))
         {
@@ -490,6 +533,14 @@ public sealed class SmtpSender : IDisposable
         foreach (var t in inFlight)
         {
             t.InFlight = false;
+            if (t.MailReply != null || (t.AttemptAccepted.Count == 0 && t.AttemptRefused.Count == t.Pending.Count))
+            {
+                // The sender or every recipient was refused: the server cannot have taken the
+                // message, whatever went out after; the replies decide, as if the connection held.
+                Conclude(t);
+                continue;
+            }
+
             if (t.EndQueuedAt >= 0 && _wire.WritesBegun > t.EndQueuedAt)
             {
                 Fail(t, DeliveryUnknown(t.Composed, ex));

@@ -126,6 +126,7 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
         {
             if (_sentPerRecord)
             {
+                DrainOutcomes();
                 WriteError(MixedInputError(input));
                 return;
             }
@@ -293,13 +294,20 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
 
     /// <summary>Writes outcomes in input order. An error that will stop the command
     /// (-ErrorAction Stop) is written last: the results of the messages already sent behind it
-    /// are read and written first, so that none is left delivered but unreported.</summary>
+    /// are read and written first, so that none is left delivered but unreported. That holds for
+    /// the error of a refused recipient too, which comes after its own message's result.</summary>
     private void EmitAll(IReadOnlyList<SmtpOutcome> outcomes)
     {
         for (var i = 0; i < outcomes.Count; i++)
         {
             var outcome = outcomes[i];
-            if (outcome.Error != null && ErrorStopsCommand())
+            if (outcome.Result != null)
+            {
+                WriteResult(outcome.Result);
+            }
+
+            var errors = outcome.Error != null || outcome.Result!.Rejected.Length > 0;
+            if (errors && ErrorStopsCommand())
             {
                 var later = outcomes.Skip(i + 1).ToList();
                 if (_sender?.HasPending == true)
@@ -309,11 +317,23 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
 
                 foreach (var result in later.Where(o => o.Result != null))
                 {
-                    WriteObject(result.Result);
+                    WriteResult(result.Result!);
                 }
+
+                // The error below stops the command: the later outcomes were all written above.
+                outcomes = outcomes.Take(i + 1).ToList();
             }
 
-            Emit(outcome);
+            if (outcome.Error != null)
+            {
+                ReportError(outcome.Error);
+                continue;
+            }
+
+            foreach (var rejected in outcome.Result!.Rejected)
+            {
+                WriteError(RecipientRejectedError(rejected, outcome.Result));
+            }
         }
     }
 
@@ -327,15 +347,8 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
         return LanguagePrimitives.TryConvertTo(preference, out ActionPreference action) && action == ActionPreference.Stop;
     }
 
-    private void Emit(SmtpOutcome outcome)
+    private void WriteResult(SmtpSendResult result)
     {
-        if (outcome.Error != null)
-        {
-            ReportError(outcome.Error);
-            return;
-        }
-
-        var result = outcome.Result!;
         if (result.CertificateProblem != null && !_warnedCertificate)
         {
             _warnedCertificate = true;
@@ -345,10 +358,6 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
         }
 
         WriteObject(result);
-        foreach (var rejected in result.Rejected)
-        {
-            WriteError(RecipientRejectedError(rejected, result));
-        }
     }
 
     /// <summary>A partial delivery: the exception carries the result, so that a catch block
