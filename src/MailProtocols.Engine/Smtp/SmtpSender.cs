@@ -322,7 +322,16 @@ public sealed class SmtpSender : IDisposable
             Connect();
             var extensions = _connector.Extensions;
             CheckInternational(t.Composed, extensions);
-            t.Data ??= Serialize(t.Composed, extensions);
+            try
+            {
+                t.Data ??= Serialize(t.Composed, extensions);
+            }
+            catch (IOException ex)
+            {
+                // Reading an attachment, not the connection: nothing was sent.
+                throw new MailOperationException("AttachmentNotReadable", MailErrorKind.InvalidArgument, t.Composed.Mime.MessageId ?? "",
+                    $"An attachment of the message {t.Composed.Mime.MessageId} could not be read: {ex.Message} Nothing was sent.", ex);
+            }
             CheckSize(t, extensions);
             _verbose($"Sending {t.Composed.Mime.MessageId} to {t.Pending.Count} recipient(s), attempt {t.Attempt}.");
             var international = extensions.SmtpUtf8 && t.Composed.Recipients.Append(t.Composed.Sender).Any(m => m.IsInternational);
@@ -430,6 +439,14 @@ public sealed class SmtpSender : IDisposable
                 _retries.Clear();
             }
         }
+        catch (MessageSourceException ex) when (!_token.IsCancellationRequested)
+        {
+            t.InFlight = false;
+            Fail(t, new MailOperationException("MessageChanged", MailErrorKind.InvalidOperation, t.Composed.Mime.MessageId ?? "",
+                $"{ex.Message} The message {t.Composed.Mime.MessageId} was not delivered: the connection was dropped before " +
+                "its data was complete, so the server discards it.", ex));
+            DropBehind(t);
+        }
         catch (Exception ex) when (!_token.IsCancellationRequested && IsConnectionLoss(ex))
         {
             ConnectionLost(ex, _expected.Count > 0 ? _expected.Peek().Transaction : t);
@@ -437,6 +454,27 @@ public sealed class SmtpSender : IDisposable
         catch (Exception) when (_token.IsCancellationRequested)
         {
             throw new OperationCanceledException(_token);
+        }
+    }
+
+    /// <summary>Drops the connection in the middle of <paramref name="t"/>'s data, after the
+    /// replies of the messages before it, which the server sends before it reads that data.</summary>
+    private void DropBehind(Transaction t)
+    {
+        while (_connected && _expected.Count > 0 && _expected.Peek().Transaction != t)
+        {
+            ReadNext();
+        }
+
+        var behind = _order.Where(o => o.InFlight).ToList();
+        _expected.Clear();
+        Disconnect();
+        foreach (var other in behind)
+        {
+            // Written after this message, so none of it can have been taken: it goes again.
+            other.InFlight = false;
+            other.Requeued = true;
+            _retries.Add(other);
         }
     }
 
