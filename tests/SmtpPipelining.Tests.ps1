@@ -265,4 +265,17 @@ Describe 'Send-SmtpMessage: pipelining and chunking' {
             Send-SmtpMessage @smtp -TimeoutSec 10
         $script:seen | Should -Be 1
     }
+
+    It 'never lets a message join the transaction of one whose BDAT LAST was refused, on a server that keeps that transaction open' {
+        $mock.Smtp.Chunking = $true
+        $mock.Smtp.KeepTransactionAfterFailedBdat = $true
+        $null = $mock.ReplyTo('RCPT', 'user1@', '550 5.1.1 No such user', 1)
+        $null = $mock.Delay('DOT', 300, 1)
+        $results = Get-Rows 3 | Send-SmtpMessage @smtp -ErrorAction SilentlyContinue -ErrorVariable errors
+
+        @($errors | ForEach-Object { ($_.FullyQualifiedErrorId -split ',')[0] }) | Should -Be @('AllRecipientsRejected')
+        $results.Subject | Should -Be @('row 2', 'row 3')
+        $null = $mock.WaitForIdle(5000)
+        @($mock.Messages | ForEach-Object { "$($_.AcceptedRecipients)" }) | Should -Be @('user2@example.com', 'user3@example.com')
+    }
 }

@@ -815,7 +815,7 @@ internal sealed class SmtpSession : SessionBase
         if (!accepted)
         {
             Send(overrideReply ?? (tx == null ? R(503, "5.5.1", "Need MAIL command") : R(554, "5.5.1", "No valid recipients")));
-            if (last)
+            if (last && !(_opts.KeepTransactionAfterFailedBdat && tx != null))
             {
                 _tx = null;
                 _bdat = null;

@@ -338,7 +338,12 @@ public sealed class SmtpSender : IDisposable
             var pipelining = extensions.Pipelining;
             var chunking = extensions.Chunking;
 
-            if (_needsReset)
+            // RFC 3030 does not say that a refused BDAT LAST ends its transaction, and a server
+            // may keep it open (as Postfix does after a refused DATA): behind a BDAT LAST whose
+            // reply is still to come, RSET goes first, so that this MAIL cannot get 503 and this
+            // message's recipients cannot join that transaction. It costs a reply line, not a wait.
+            var behindBdat = chunking && _expected.Any(e => e.Step == Step.Final);
+            if (_needsReset || behindBdat)
             {
                 _needsReset = false;
                 _wire.Send("RSET", -1, _token);
