@@ -75,7 +75,11 @@ internal class MailWire : IDisposable
     public System.Net.EndPoint? LocalEndPoint { get; private set; }
 
     /// <summary>For unit tests: talk over a given stream instead of a socket.</summary>
-    internal void UseStream(Stream stream) => _stream = stream;
+    internal void UseStream(Stream stream, DeadlineStream? deadline = null)
+    {
+        _stream = stream;
+        _deadline = deadline;
+    }
 
     /// <summary>Opens the TCP connection (and TLS at once when <paramref name="implicitTls"/>).
     /// <paramref name="scheme"/> and its TLS variant name the connection in the transcript.</summary>
@@ -321,12 +325,17 @@ internal class MailWire : IDisposable
             throw new LineTimeoutException($"The server took longer than {_settings.Timeout.TotalSeconds:0.###} s to send one line.");
         }
 
-        if (_deadline != null)
+        _deadline?.ReadBy(left);
+        int read;
+        try
         {
-            _deadline.ReadTimeout = (int)Math.Min(int.MaxValue, Math.Max(1, Math.Ceiling(left.TotalMilliseconds)));
+            read = _stream!.Read(_buffer, _end, _buffer.Length - _end);
+        }
+        finally
+        {
+            _deadline?.NoReadDeadline();
         }
 
-        var read = _stream!.Read(_buffer, _end, _buffer.Length - _end);
         if (read == 0)
         {
             return false;
