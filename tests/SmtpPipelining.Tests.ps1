@@ -278,4 +278,24 @@ Describe 'Send-SmtpMessage: pipelining and chunking' {
         $null = $mock.WaitForIdle(5000)
         @($mock.Messages | ForEach-Object { "$($_.AcceptedRecipients)" }) | Should -Be @('user2@example.com', 'user3@example.com')
     }
+
+    It 'keeps at most 100 replies outstanding, however many recipients a message has (<Verb>)' -ForEach @(
+        @{ Chunking = $true; Verb = 'BDAT' }, @{ Chunking = $false; Verb = 'DATA' }
+    ) {
+        $mock.Smtp.Chunking = $Chunking
+        $log = Join-Path $TestDrive "many-$Verb.log"
+        $to = 1..250 | ForEach-Object { "r$_@example.com" }
+        $result = Send-SmtpMessage @smtp -To $to -Subject 'many' -TlsMode None -TranscriptPath $log
+
+        $result.Accepted.Count | Should -Be 250
+        # Commands are logged as they are queued and replies as they are read: a run of client
+        # lines is what was written ahead of a read.
+        $run = 0; $longest = 0
+        foreach ($line in Get-Content $log) {
+            if ($line -match ' C: ') { $run++; $longest = [Math]::Max($longest, $run) }
+            elseif ($line -match ' S: ') { $run = 0 }
+        }
+        $longest | Should -BeGreaterThan 50
+        $longest | Should -BeLessOrEqual 101
+    }
 }

@@ -52,6 +52,10 @@ public sealed class SmtpSender : IDisposable
     // fit in the socket buffers, or the server would stop reading while the client still writes.
     private const int Window = 32;
 
+    // Replies outstanding at once, whatever the messages: a message with thousands of
+    // recipients must not write them all before reading (RFC 2920 3.2: keep within the window).
+    private const int MaxRepliesOutstanding = 100;
+
     private readonly ConnectionSettings _settings;
     private readonly Action<string> _verbose;
     private readonly CancellationToken _token;
@@ -490,6 +494,11 @@ public sealed class SmtpSender : IDisposable
         if (!pipelining)
         {
             _wire.Flush();
+            ReadNext();
+        }
+
+        while (t.InFlight && _expected.Count >= MaxRepliesOutstanding)
+        {
             ReadNext();
         }
     }
