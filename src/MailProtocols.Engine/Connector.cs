@@ -20,7 +20,10 @@ namespace MailProtocols.Engine;
 internal sealed class Connector
 {
     // The mechanisms tried, strongest first, when the user gave a password.
-    private static readonly string[] PasswordMechanisms = { "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN", "LOGIN" };
+    // MailKit's SmtpClient ranks these so (strongest first) and took the first the server offered:
+    // the earlier send path, which this one keeps (NTLM is what on-premises Exchange offers).
+    private static readonly string[] PasswordMechanisms =
+        { "SCRAM-SHA-512", "SCRAM-SHA-256", "SCRAM-SHA-1", "NTLM", "DIGEST-MD5", "CRAM-MD5", "PLAIN", "LOGIN" };
 
     private readonly SmtpWire _wire;
     private readonly ConnectionSettings _settings;
@@ -61,7 +64,7 @@ internal sealed class Connector
         IsAuthenticated = false;
         var phase = Stopwatch.StartNew();
         var implicitTls = SocketOptions == SecureSocketOptions.SslOnConnect;
-        _wire.Connect("smtp", implicitTls: false, token);
+        _wire.Connect(implicitTls ? "smtps" : "smtp", implicitTls: false, token);
         var left = _settings.Timeout - phase.Elapsed;
         using var phaseLimit = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero);
         using (phaseLimit.Token.Register(() => _wire.Abort($"No greeting and handshake within {_settings.Timeout.TotalSeconds:0.###} s.")))
@@ -132,7 +135,7 @@ internal sealed class Connector
         }
         else
         {
-            var name = PasswordMechanisms.FirstOrDefault(m => offered.Contains(m));
+            var name = PasswordMechanisms.FirstOrDefault(m => offered.Contains(m) && SaslMechanism.IsSupported(m));
             mechanism = name == null ? null : SaslMechanism.Create(name, credential);
         }
 
