@@ -3,7 +3,15 @@
 # nothing sent twice. Also checks that README.md shows the same matrix.
 
 BeforeDiscovery {
-    $faults = . (Join-Path $PSScriptRoot 'FaultMatrix.ps1')
+    # The SMTP rows run against a server without CHUNKING (DATA) and again with it (BDAT), except
+    # those whose fault is tied to DATA itself (a reply to DATA, a close in the middle of its data).
+    $faults = foreach ($row in . (Join-Path $PSScriptRoot 'FaultMatrix.ps1')) {
+        $row + @{ Variant = '' }
+        $rule = @($row.Rule)
+        if ($row.Run -eq 'Send' -and $rule[0] -ne 'CloseMidData' -and $rule[1] -ne 'DATA') {
+            $row + @{ Variant = ' (CHUNKING)'; Chunking = $true }
+        }
+    }
 }
 
 Describe 'Fault matrix' {
@@ -43,9 +51,10 @@ Describe 'Fault matrix' {
         $mock.Reset()
     }
 
-    It '<Id> <Cmdlet>: <Fault>' -ForEach $faults {
+    It '<Id><Variant> <Cmdlet>: <Fault>' -ForEach $faults {
         # Read the row through $row: a key that this row lacks must not keep a value from another.
         $row = $_
+        if ($row.Chunking) { $mock.Smtp.Chunking = $true }
         if ($row.Options) { foreach ($key in $row.Options.Keys) { $mock.Smtp.$key = $row.Options[$key] } }
         if ($row.Pop3Options) { foreach ($key in $row.Pop3Options.Keys) { $mock.Pop3.$key = $row.Pop3Options[$key] } }
         if ($row.Rule) { $null = $mock.($row.Rule[0]).Invoke(@($row.Rule | Select-Object -Skip 1)) }
@@ -106,8 +115,9 @@ Describe 'Fault matrix' {
                 $record = if ($_ -is [System.Management.Automation.ErrorRecord]) { $_ } else { $_.ErrorRecord }
                 ($record.FullyQualifiedErrorId -split ',')[0]
             } | Select-Object -Unique)
-        if ($row.ErrorId) {
-            $ids | Should -Contain $row.ErrorId
+        $errorId = if ($row.Chunking -and $row.Bdat) { $row.Bdat } else { $row.ErrorId }
+        if ($errorId) {
+            $ids | Should -Contain $errorId
         }
         else {
             $ids | Should -BeNullOrEmpty
@@ -128,7 +138,10 @@ Describe 'Fault matrix' {
 
         if ($row.Run -eq 'Send') {
             # Every accepted transaction is one delivery: never more than expected (no duplicate).
-            $mock.Messages.Count | Should -Be $row.Delivered
+            # DeliveryUnknown is that: the server may or may not have it (the mock, reading on
+            # after a trickled reply, has it), but never twice.
+            if ($row.Chunking -and $row.Bdat -eq 'DeliveryUnknown') { $mock.Messages.Count | Should -BeLessOrEqual 1 }
+            else { $mock.Messages.Count | Should -Be $row.Delivered }
         }
         else {
             $null = $mock.WaitForIdle(5000)

@@ -433,6 +433,17 @@ $outcome | ConvertTo-Json -Compress
             $mock.SmtpSessions[0].AuthMechanism | Should -Be 'LOGIN'
         }
 
+        It 'tries NTLM, as MailKit did for the earlier send path, when that is all the server offers (on-premises Exchange)' {
+            # The mock does not implement NTLM: it refuses the attempt, which is not "not supported".
+            $mock.Smtp.AuthMechanisms = @('NTLM')
+            $err = { Send-SmtpMessage @smtp -Credential $alice -From 'alice@example.com' -To 'a@example.com' -ErrorAction Stop } |
+                Should -Throw -PassThru
+            ($err.FullyQualifiedErrorId -split ',')[0] | Should -Be 'AuthenticationFailed'
+            $null = $mock.WaitForIdle(5000)
+            @($mock.SmtpSessions[0].Commands | Where-Object { $_ -like 'AUTH NTLM*' }).Count | Should -Be 1
+            $mock.Messages.Count | Should -Be 0
+        }
+
         It 'fails with AuthenticationNotSupported when the server offers no AUTH' {
             $mock.Smtp.AuthMechanisms = @()
             { Send-SmtpMessage @smtp -Credential $alice -From 'alice@example.com' -To 'a@example.com' -ErrorAction Stop } |
@@ -473,6 +484,25 @@ $outcome | ConvertTo-Json -Compress
             $plain = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes("`0alice`0$password"))
             $text | Should -Not -Match ([regex]::Escape($password))
             $text | Should -Not -Match ([regex]::Escape($plain))
+        }
+
+        It 'reports an attachment that fails to read (an I/O error) as AttachmentNotReadable, not as a lost connection, and sends nothing' {
+            # Reading /proc/self/mem at offset 0 fails with EIO.
+            $err = { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com' -Attachments /proc/self/mem -ErrorAction Stop } |
+                Should -Throw -PassThru
+            ($err.FullyQualifiedErrorId -split ',')[0] | Should -Be 'AttachmentNotReadable'
+            $null = $mock.WaitForIdle(5000)
+            @($mock.SmtpSessions.Commands | Where-Object { $_ -like 'MAIL *' }).Count | Should -Be 0
+            $mock.SmtpConnectionCount | Should -BeLessOrEqual 1
+        }
+
+        It 'names the connection smtps:// in the transcript for implicit TLS, smtp:// otherwise' {
+            $tls = Join-Path $TestDrive 'implicit.log'
+            $plain = Join-Path $TestDrive 'plain.log'
+            Send-SmtpMessage @smtp -Port $mock.SmtpsPort -TlsMode Implicit -From 'ops@example.com' -To 'a@example.com' -TranscriptPath $tls | Out-Null
+            Send-SmtpMessage @smtp -TlsMode None -From 'ops@example.com' -To 'a@example.com' -TranscriptPath $plain | Out-Null
+            (Get-Content $tls -Raw) | Should -Match ([regex]::Escape("smtps://$($mock.Host):$($mock.SmtpsPort)"))
+            (Get-Content $plain -Raw) | Should -Match ([regex]::Escape("smtp://$($mock.Host):$($mock.SmtpPort)"))
         }
 
         It 'summarizes the message data in the transcript, and records it only with -IncludeDataInTranscript' {
@@ -777,7 +807,8 @@ $outcome | ConvertTo-Json -Compress
             $err = { Send-SmtpMessage @smtp -From 'ops@example.com' -To 'a@example.com', 'b@example.com' -ErrorAction Stop } | Should -Throw -PassThru
             $err.FullyQualifiedErrorId | Should -Be 'AllRecipientsRejected,MailProtocols.Commands.SendSmtpMessageCommand'
             $mock.Messages.Count | Should -Be 0
-            $mock.SmtpSessions[0].Commands | Should -Not -Contain 'DATA'
+            # DATA goes in the same write as MAIL and RCPT (RFC 2920); the server refuses it, and no data follows.
+            @($mock.SmtpSessions[0].Transactions | Where-Object { $null -ne $_.Data }).Count | Should -Be 0
         }
 
         It 'retries a transient 451 after the data and delivers exactly once' {

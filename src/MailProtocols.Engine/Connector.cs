@@ -1,49 +1,51 @@
 using System;
 using System.Diagnostics;
 using System.IO;
-using System.Net.Sockets;
+using System.Linq;
+using System.Net;
 using System.Threading;
-using System.Threading.Tasks;
-using MailKit;
 using MailKit.Security;
+using MailProtocols.Engine.Smtp;
 
 namespace MailProtocols.Engine;
 
 /// <summary>
-/// Connection, TLS and authentication policy for a MailKit <see cref="MailService"/> (the SMTP
-/// side). Every failure leaves as a <see cref="MailOperationException"/> from
-/// <see cref="ConnectErrors"/>; cancellation leaves as <see cref="OperationCanceledException"/>.
-/// The connection runs over a <see cref="DeadlineStream"/> of its own, so no wait on the server
-/// outlasts the timeout.
+/// Sets up an SMTP session on an <see cref="SmtpWire"/>: connection, greeting, EHLO (HELO when
+/// refused), TLS (implicit, or STARTTLS as the TLS mode asks) and authentication with MailKit's
+/// SASL mechanisms. Every failure of the connection phase leaves as a
+/// <see cref="MailOperationException"/> from <see cref="ConnectErrors"/>; cancellation leaves as
+/// <see cref="OperationCanceledException"/>. The whole phase, greeting and handshake included,
+/// ends within the timeout.
 /// </summary>
 internal sealed class Connector
 {
-    private readonly MailService _client;
+    // The mechanisms tried, strongest first, when the user gave a password.
+    // MailKit's SmtpClient ranks these so (strongest first) and took the first the server offered:
+    // the earlier send path, which this one keeps (NTLM is what on-premises Exchange offers).
+    private static readonly string[] PasswordMechanisms =
+        { "SCRAM-SHA-512", "SCRAM-SHA-256", "SCRAM-SHA-1", "NTLM", "DIGEST-MD5", "CRAM-MD5", "PLAIN", "LOGIN" };
+
+    private readonly SmtpWire _wire;
     private readonly ConnectionSettings _settings;
     private readonly ProtocolTap _tap;
     private readonly int _implicitTlsPort;
-    private readonly CertificateValidator _validator;
-    private DeadlineStream? _stream;
 
-    public Connector(MailService client, ConnectionSettings settings, ProtocolTap tap, int implicitTlsPort)
+    public Connector(SmtpWire wire, ConnectionSettings settings, ProtocolTap tap, int implicitTlsPort)
     {
-        _client = client;
+        _wire = wire;
         _settings = settings;
         _tap = tap;
         _implicitTlsPort = implicitTlsPort;
-        // TLS the user did not ask for, protecting no credentials, is opportunistic (RFC 7435).
-        _validator = new CertificateValidator(settings.SkipCertificateCheck, opportunistic: settings.TlsMode == TlsMode.Auto && settings.Credential == null);
-        client.Timeout = (int)Math.Min(int.MaxValue, Math.Max(1, settings.Timeout.TotalMilliseconds));
-        client.CheckCertificateRevocation = settings.CheckCertificateRevocation;
-        client.ServerCertificateValidationCallback = _validator.Validate;
     }
 
-    /// <summary>Whether the current connection's certificate passed validation.</summary>
-    public bool CertificateValidated => _validator.Validated;
+    /// <summary>TLS the user did not ask for, protecting no credentials, is opportunistic (RFC 7435).</summary>
+    public static CertificateValidator Validator(ConnectionSettings settings) =>
+        new(settings.SkipCertificateCheck, opportunistic: settings.TlsMode == TlsMode.Auto && settings.Credential == null);
 
-    /// <summary>What was wrong with the certificate of an opportunistic TLS session that went on
-    /// without validation; null when it validated (or was not checked).</summary>
-    public string? CertificateProblem => _validator.Problem;
+    /// <summary>What the server offered in its last EHLO reply.</summary>
+    public SmtpExtensions Extensions { get; private set; } = SmtpExtensions.None;
+
+    public bool IsAuthenticated { get; private set; }
 
     public SecureSocketOptions SocketOptions => _settings.TlsMode switch
     {
@@ -53,106 +55,65 @@ internal sealed class Connector
         _ => _settings.Port == _implicitTlsPort ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTlsWhenAvailable,
     };
 
-    /// <summary>Connects, reads the greeting, negotiates TLS: all of it within the timeout.
-    /// Any failure of this phase that a timeout caused (a silent read, the phase's own deadline,
-    /// the caller's <see cref="Abort"/>) is ConnectTimeout, whichever timer fired first.</summary>
+    /// <summary>Connects, reads the greeting, says EHLO, negotiates TLS: all of it within the
+    /// timeout. Any failure of this phase that a timeout caused (a silent read, the phase's own
+    /// deadline, the caller's <see cref="Abort"/>) is ConnectTimeout, whichever timer fired first.</summary>
     public void Connect(CancellationToken token)
     {
-        _validator.Reset();
+        Extensions = SmtpExtensions.None;
+        IsAuthenticated = false;
         var phase = Stopwatch.StartNew();
-        var socket = OpenSocket(token);
-        var stream = new DeadlineStream(socket, _settings.Timeout, token);
-        _stream = stream;
+        var implicitTls = SocketOptions == SecureSocketOptions.SslOnConnect;
+        _wire.Connect(implicitTls ? "smtps" : "smtp", implicitTls: false, token);
         var left = _settings.Timeout - phase.Elapsed;
         using var phaseLimit = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero);
-        using (phaseLimit.Token.Register(() => stream.Abort(new TimeoutException($"No greeting and handshake within {_settings.Timeout.TotalSeconds:0.###} s."))))
+        using (phaseLimit.Token.Register(() => _wire.Abort($"No greeting and handshake within {_settings.Timeout.TotalSeconds:0.###} s.")))
         {
             try
             {
-                // MailKit 4.18.2's SmtpStream, before each read and write, polls the socket in a
-                // loop that only the token ends, ignoring ReadTimeout, when the stream below it is
-                // MailKit's own NetworkStream, which Connect(host, port) makes. Given another
-                // stream, it calls that stream's Read and Write directly, and builds TLS (implicit,
-                // or after STARTTLS) on top of it: every read and write, TLS records included, is
-                // then bounded by the DeadlineStream.
-                _client.Connect(stream, _settings.Host, _settings.Port, SocketOptions, token);
+                Negotiate(implicitTls, token);
             }
-            catch (Exception ex) when (!token.IsCancellationRequested && stream.TimedOut)
+            catch (Exception ex) when (!token.IsCancellationRequested && _wire.TimedOut)
             {
-                throw TimedOut(stream, ex);
+                var error = TimedOut(ex);
+                _wire.Close();
+                throw error;
+            }
+            catch (MailOperationException ex) when (!token.IsCancellationRequested)
+            {
+                var error = WithAdvice(ex);
+                _wire.Close();
+                throw error;
             }
             catch (Exception ex) when (!token.IsCancellationRequested && !(ex is OperationCanceledException))
             {
-                var error = MapConnectError(ex);
-                throw stream.ReceivedTlsRecord && SocketOptions != SecureSocketOptions.SslOnConnect ? ConnectErrors.WithImplicitTlsAdvice(error) : error;
+                // The server closed the connection, or sent what is not SMTP, in answer to a
+                // command: it refuses the session. Before any command, it could not be reached.
+                var error = _tap.LastCommand != null && (ex is IOException || ex is SmtpProtocolViolation)
+                    ? ConnectErrors.ServerRefused(_settings, ex.Message, ex)
+                    : ConnectErrors.Unreachable(_settings, ex);
+                error = WithAdvice(error);
+                _wire.Close();
+                throw error;
             }
         }
 
-        if (stream.TimedOut)
+        if (_wire.TimedOut)
         {
-            // The deadline fired just as the connection was made: the stream is closed.
-            _client.Disconnect(false, CancellationToken.None);
-            throw TimedOut(stream, new TimeoutException("The connection phase ran out of time."));
+            // The deadline fired just as the session was set up: the connection is closed.
+            var error = TimedOut(new TimeoutException("The connection phase ran out of time."));
+            _wire.Close();
+            throw error;
         }
     }
 
     /// <summary>Ends the current connection as timed out: a read or write waiting on it, and
     /// every later one, throws a timeout.</summary>
-    public void Abort(string reason) => _stream?.Abort(new TimeoutException(reason));
-
-    /// <summary>The TCP connection (name resolution included), within the timeout; the token
-    /// stops it at once.</summary>
-    private Socket OpenSocket(CancellationToken token)
-    {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            var connect = socket.ConnectAsync(_settings.Host, _settings.Port);
-            try
-            {
-                if (!connect.Wait((int)Math.Min(int.MaxValue, Math.Ceiling(_settings.Timeout.TotalMilliseconds)), token))
-                {
-                    throw ConnectErrors.Unreachable(_settings, new TimeoutException($"No connection within {_settings.Timeout.TotalSeconds:0.###} s."));
-                }
-            }
-            catch (Exception)
-            {
-                // The attempt may still fail once the socket is closed; nobody waits for it any more.
-                connect.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
-                throw;
-            }
-
-            return socket;
-        }
-        catch (AggregateException ex) when (ex.InnerExceptions.Count == 1)
-        {
-            socket.Dispose();
-            throw ConnectErrors.Unreachable(_settings, ex.InnerException!);
-        }
-        catch (Exception ex) when (!(ex is OperationCanceledException || ex is MailOperationException))
-        {
-            // e.g. a host name that DNS cannot take (too long): no connection, said as such.
-            socket.Dispose();
-            throw ConnectErrors.Unreachable(_settings, ex);
-        }
-        catch (Exception)
-        {
-            socket.Dispose();
-            throw;
-        }
-    }
-
-    private MailOperationException TimedOut(DeadlineStream stream, Exception ex)
-    {
-        var error = ConnectErrors.Unreachable(_settings, new TimeoutException($"No greeting and handshake within {_settings.Timeout.TotalSeconds:0.###} s.", ex));
-
-        // A client that waits for a greeting on a port that waits for a TLS handshake: both stay silent.
-        var tlsPortLikely = SocketOptions != SecureSocketOptions.SslOnConnect && (stream.BytesRead == 0 || stream.ReceivedTlsRecord);
-        return tlsPortLikely ? ConnectErrors.WithImplicitTlsAdvice(error) : error;
-    }
+    public void Abort(string reason) => _wire.Abort(reason);
 
     /// <summary>Authenticates when credentials were given, refusing to do so in plain text
-    /// unless the user allowed it.</summary>
+    /// unless the user allowed it. A connection lost meanwhile leaves as it is (the caller may
+    /// retry: nothing was sent).</summary>
     public void Authenticate(CancellationToken token)
     {
         var credential = _settings.Credential;
@@ -161,44 +122,154 @@ internal sealed class Connector
             return;
         }
 
-        if (!_client.IsSecure && !_settings.AllowUnencryptedAuthentication)
+        if (!_wire.IsSecure && !_settings.AllowUnencryptedAuthentication)
         {
             throw ConnectErrors.UnencryptedAuthenticationRefused(_settings);
         }
 
+        var offered = Extensions.AuthMechanisms;
+        SaslMechanism? mechanism = null;
+        if (_settings.UseOAuth2)
+        {
+            mechanism = offered.Count == 0 ? null : new SaslMechanismOAuth2(credential.UserName, credential.Password);
+        }
+        else
+        {
+            var name = PasswordMechanisms.FirstOrDefault(m => offered.Contains(m) && SaslMechanism.IsSupported(m));
+            mechanism = name == null ? null : SaslMechanism.Create(name, credential);
+        }
+
+        if (mechanism == null)
+        {
+            throw ConnectErrors.AuthenticationNotSupported(_settings, offered.Count == 0 ? "none" : string.Join(", ", offered));
+        }
+
+        SmtpReply reply;
         try
         {
-            if (_settings.UseOAuth2)
-            {
-                _client.Authenticate(new SaslMechanismOAuth2(credential.UserName, credential.Password), token);
-            }
-            else
-            {
-                _client.Authenticate(credential, token);
-            }
+            reply = Sasl(mechanism, token);
         }
         catch (AuthenticationException ex)
         {
             throw ConnectErrors.AuthenticationFailed(_settings, credential.UserName, ex.Message, ex);
         }
-        catch (NotSupportedException ex)
+
+        if (reply.Code != 235)
         {
-            throw ConnectErrors.AuthenticationNotSupported(_settings, string.Join(", ", _client.AuthenticationMechanisms), ex);
+            throw ConnectErrors.AuthenticationFailed(_settings, credential.UserName, reply.ToString());
         }
-        catch (CommandException ex) when (!token.IsCancellationRequested)
+
+        IsAuthenticated = true;
+    }
+
+    private void Negotiate(bool implicitTls, CancellationToken token)
+    {
+        if (implicitTls)
         {
-            throw ConnectErrors.AuthenticationFailed(_settings, credential.UserName, ex.Message, ex);
+            _wire.StartTls(token);
+        }
+
+        var greeting = _wire.ReadReply(token);
+        if (greeting.Code != 220)
+        {
+            throw ConnectErrors.ServerRefused(_settings, greeting.ToString());
+        }
+
+        Hello(token);
+        var options = SocketOptions;
+        if (options == SecureSocketOptions.StartTls || (options == SecureSocketOptions.StartTlsWhenAvailable && Extensions.StartTls))
+        {
+            if (!Extensions.StartTls)
+            {
+                throw ConnectErrors.StartTlsNotOffered(_settings);
+            }
+
+            _wire.Send("STARTTLS", -1, token);
+            var reply = _wire.ReadReply(token);
+            if (reply.Code != 220)
+            {
+                throw ConnectErrors.StartTlsFailed(_settings, reply.ToString());
+            }
+
+            _wire.StartTls(token);
+            Hello(token);
         }
     }
 
-    private MailOperationException MapConnectError(Exception ex) => ex switch
+    /// <summary>EHLO, and HELO (no extensions) when the server refuses EHLO.</summary>
+    private void Hello(CancellationToken token)
     {
-        SslHandshakeException when _validator.Problem != null => ConnectErrors.CertificateRejected(_settings, _validator.Problem, ex),
-        SslHandshakeException or System.Security.Authentication.AuthenticationException => ConnectErrors.TlsHandshakeFailed(_settings, ex),
-        NotSupportedException when SocketOptions == SecureSocketOptions.StartTls => ConnectErrors.StartTlsNotOffered(_settings, ex),
-        CommandException when _tap.LastCommand is "STARTTLS" => ConnectErrors.StartTlsFailed(_settings, ex.Message, ex),
-        CommandException => ConnectErrors.ServerRefused(_settings, ex.Message, ex),
-        ProtocolException when _tap.LastCommand != null => ConnectErrors.ServerRefused(_settings, ex.Message, ex),
-        _ => ConnectErrors.Unreachable(_settings, ex),
-    };
+        var name = LocalName();
+        _wire.Send($"EHLO {name}", -1, token);
+        var reply = _wire.ReadReply(token);
+        if (reply.Code == 250)
+        {
+            Extensions = new SmtpExtensions(reply.Text.Split('\n').Skip(1));
+            return;
+        }
+
+        _wire.Send($"HELO {name}", -1, token);
+        reply = _wire.ReadReply(token);
+        if (reply.Code != 250)
+        {
+            throw ConnectErrors.ServerRefused(_settings, reply.ToString());
+        }
+
+        Extensions = SmtpExtensions.None;
+    }
+
+    /// <summary>The address literal of this end of the connection (RFC 5321 4.1.4, for a
+    /// client without a domain name of its own).</summary>
+    private string LocalName()
+    {
+        if (!(_wire.LocalEndPoint is IPEndPoint local))
+        {
+            return "[127.0.0.1]";
+        }
+
+        var address = local.Address.IsIPv4MappedToIPv6 ? local.Address.MapToIPv4() : local.Address;
+        return address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[IPv6:{address}]" : $"[{address}]";
+    }
+
+    /// <summary>AUTH with a MailKit SASL mechanism (RFC 4954); every line the client sends after
+    /// the mechanism name is a secret and is redacted in the transcript.</summary>
+    private SmtpReply Sasl(SaslMechanism mechanism, CancellationToken token)
+    {
+        var command = $"AUTH {mechanism.MechanismName}";
+        if (mechanism.SupportsInitialResponse)
+        {
+            var initial = mechanism.Challenge(null, token);
+            _wire.Send($"{command} {initial}", command.Length + 1, token);
+        }
+        else
+        {
+            _wire.Send(command, -1, token);
+        }
+
+        while (true)
+        {
+            var reply = _wire.ReadReply(token);
+            if (reply.Code != 334)
+            {
+                return reply;
+            }
+
+            // After the last step (e.g. a failed XOAUTH2 reports its error as a challenge), an
+            // empty line lets the server finish with its error.
+            var answer = mechanism.IsAuthenticated ? "" : mechanism.Challenge(reply.Text.Trim(), token);
+            _wire.Send(answer, 0, token);
+        }
+    }
+
+    private MailOperationException TimedOut(Exception ex)
+    {
+        var error = ConnectErrors.Unreachable(_settings, new TimeoutException($"No greeting and handshake within {_settings.Timeout.TotalSeconds:0.###} s.", ex));
+
+        // A client that waits for a greeting on a port that waits for a TLS handshake: both stay silent.
+        var tlsPortLikely = SocketOptions != SecureSocketOptions.SslOnConnect && (_wire.BytesRead == 0 || _wire.ReceivedTlsRecord);
+        return tlsPortLikely ? ConnectErrors.WithImplicitTlsAdvice(error) : error;
+    }
+
+    private MailOperationException WithAdvice(MailOperationException error) =>
+        _wire.ReceivedTlsRecord && SocketOptions != SecureSocketOptions.SslOnConnect ? ConnectErrors.WithImplicitTlsAdvice(error) : error;
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.IO;
 using System.Net.Sockets;
 using System.Threading;
@@ -22,6 +23,8 @@ internal sealed class DeadlineStream : Stream
     private long _bytesRead;
     private int _timedOut; // a read or write ran out of time
     private int _readTimeout;
+    private long _readDeadline; // Stopwatch timestamp by which reads must end; 0: none
+    private int _socketReadTimeout; // what the socket was last told
     private int _writeTimeout;
 
     public DeadlineStream(Socket socket, TimeSpan timeout, CancellationToken token)
@@ -63,6 +66,38 @@ internal sealed class DeadlineStream : Stream
         _socket.Dispose();
     }
 
+    /// <summary>Bytes received and not yet read (0 once the connection is closed).</summary>
+    public int Available
+    {
+        get
+        {
+            try
+            {
+                return _socket.Available;
+            }
+            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
+            {
+                return 0;
+            }
+        }
+    }
+
+    /// <summary>True when a read would not wait: bytes have come, or the peer closed the connection.</summary>
+    public bool Readable
+    {
+        get
+        {
+            try
+            {
+                return _socket.Poll(0, SelectMode.SelectRead);
+            }
+            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
+            {
+                return true;
+            }
+        }
+    }
+
     public override bool CanRead => true;
 
     public override bool CanWrite => true;
@@ -74,13 +109,33 @@ internal sealed class DeadlineStream : Stream
     public override int ReadTimeout
     {
         get => _readTimeout;
-        set => _socket.ReceiveTimeout = _readTimeout = value;
+        set => _socket.ReceiveTimeout = _socketReadTimeout = _readTimeout = value;
     }
 
     public override int WriteTimeout
     {
         get => _writeTimeout;
         set => _socket.SendTimeout = _writeTimeout = value;
+    }
+
+    /// <summary>Sets when every read, however many the layer above makes (TLS reads until it
+    /// has a whole record), must have ended: a line is bounded end to end, not per read.</summary>
+    public void ReadBy(TimeSpan left) =>
+        _readDeadline = Stopwatch.GetTimestamp() + Math.Max(1, (long)(left.TotalSeconds * Stopwatch.Frequency));
+
+    /// <summary>Reads are bounded by <see cref="ReadTimeout"/> alone again.</summary>
+    public void NoReadDeadline()
+    {
+        _readDeadline = 0;
+        SetSocketReadTimeout(_readTimeout);
+    }
+
+    private void SetSocketReadTimeout(int ms)
+    {
+        if (_socketReadTimeout != ms)
+        {
+            _socket.ReceiveTimeout = _socketReadTimeout = ms;
+        }
     }
 
     public override long Length => throw new NotSupportedException();
@@ -102,6 +157,17 @@ internal sealed class DeadlineStream : Stream
         int read;
         try
         {
+            if (_readDeadline != 0)
+            {
+                var left = (_readDeadline - Stopwatch.GetTimestamp()) * 1000.0 / Stopwatch.Frequency;
+                if (left < 1)
+                {
+                    throw new SocketException((int)SocketError.TimedOut);
+                }
+
+                SetSocketReadTimeout((int)Math.Min(_readTimeout, Math.Ceiling(left)));
+            }
+
             read = _socket.Receive(buffer, offset, count, SocketFlags.None);
         }
         catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
@@ -175,7 +241,9 @@ internal sealed class DeadlineStream : Stream
         {
             Volatile.Write(ref _timedOut, 1);
             var message = receiving
-                ? $"The server sent nothing for {_readTimeout / 1000.0:0.###} s."
+                ? _readDeadline != 0
+                    ? $"The server took longer than {_readTimeout / 1000.0:0.###} s to send one line."
+                    : $"The server sent nothing for {_readTimeout / 1000.0:0.###} s."
                 : $"The server took in nothing for {_writeTimeout / 1000.0:0.###} s.";
             return new IOException(message, new TimeoutException(message, ex));
         }

@@ -40,6 +40,11 @@ internal sealed class ProtocolTap : IProtocolLogger
         }
     }
 
+    /// <summary>Set by a client that logs message data itself (<see cref="LogData"/>): a DATA
+    /// command then does not turn what follows into data, since pipelined replies arrive in
+    /// between.</summary>
+    public bool ExplicitData { get; init; }
+
     /// <summary>The verb of the last command line the client sent (e.g. "RCPT"), or null.</summary>
     public string? LastCommand { get; private set; }
 
@@ -120,6 +125,30 @@ internal sealed class ProtocolTap : IProtocolLogger
         }
     }
 
+    /// <summary>Logs message data the client sends (with <see cref="ExplicitData"/>): recorded,
+    /// or counted for the one summary line that <see cref="EndData"/> writes.</summary>
+    public void LogData(byte[] buffer, int offset, int count)
+    {
+        if (_recordMessageData)
+        {
+            _transcript?.LogClient(buffer, offset, count);
+        }
+        else
+        {
+            _dataBytes += count;
+        }
+    }
+
+    /// <summary>The message data is complete: its summary line, followed by the "." line when
+    /// <paramref name="dotLine"/> (DATA; a BDAT chunk has none).</summary>
+    public void EndData(bool dotLine)
+    {
+        if (!_recordMessageData)
+        {
+            WriteDataSummary(dotLine ? "" : null);
+        }
+    }
+
     public void LogServer(byte[] buffer, int offset, int count)
     {
         if (_awaitingDataReply && count > 0)
@@ -172,11 +201,15 @@ internal sealed class ProtocolTap : IProtocolLogger
         }
     }
 
-    private void WriteDataSummary(string state)
+    /// <summary><paramref name="state"/>: "" for data ended by the "." line, null for a chunk
+    /// complete by its length, else what went wrong (", incomplete").</summary>
+    private void WriteDataSummary(string? state)
     {
-        var note = Encoding.ASCII.GetBytes(state.Length == 0
-            ? $"[{_dataBytes} bytes of message data]\r\n.\r\n"
-            : $"[{_dataBytes} bytes of message data{state}]\r\n");
+        var note = Encoding.ASCII.GetBytes(state == null
+            ? $"[{_dataBytes} bytes of message data]\r\n"
+            : state.Length == 0
+                ? $"[{_dataBytes} bytes of message data]\r\n.\r\n"
+                : $"[{_dataBytes} bytes of message data{state}]\r\n");
         _transcript?.LogClient(note, 0, note.Length);
         _dataBytes = 0;
     }
@@ -200,7 +233,7 @@ internal sealed class ProtocolTap : IProtocolLogger
             }
         }
 
-        if (LastCommand == "DATA")
+        if (LastCommand == "DATA" && !ExplicitData)
         {
             // Everything the client writes from now on is message content until CRLF.CRLF,
             // unless the server refuses DATA.

@@ -13,14 +13,14 @@ public class ConnectorTests
 {
     private const string Advice = "-TlsMode Implicit";
 
-    private static MailOperationException ConnectFails(LoopbackServer server, TimeSpan timeout, Action<Connector, ProtocolTap>? meanwhile = null)
+    private static MailOperationException ConnectFails(LoopbackServer server, TimeSpan timeout, Action<Connector, SmtpWire>? meanwhile = null)
     {
         var settings = new ConnectionSettings { Host = "127.0.0.1", Port = server.Port, TlsMode = TlsMode.Auto, Timeout = timeout };
         var tap = new ProtocolTap(null);
-        using var client = new EngineSmtpClient(tap);
-        var connector = new Connector(client, settings, tap, SmtpSender.ImplicitTlsPort);
+        using var wire = new SmtpWire(settings, tap, Connector.Validator(settings));
+        var connector = new Connector(wire, settings, tap, SmtpSender.ImplicitTlsPort);
         var connect = Task.Factory.StartNew(() => connector.Connect(CancellationToken.None), TaskCreationOptions.LongRunning);
-        meanwhile?.Invoke(connector, tap);
+        meanwhile?.Invoke(connector, wire);
         try
         {
             Assert.True(connect.Wait(TimeSpan.FromSeconds(10)), "the connection phase did not end");
@@ -80,9 +80,9 @@ public class ConnectorTests
     [Fact]
     public void AStallFoundDuringTheConnectionPhaseIsAConnectTimeoutAtOnce()
     {
-        // A greeting that trickles in: the stall watchdog aborts the connection (as SmtpSender's
-        // does, once part of a line is in) long before the phase's own deadline; the error is
-        // the one the deadline gives.
+        // A greeting that trickles in, and the connection aborted meanwhile (as the caller's
+        // Ctrl+C or a watchdog would) long before the phase's own deadline: the error is the one
+        // the deadline gives.
         using var server = new LoopbackServer((peer, stop) =>
         {
             peer.Send(Encoding.ASCII.GetBytes("2"));
@@ -90,9 +90,9 @@ public class ConnectorTests
         });
         var watch = Stopwatch.StartNew();
 
-        var error = ConnectFails(server, TimeSpan.FromSeconds(30), (connector, tap) =>
+        var error = ConnectFails(server, TimeSpan.FromSeconds(30), (connector, wire) =>
         {
-            while (tap.PartialLineAge == TimeSpan.Zero && watch.Elapsed < TimeSpan.FromSeconds(10))
+            while (wire.BytesRead == 0 && watch.Elapsed < TimeSpan.FromSeconds(10))
             {
                 Thread.Sleep(10);
             }

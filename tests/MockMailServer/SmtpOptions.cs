@@ -15,6 +15,9 @@ public sealed class SmtpOptions
     /// <summary>Advertise PIPELINING.</summary>
     public bool Pipelining { get; set; } = true;
 
+    /// <summary>Advertise CHUNKING (RFC 3030) and accept BDAT. Off by default: the fault rules for DATA then apply as written.</summary>
+    public bool Chunking { get; set; }
+
     /// <summary>Advertised as SIZE n and enforced (MAIL SIZE= and message data); 0 = no SIZE line, no limit.</summary>
     public long MaxSize { get; set; } = 52428800;
 
@@ -56,6 +59,11 @@ public sealed class SmtpOptions
     /// <summary>STARTTLS is advertised, but the command answers 454 4.7.0 TLS not available.</summary>
     public bool StartTlsFails { get; set; }
 
+    /// <summary>A refused BDAT LAST (no accepted recipient) leaves the transaction open, sender
+    /// and all, until RSET: RFC 3030 does not say that it ends, and a server may answer the next
+    /// MAIL with 503 (as Postfix does after a refused DATA).</summary>
+    public bool KeepTransactionAfterFailedBdat { get; set; }
+
     /// <summary>Idle timeout per connection (421 4.4.2 then close); 0 = none. Default 120.</summary>
     public int IdleTimeoutSeconds { get; set; } = 120;
 
@@ -69,6 +77,7 @@ public sealed class SmtpOptions
     internal void CopyFrom(SmtpOptions other)
     {
         Pipelining = other.Pipelining;
+        Chunking = other.Chunking;
         MaxSize = other.MaxSize;
         EightBitMime = other.EightBitMime;
         SmtpUtf8 = other.SmtpUtf8;
@@ -81,5 +90,6 @@ public sealed class SmtpOptions
         ServerName = other.ServerName;
         StartTlsFails = other.StartTlsFails;
         IdleTimeoutSeconds = other.IdleTimeoutSeconds;
+        KeepTransactionAfterFailedBdat = other.KeepTransactionAfterFailedBdat;
     }
 }

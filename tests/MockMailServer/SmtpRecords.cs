@@ -16,6 +16,10 @@ public sealed class SmtpSessionRecord : SessionRecord
     /// <summary>Argument of the last EHLO/HELO.</summary>
     public string? EhloName { get; internal set; }
 
+    /// <summary>Commands that arrived while an earlier reply was still owed, on a connection
+    /// where PIPELINING was not offered (a strict server would refuse them).</summary>
+    public int UnallowedPipelining { get; internal set; }
+
     /// <summary>Authenticated user (reset by STARTTLS, as RFC 3207 requires).</summary>
     public string? AuthUser { get; internal set; }
 

@@ -23,6 +23,8 @@ internal sealed class SmtpSession : SessionBase
     private SmtpTransactionRecord? _tx;
     private bool _txUtf8;
     private Pending _pending;
+    private MemoryStream? _bdat; // the chunks of the current BDAT transaction so far
+    private readonly byte[] _chunkBuffer = new byte[16384];
 
     internal SmtpSession(MockServer server, Socket socket, SmtpSessionRecord record, bool implicitTls, int generation, CancellationToken stopToken)
         : base(server, socket, record, implicitTls, generation, stopToken)
@@ -96,6 +98,13 @@ internal sealed class SmtpSession : SessionBase
         string verb = (space < 0 ? trimmed : trimmed.Substring(0, space)).ToUpperInvariant();
         string arg = space < 0 ? string.Empty : trimmed.Substring(space + 1).Trim();
 
+        // Without PIPELINING a client must wait for each reply: input already waiting behind a
+        // command (other than BDAT, whose data follows it) was sent ahead.
+        if (!_opts.Pipelining && verb != "BDAT" && _io.HasBufferedInput)
+        {
+            _rec.UnallowedPipelining++;
+        }
+
         var rule = _server.MatchRule(verb, arg);
         if (!ApplyRule(rule, verb == "DATA", out var overrideReply, out var closeAfter, out var midDataBytes))
         {
@@ -157,11 +166,15 @@ internal sealed class SmtpSession : SessionBase
             case "DATA":
                 DoData(overrideReply);
                 break;
+            case "BDAT":
+                DoBdat(arg, overrideReply);
+                break;
             case "RSET":
                 Send(overrideReply ?? R(250, "2.0.0", "Ok"));
                 if (Is2xx(overrideReply ?? "2"))
                 {
                     _tx = null;
+                    _bdat = null;
                 }
 
                 break;
@@ -221,6 +234,7 @@ internal sealed class SmtpSession : SessionBase
         var lines = new List<string> { _opts.ServerName + " Hello " + arg };
         lines.AddRange(Enabled(
             (_opts.Pipelining, "PIPELINING"),
+            (_opts.Chunking, "CHUNKING"),
             (_opts.MaxSize > 0, "SIZE " + _opts.MaxSize.ToString(CultureInfo.InvariantCulture)),
             (_opts.EightBitMime, "8BITMIME"),
             (_opts.SmtpUtf8, "SMTPUTF8"),
@@ -715,7 +729,13 @@ internal sealed class SmtpSession : SessionBase
             pendingTerminator = crlf ? CrLf : Lf;
         }
 
-        byte[] data = body.ToArray();
+        FinishData(tx, body.ToArray(), tooLong);
+    }
+
+    /// <summary>The end of a message's data (the "." of DATA, or BDAT LAST): the DOT rules
+    /// apply, then the final reply.</summary>
+    private void FinishData(SmtpTransactionRecord tx, byte[] data, bool tooLong)
+    {
         tx.SetData(data);
 
         var rule = _server.MatchRule("DOT", tx.DataText ?? string.Empty);
@@ -761,6 +781,59 @@ internal sealed class SmtpSession : SessionBase
         {
             CloseGraceful(byServer: true);
         }
+    }
+
+    /// <summary>BDAT n [LAST] (RFC 3030): exactly n octets of data follow the command, whatever
+    /// the reply; LAST ends the transaction, successful or not.</summary>
+    private void DoBdat(string arg, string? overrideReply)
+    {
+        var parts = arg.Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries);
+        if (!_opts.Chunking || parts.Length == 0 || parts.Length > 2 || !long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out long size) ||
+            (parts.Length == 2 && !parts[1].Equals("LAST", StringComparison.OrdinalIgnoreCase)))
+        {
+            Send(overrideReply ?? R(501, "5.5.4", "Syntax: BDAT size [LAST]"));
+            return;
+        }
+
+        bool last = parts.Length == 2;
+        var tx = _tx;
+        bool accepted = overrideReply == null && tx != null && tx.HasAcceptedRecipient();
+        Stream sink = accepted ? (_bdat ??= new MemoryStream()) : Stream.Null;
+        for (long left = size; left > 0;)
+        {
+            int n = _io.ReadRaw(_chunkBuffer, 0, (int)Math.Min(_chunkBuffer.Length, left));
+            if (n == 0)
+            {
+                _closed = true;
+                return;
+            }
+
+            sink.Write(_chunkBuffer, 0, n);
+            left -= n;
+        }
+
+        if (!accepted)
+        {
+            Send(overrideReply ?? (tx == null ? R(503, "5.5.1", "Need MAIL command") : R(554, "5.5.1", "No valid recipients")));
+            if (last && !(_opts.KeepTransactionAfterFailedBdat && tx != null))
+            {
+                _tx = null;
+                _bdat = null;
+            }
+
+            return;
+        }
+
+        if (!last)
+        {
+            Send(R(250, "2.0.0", size.ToString(CultureInfo.InvariantCulture) + " octets received"));
+            return;
+        }
+
+        var data = _bdat!.ToArray();
+        _bdat = null;
+        _tx = null;
+        FinishData(tx!, data, tooLong: false);
     }
 
     /// <summary>CloseMidData: read up to <paramref name="count"/> content bytes (stopping early at the

@@ -4,19 +4,39 @@ using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Threading;
-using MailKit;
-using MailKit.Net.Smtp;
 using MimeKit;
-using MimeKit.IO;
 
 namespace MailProtocols.Engine.Smtp;
 
+/// <summary>What became of one submitted message: its result, or the error that ended it.</summary>
+public sealed class SmtpOutcome
+{
+    internal SmtpOutcome(object? tag, SmtpSendResult? result, MailOperationException? error)
+    {
+        Tag = tag;
+        Result = result;
+        Error = error;
+    }
+
+    /// <summary>What the caller gave with the message (e.g. its input row).</summary>
+    public object? Tag { get; }
+
+    public SmtpSendResult? Result { get; }
+
+    public MailOperationException? Error { get; }
+}
+
 /// <summary>
 /// Sends messages over one SMTP connection, opened on first use and reopened when the server
-/// closes it between messages. Transient failures are retried with exponential backoff, but
-/// only while the end of the message data has not gone out: after that, a lost or late reply
-/// means "delivery unknown", reported for that message and never retried, so no message is ever
-/// sent twice; the next message goes on a new connection.
+/// closes it between messages, with as few waits as the server allows: with PIPELINING and
+/// CHUNKING each message is one write (MAIL, RCPT, BDAT LAST and the data) and the replies of
+/// earlier messages are read while later ones go out; with PIPELINING alone, one wait per message
+/// (for the 354 that DATA must get before the data, RFC 2920); without it, one command at a
+/// time. Outcomes come back in the order the messages were submitted.
+/// Transient failures are retried with exponential backoff, but only while the end of the message
+/// data has not gone out: after that, a lost or late reply means "delivery unknown", reported for
+/// that message and never retried, so no message is ever sent twice; the next message goes on a
+/// new connection.
 /// </summary>
 public sealed class SmtpSender : IDisposable
 {
@@ -28,15 +48,25 @@ public sealed class SmtpSender : IDisposable
     /// <summary>The longest wait between two attempts, unless the retry interval itself is longer.</summary>
     public static readonly TimeSpan MaximumRetryWait = TimeSpan.FromSeconds(60);
 
+    // Messages whose replies may be outstanding at once: their replies (a few lines each) must
+    // fit in the socket buffers, or the server would stop reading while the client still writes.
+    private const int Window = 32;
+
+    // Replies outstanding at once, whatever the messages: a message with thousands of
+    // recipients must not write them all before reading (RFC 2920 3.2: keep within the window).
+    private const int MaxRepliesOutstanding = 100;
+
     private readonly ConnectionSettings _settings;
     private readonly Action<string> _verbose;
     private readonly CancellationToken _token;
     private readonly ProtocolTap _tap;
-    private readonly EngineSmtpClient _client;
+    private readonly SmtpWire _wire;
     private readonly Connector _connector;
-    private readonly Timer _watchdog;
-    private long _connectStarted; // Stopwatch timestamp at which the current connection was begun
-    private volatile bool _stalled;
+    private readonly List<Transaction> _order = new(); // submitted, outcome not yet handed out
+    private readonly Queue<Expected> _expected = new(); // replies outstanding, in the order they will come
+    private readonly List<Transaction> _retries = new();
+    private bool _connected;
+    private bool _needsReset; // a transaction failed on this connection: RSET before the next MAIL
 
     public SmtpSender(ConnectionSettings settings, Action<string>? verbose, CancellationToken token)
     {
@@ -46,30 +76,20 @@ public sealed class SmtpSender : IDisposable
         }
 
         _settings = settings;
-
         _verbose = verbose ?? (_ => { });
         _token = token;
-        _tap = new ProtocolTap(settings.TranscriptPath, settings.TranscriptIncludesMessageData);
-        _client = new EngineSmtpClient(_tap);
-        _connector = new Connector(_client, settings, _tap, ImplicitTlsPort);
-
-        // The connection's stream bounds each read, so a server that trickles a reply a byte at
-        // a time could hold a command for ever: a reply line that takes longer than the timeout
-        // to arrive ends the connection as timed out.
-        _watchdog = new Timer(_ => CheckForStall(), null, 250, 250);
+        _tap = new ProtocolTap(settings.TranscriptPath, settings.TranscriptIncludesMessageData) { ExplicitData = true };
+        _wire = new SmtpWire(settings, _tap, Connector.Validator(settings));
+        _connector = new Connector(_wire, settings, _tap, ImplicitTlsPort);
     }
 
-    private void CheckForStall()
+    private enum Step
     {
-        var age = _tap.PartialLineAge;
-        var sinceConnect = TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - Interlocked.Read(ref _connectStarted)) / (double)Stopwatch.Frequency);
-
-        // A line left unfinished by an earlier connection is older than this one: it does not count.
-        if (!_stalled && age > _settings.Timeout && age < sinceConnect)
-        {
-            _stalled = true;
-            _connector.Abort($"The server took longer than {_settings.Timeout.TotalSeconds:0.###} s to send one reply line.");
-        }
+        Reset,
+        Mail,
+        Rcpt,
+        Data,
+        Final,
     }
 
     /// <summary>The wait before retry number <paramref name="attempt"/> (1 = the first): the
@@ -95,178 +115,616 @@ public sealed class SmtpSender : IDisposable
     /// <see cref="MaximumRetryWait"/> (see <see cref="RetryDelay"/>).</summary>
     public TimeSpan RetryInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>True once a message failed in a way that ends the session (e.g. a timeout): the
+    /// caller should take no more work.</summary>
+    public bool SessionFailed { get; private set; }
+
+    /// <summary>True while messages are submitted whose outcome has not been handed out.</summary>
+    public bool HasPending => _order.Count > 0;
+
     /// <summary>Checks a message (addresses, files, headers) without connecting and says what
     /// would be sent. Throws the same errors <see cref="Send"/> would before connecting.</summary>
     public static string Describe(OutgoingMessage message)
     {
-        using var composed = MessageComposer.Compose(message);
-        var attachments = message.Attachments.Count == 0 ? "" : $", {message.Attachments.Count} attachment(s)";
-        return $"message '{message.Subject}' from {composed.Sender.Address} to {string.Join(", ", composed.Recipients.Select(r => r.Address))}{attachments}";
+        using var prepared = Prepare(message);
+        return prepared.Description;
     }
+
+    /// <summary>Composes and checks a message without connecting; throws what is wrong with it.</summary>
+    public static PreparedMessage Prepare(OutgoingMessage message) => new(message, MessageComposer.Compose(message));
 
     /// <summary>Opens the connection (TLS, authentication) if it is not open.</summary>
     public void Connect()
     {
-        if (_client.IsConnected)
+        if (_connected)
         {
             return;
         }
 
         _token.ThrowIfCancellationRequested();
-        Interlocked.Exchange(ref _connectStarted, Stopwatch.GetTimestamp());
-        _stalled = false;
         _verbose($"Connecting to {_settings.Endpoint} ({_connector.SocketOptions}).");
-        _connector.Connect(_token);
-        _verbose($"Connected to {_settings.Endpoint}; TLS: {TlsProtocol}; extensions: {_client.Capabilities}.");
-        _connector.Authenticate(_token);
-        if (_client.IsAuthenticated)
+        try
+        {
+            _connector.Connect(_token);
+            _verbose($"Connected to {_settings.Endpoint}; TLS: {_wire.TlsProtocol}; extensions: {_connector.Extensions}.");
+            _connector.Authenticate(_token);
+        }
+        catch
+        {
+            // Half set up (e.g. authentication refused): nothing may go on this connection.
+            _wire.Close();
+            throw;
+        }
+
+        _connected = true;
+        _needsReset = false;
+        if (_connector.IsAuthenticated)
         {
             _verbose($"Authenticated as '{_settings.Credential!.UserName}'.");
         }
     }
 
-    private string TlsProtocol => _client.IsSecure ? _client.SslProtocol.ToString() : "None";
-
-    /// <summary>Sends one message. Recipients the server refuses are listed in the result's
-    /// Rejected; if it refuses them all, or the message itself, this throws.</summary>
+    /// <summary>Sends one message and waits for its outcome. Recipients the server refuses are
+    /// listed in the result's Rejected; if it refuses them all, or the message itself, this throws.</summary>
     public SmtpSendResult Send(OutgoingMessage message)
     {
-        using var composed = MessageComposer.Compose(message);
-        var stopwatch = Stopwatch.StartNew();
-        var pending = composed.Recipients.ToList();
-        var accepted = new List<string>();
-        var rejected = new List<SmtpRejectedRecipient>();
-        var response = "";
-        var progress = new ByteCounter();
-        var attempt = 0;
-
-        while (pending.Count > 0)
-        {
-            attempt++;
-            var retriesLeft = attempt <= MaximumRetryCount;
-            try
-            {
-                // Before connecting: a connection lost while setting up must not count as this
-                // message's data having gone out because the previous message's had.
-                _tap.BeginTransaction();
-                Connect();
-                CheckInternational(composed);
-                CheckSize(composed);
-                _client.BeginTransaction();
-                _client.Notify = ToNotify(message.DeliveryNotification);
-                _verbose($"Sending {composed.Mime.MessageId} to {pending.Count} recipient(s), attempt {attempt}.");
-                response = _client.Send(FormatOptions.Default, composed.Mime, composed.Sender, pending, _token, progress);
-
-                accepted.AddRange(_client.AcceptedRecipients.Select(m => m.Address));
-                pending = CollectRefusals(rejected, retriesLeft);
-            }
-            catch (SmtpCommandException ex) when (!_token.IsCancellationRequested)
-            {
-                var status = (int)ex.StatusCode;
-                var transient = status >= 400 && status < 500;
-                if (ex.ErrorCode == SmtpErrorCode.MessageNotAccepted && _client.RejectedRecipients.Count == pending.Count && pending.Count > 0)
-                {
-                    // No recipient was accepted: retry those refused for now, give up on the rest.
-                    pending = CollectRefusals(rejected, retriesLeft);
-                    if (pending.Count == 0)
-                    {
-                        break;
-                    }
-                }
-                else if (!transient || !retriesLeft)
-                {
-                    throw MessageRefused(ex, composed, transient);
-                }
-            }
-            catch (Exception ex) when (!_token.IsCancellationRequested && IsConnectionLoss(ex))
-            {
-                var stage = _tap.LastCommand == null ? "" : $" after {_tap.LastCommand}";
-                if (_tap.DataTerminatorSent)
-                {
-                    throw DeliveryUnknown(composed, ex);
-                }
-
-                if (ConnectErrors.IsTimeout(ex) || !retriesLeft)
-                {
-                    var what = $"while sending {composed.Mime.MessageId}{stage}; the message was not delivered";
-                    var error = _stalled ? Stalled(ex, what) : ConnectErrors.Lost(_settings, ex, what);
-
-                    // A server that does not answer in time would make every later message wait
-                    // as long again: the session failed, and the command takes no more work.
-                    throw error.ErrorId == "Timeout" ? ConnectErrors.AsSessionFailure(error) : error;
-                }
-
-                _verbose($"Connection lost{stage} before the message was complete ({ex.Message}); the server discards such a message.");
-            }
-            catch (Exception) when (_token.IsCancellationRequested)
-            {
-                throw new OperationCanceledException(_token);
-            }
-
-            if (pending.Count > 0)
-            {
-                var wait = RetryDelay(RetryInterval, attempt);
-                _verbose($"Retrying in {wait.TotalSeconds:0.###} s ({attempt} of {MaximumRetryCount} retries).");
-                _tap.Note($"retry {attempt} in {wait.TotalSeconds:0.###} s");
-                if (_token.WaitHandle.WaitOne(wait))
-                {
-                    throw new OperationCanceledException(_token);
-                }
-            }
-        }
-
-        if (accepted.Count == 0)
-        {
-            var first = rejected.FirstOrDefault();
-            throw new MailOperationException("AllRecipientsRejected", MailErrorKind.InvalidOperation,
-                string.Join(", ", rejected.Select(r => r.Address)),
-                $"The server {_settings.Endpoint} refused every recipient, so the message was not sent" +
-                (first == null ? "." : $" (first reply: {first.StatusCode} {first.Response})."));
-        }
-
-        return new SmtpSendResult
-        {
-            MessageId = composed.Mime.MessageId ?? "",
-            From = composed.Sender.Address,
-            Subject = message.Subject,
-            Accepted = new TextList<string>(accepted),
-            Rejected = new TextList<SmtpRejectedRecipient>(rejected),
-            SmtpServer = _settings.Host,
-            Port = _settings.Port,
-            TlsProtocol = TlsProtocol,
-            CertificateValidated = _client.IsSecure && _connector.CertificateValidated,
-            CertificateProblem = _client.IsSecure ? _connector.CertificateProblem : null,
-            ServerResponse = response,
-            Attempts = attempt,
-            Size = progress.Bytes,
-            Elapsed = stopwatch.Elapsed,
-        };
+        var outcomes = Submit(message, null).Concat(Drain()).ToList();
+        var last = outcomes[outcomes.Count - 1];
+        return last.Result ?? throw last.Error!;
     }
 
-    /// <summary>Ends the session politely with QUIT.</summary>
+    /// <summary>Sends a message without waiting for its outcome where the server allows that;
+    /// returns the outcomes known so far, in the order the messages were submitted. Errors about
+    /// the message itself (an address, a file) are thrown before anything is sent.</summary>
+    public IReadOnlyList<SmtpOutcome> Submit(OutgoingMessage message, object? tag) => Submit(Prepare(message), tag);
+
+    /// <inheritdoc cref="Submit(OutgoingMessage, object?)"/>
+    public IReadOnlyList<SmtpOutcome> Submit(PreparedMessage message, object? tag)
+    {
+        if (message.Taken)
+        {
+            throw new InvalidOperationException("The message was submitted already.");
+        }
+
+        message.Taken = true;
+
+        // Replies that came while the caller was away are read first, so that a connection the
+        // server closed since (it was idle) is seen as such before anything is written to it.
+        while (_expected.Count > 0 && _wire.ReplyWaiting)
+        {
+            ReadNext();
+        }
+
+        var t = new Transaction(message.Input, message.Composed, tag);
+        _order.Add(t);
+        Issue(t);
+        Pump(Window);
+        return TakeOutcomes();
+    }
+
+    /// <summary>Waits for every outstanding reply; returns the remaining outcomes in order.</summary>
+    public IReadOnlyList<SmtpOutcome> Drain()
+    {
+        Pump(0);
+        return TakeOutcomes();
+    }
+
+    /// <summary>Ends the session politely with QUIT, after every outstanding reply.</summary>
     public void Quit()
     {
-        if (!_client.IsConnected)
+        if (!_connected)
         {
             return;
         }
 
         try
         {
-            _client.Disconnect(true, _token);
+            _wire.Send("QUIT", -1, _token);
+            _wire.ReadReply(_token);
         }
         catch (Exception ex) when (!_token.IsCancellationRequested && IsConnectionLoss(ex))
         {
             // Every message already has its own final reply; a QUIT that goes unanswered changes nothing.
             _verbose($"The server did not answer QUIT cleanly: {ex.Message}");
         }
+        catch (Exception) when (_token.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(_token);
+        }
+        finally
+        {
+            Disconnect();
+        }
     }
 
     public void Dispose()
     {
-        _watchdog.Dispose();
-        _client.Dispose();
+        foreach (var t in _order)
+        {
+            t.Dispose();
+        }
+
+        _wire.Dispose();
         _tap.Dispose();
+    }
+
+    private IReadOnlyList<SmtpOutcome> TakeOutcomes()
+    {
+        var done = 0;
+        while (done < _order.Count && _order[done].Outcome != null)
+        {
+            done++;
+        }
+
+        if (done == 0)
+        {
+            return Array.Empty<SmtpOutcome>();
+        }
+
+        var outcomes = _order.Take(done).Select(t => t.Outcome!).ToList();
+        _order.RemoveRange(0, done);
+        return outcomes;
+    }
+
+    /// <summary>Reads replies until at most <paramref name="window"/> messages (0: none) wait for
+    /// theirs, sending again the messages that are due for a retry once nothing else is outstanding.</summary>
+    private void Pump(int window)
+    {
+        while (true)
+        {
+            // Replies that have come are read at once, so that outcomes come out soon after
+            // their messages even when rows arrive slowly.
+            while (_expected.Count > 0 && (window == 0 || Outstanding() > window || _retries.Count > 0 || _wire.ReplyWaiting))
+            {
+                ReadNext();
+            }
+
+            if (_retries.Count == 0)
+            {
+                return;
+            }
+
+            var retry = _retries[0];
+            _retries.RemoveAt(0);
+            if (retry.Requeued)
+            {
+                Issue(retry);
+                continue;
+            }
+
+            var wait = RetryDelay(RetryInterval, retry.Attempt);
+            _verbose($"Retrying in {wait.TotalSeconds:0.###} s ({retry.Attempt} of {MaximumRetryCount} retries).");
+            _tap.Note($"retry {retry.Attempt} in {wait.TotalSeconds:0.###} s");
+            if (_token.WaitHandle.WaitOne(wait))
+            {
+                throw new OperationCanceledException(_token);
+            }
+
+            Issue(retry);
+        }
+    }
+
+    private int Outstanding() => _order.Count(t => t.InFlight);
+
+    /// <summary>Starts an attempt of the transaction: connects if needed, and writes what the
+    /// server allows before its next reply is needed.</summary>
+    private void Issue(Transaction t)
+    {
+        t.BeginAttempt();
+        t.InFlight = true;
+        try
+        {
+            if (_connected && _expected.Count == 0 && _wire.ClosedOrSpoke)
+            {
+                // Nothing is outstanding, yet the server closed the connection or said something
+                // (e.g. 421 after its idle timeout): a new connection, not a failed message.
+                _verbose($"The server closed the idle connection (or sent an unrequested reply); connecting again.");
+                _tap.Note("the server closed the idle connection");
+                Disconnect();
+            }
+
+            Connect();
+            var extensions = _connector.Extensions;
+            CheckInternational(t.Composed, extensions);
+            try
+            {
+                t.Data ??= Serialize(t.Composed, extensions);
+            }
+            catch (IOException ex)
+            {
+                // Reading an attachment, not the connection: nothing was sent.
+                throw new MailOperationException("AttachmentNotReadable", MailErrorKind.InvalidArgument, t.Composed.Mime.MessageId ?? "",
+                    $"An attachment of the message {t.Composed.Mime.MessageId} could not be read: {ex.Message} Nothing was sent.", ex);
+            }
+            CheckSize(t, extensions);
+            _verbose($"Sending {t.Composed.Mime.MessageId} to {t.Pending.Count} recipient(s), attempt {t.Attempt}.");
+            var international = extensions.SmtpUtf8 && t.Composed.Recipients.Append(t.Composed.Sender).Any(m => m.IsInternational);
+            var pipelining = extensions.Pipelining;
+            var chunking = extensions.Chunking;
+
+            // RFC 3030 does not say that a refused BDAT LAST ends its transaction, and a server
+            // may keep it open (as Postfix does after a refused DATA): behind a BDAT LAST whose
+            // reply is still to come, RSET goes first, so that this MAIL cannot get 503 and this
+            // message's recipients cannot join that transaction. It costs a reply line, not a wait.
+            var behindBdat = chunking && _expected.Any(e => e.Step == Step.Final);
+            if (_needsReset || behindBdat)
+            {
+                _needsReset = false;
+                _wire.Send("RSET", -1, _token);
+                Expect(t, Step.Reset, null, pipelining);
+                if (!t.InFlight)
+                {
+                    return;
+                }
+            }
+
+            _wire.Send(MailCommand(t, extensions, international), -1, _token);
+            Expect(t, Step.Mail, null, pipelining);
+            if (!t.InFlight)
+            {
+                return;
+            }
+
+            if (!pipelining && t.MailReply != null)
+            {
+                Conclude(t);
+                return;
+            }
+
+            foreach (var recipient in t.Pending)
+            {
+                _wire.Send(RcptCommand(recipient, t.Input.DeliveryNotification, extensions, international), -1, _token);
+                Expect(t, Step.Rcpt, recipient, pipelining);
+                if (!t.InFlight)
+                {
+                    return;
+                }
+            }
+
+            if (!pipelining && !t.MayDeliver)
+            {
+                // One command at a time: no recipient was accepted, so no data goes.
+                Conclude(t);
+                return;
+            }
+
+            if (chunking)
+            {
+                // RFC 3030: BDAT, unlike DATA, may be followed by more commands without a wait,
+                // and its data goes at once; the server discards it if the transaction failed.
+                _wire.Send($"BDAT {t.Data.Length} LAST", -1, _token);
+
+                // The whole message is the last chunk: from its first byte on (which may go in
+                // a write of its own), the server may end up with all of it.
+                t.EndQueuedAt = _wire.WritesBegun;
+                _wire.SendData(t.Data, dotStuffed: false, _token);
+                _expected.Enqueue(new Expected(t, Step.Final, null));
+                _wire.Flush();
+                if (!pipelining)
+                {
+                    ReadNext();
+                }
+
+                return;
+            }
+
+            // RFC 2920: DATA ends a group; the data may go only after its 354.
+            _wire.Send("DATA", -1, _token);
+            _expected.Enqueue(new Expected(t, Step.Data, null));
+            _wire.Flush();
+            while (t.InFlight && !t.DataGo)
+            {
+                ReadNext();
+            }
+
+            if (t.InFlight && t.DataGo)
+            {
+                _wire.SendData(t.Data, dotStuffed: true, _token);
+                t.EndQueuedAt = _wire.WritesBegun;
+                _expected.Enqueue(new Expected(t, Step.Final, null));
+
+                // Out now, not with the next message: the next row may be long in coming.
+                _wire.Flush();
+                if (!pipelining)
+                {
+                    ReadNext();
+                }
+            }
+        }
+        catch (MailOperationException ex)
+        {
+            // Connecting failed, or the message cannot go to this server: nothing of it was sent.
+            t.InFlight = false;
+            Fail(t, ex);
+            if (!_connected)
+            {
+                // The messages waiting to go again on the new connection fail with it, rather
+                // than each waiting for a connection of its own.
+                foreach (var waiting in _retries)
+                {
+                    Fail(waiting, ex);
+                }
+
+                _retries.Clear();
+            }
+        }
+        catch (MessageSourceException ex) when (!_token.IsCancellationRequested)
+        {
+            t.InFlight = false;
+            Fail(t, new MailOperationException("MessageChanged", MailErrorKind.InvalidOperation, t.Composed.Mime.MessageId ?? "",
+                $"{ex.Message} The message {t.Composed.Mime.MessageId} was not delivered: the connection was dropped before " +
+                "its data was complete, so the server discards it.", ex));
+            DropBehind(t);
+        }
+        catch (Exception ex) when (!_token.IsCancellationRequested && IsConnectionLoss(ex))
+        {
+            ConnectionLost(ex, _expected.Count > 0 ? _expected.Peek().Transaction : t);
+        }
+        catch (Exception) when (_token.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(_token);
+        }
+    }
+
+    /// <summary>Drops the connection in the middle of <paramref name="t"/>'s data, after the
+    /// replies of the messages before it, which the server sends before it reads that data.</summary>
+    private void DropBehind(Transaction t)
+    {
+        while (_connected && _expected.Count > 0 && _expected.Peek().Transaction != t)
+        {
+            ReadNext();
+        }
+
+        var behind = _order.Where(o => o.InFlight).ToList();
+        _expected.Clear();
+        Disconnect();
+        foreach (var other in behind)
+        {
+            // Written after this message, so none of it can have been taken: it goes again.
+            other.InFlight = false;
+            other.Requeued = true;
+            _retries.Add(other);
+        }
+    }
+
+    /// <summary>Records that a reply is due; without PIPELINING, waits for it at once.</summary>
+    private void Expect(Transaction t, Step step, MailboxAddress? recipient, bool pipelining)
+    {
+        _expected.Enqueue(new Expected(t, step, recipient));
+        if (!pipelining)
+        {
+            _wire.Flush();
+            ReadNext();
+        }
+
+        while (t.InFlight && _expected.Count >= MaxRepliesOutstanding)
+        {
+            ReadNext();
+        }
+    }
+
+    /// <summary>Reads the next outstanding reply and applies it to its transaction.</summary>
+    private void ReadNext()
+    {
+        SmtpReply reply;
+        try
+        {
+            reply = _wire.ReadReply(_token);
+        }
+        catch (Exception ex) when (!_token.IsCancellationRequested && IsConnectionLoss(ex))
+        {
+            ConnectionLost(ex, _expected.Peek().Transaction);
+            return;
+        }
+        catch (Exception) when (_token.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(_token);
+        }
+
+        var (t, step, recipient) = _expected.Dequeue();
+        switch (step)
+        {
+            case Step.Reset:
+                break;
+            case Step.Mail:
+                t.MailReply = reply.IsPositive ? null : reply;
+                break;
+            case Step.Rcpt:
+                if (reply.IsPositive && t.MailReply == null)
+                {
+                    t.AttemptAccepted.Add(recipient!);
+                }
+                else
+                {
+                    t.AttemptRefused.Add((recipient!, reply));
+                }
+
+                break;
+            case Step.Data:
+                if (reply.Code == 354 && !t.MayDeliver)
+                {
+                    // A server that lets DATA through a failed transaction gets an empty message,
+                    // which it must refuse (RFC 2920 3.1).
+                    _wire.Send(".", -1, _token);
+                    _expected.Enqueue(new Expected(t, Step.Final, null));
+                    t.Ignored = true;
+                }
+                else if (reply.Code == 354)
+                {
+                    t.DataGo = true;
+                }
+                else
+                {
+                    t.FinalReply = reply;
+                    Conclude(t);
+                }
+
+                break;
+            case Step.Final:
+                if (!t.Ignored)
+                {
+                    t.FinalReply = reply;
+                }
+
+                Conclude(t);
+                break;
+        }
+    }
+
+    /// <summary>The connection broke (or timed out, or the server stopped speaking SMTP) with
+    /// replies outstanding: a message whose end of data may have gone out is DeliveryUnknown;
+    /// the others were not delivered, and are retried while retries are left. Only the
+    /// <paramref name="awaited"/> message, whose reply did not come, spends an attempt: those
+    /// behind it go again at once, on the new connection.</summary>
+    private void ConnectionLost(Exception ex, Transaction awaited)
+    {
+        var stage = _tap.LastCommand == null ? "" : $" after {_tap.LastCommand}";
+        var inFlight = _order.Where(t => t.InFlight).ToList();
+        _expected.Clear();
+        Disconnect();
+        foreach (var t in inFlight)
+        {
+            t.InFlight = false;
+            if (t.MailReply != null || (t.AttemptAccepted.Count == 0 && t.AttemptRefused.Count == t.Pending.Count))
+            {
+                // The sender or every recipient was refused: the server cannot have taken the
+                // message, whatever went out after; the replies decide, as if the connection held.
+                Conclude(t);
+                continue;
+            }
+
+            if (t.EndQueuedAt >= 0 && _wire.WritesBegun > t.EndQueuedAt)
+            {
+                Fail(t, DeliveryUnknown(t.Composed, ex));
+                continue;
+            }
+
+            if (t != awaited)
+            {
+                t.Requeued = true;
+                _retries.Add(t);
+                continue;
+            }
+
+            if (ConnectErrors.IsTimeout(ex) || t.Attempt > MaximumRetryCount)
+            {
+                var what = $"while sending {t.Composed.Mime.MessageId}{stage}; the message was not delivered";
+                var error = ex is LineTimeoutException ? Stalled(ex, what) : ConnectErrors.Lost(_settings, ex, what);
+
+                // A server that does not answer in time would make every later message wait
+                // as long again: the session failed, and the command takes no more work.
+                Fail(t, error.ErrorId == "Timeout" ? ConnectErrors.AsSessionFailure(error) : error);
+                continue;
+            }
+
+            _verbose($"Connection lost{stage} before the message was complete ({ex.Message}); the server discards such a message.");
+            _retries.Add(t);
+        }
+    }
+
+    /// <summary>The transaction's last reply of this attempt came: decides between done,
+    /// retry and error, as the replies say.</summary>
+    private void Conclude(Transaction t)
+    {
+        t.InFlight = false;
+        _needsReset |= t.FinalReply is not { IsPositive: true };
+        var retriesLeft = t.Attempt <= MaximumRetryCount;
+        if (t.MailReply is { } mail)
+        {
+            if (mail.IsTransient && retriesLeft)
+            {
+                _retries.Add(t);
+                return;
+            }
+
+            Fail(t, MessageRefused(mail, t.Composed, sender: true));
+            return;
+        }
+
+        if (t.AttemptAccepted.Count == 0)
+        {
+            // No recipient was accepted: retry those refused for now, give up on the rest.
+            t.Pending = CollectRefusals(t, retriesLeft);
+            if (t.Pending.Count > 0)
+            {
+                _retries.Add(t);
+            }
+            else
+            {
+                Finish(t);
+            }
+
+            return;
+        }
+
+        var final = t.FinalReply!.Value;
+        if (!final.IsPositive)
+        {
+            if (final.IsTransient && retriesLeft)
+            {
+                _retries.Add(t);
+                return;
+            }
+
+            Fail(t, MessageRefused(final, t.Composed, sender: false));
+            return;
+        }
+
+        t.Response = final.ToString();
+        t.Accepted.AddRange(t.AttemptAccepted.Select(m => m.Address));
+        t.Pending = CollectRefusals(t, retriesLeft);
+        if (t.Pending.Count > 0)
+        {
+            _retries.Add(t);
+            return;
+        }
+
+        Finish(t);
+    }
+
+    private void Finish(Transaction t)
+    {
+        if (t.Accepted.Count == 0)
+        {
+            var first = t.Rejected.FirstOrDefault();
+            Fail(t, new MailOperationException("AllRecipientsRejected", MailErrorKind.InvalidOperation,
+                string.Join(", ", t.Rejected.Select(r => r.Address)),
+                $"The server {_settings.Endpoint} refused every recipient, so the message was not sent" +
+                (first == null ? "." : $" (first reply: {first.StatusCode} {first.Response}).")));
+            return;
+        }
+
+        t.Outcome = new SmtpOutcome(t.Tag, new SmtpSendResult
+        {
+            MessageId = t.Composed.Mime.MessageId ?? "",
+            From = t.Composed.Sender.Address,
+            Subject = t.Input.Subject,
+            Accepted = new TextList<string>(t.Accepted),
+            Rejected = new TextList<SmtpRejectedRecipient>(t.Rejected),
+            SmtpServer = _settings.Host,
+            Port = _settings.Port,
+            TlsProtocol = _wire.TlsProtocol,
+            CertificateValidated = _wire.CertificateValidated,
+            CertificateProblem = _wire.CertificateProblem,
+            ServerResponse = t.Response,
+            Attempts = t.Attempt,
+            Size = t.Data?.Length ?? 0,
+            Elapsed = t.Stopwatch.Elapsed,
+        }, null);
+        t.Dispose();
+    }
+
+    private void Fail(Transaction t, MailOperationException error)
+    {
+        SessionFailed |= error.IsSessionFailure;
+        t.Outcome = new SmtpOutcome(t.Tag, null, error);
+        t.Dispose();
+    }
+
+    private void Disconnect()
+    {
+        _connected = false;
+        _wire.Close();
     }
 
     /// <summary>The end of the data went out, then the connection broke or its reply did not come
@@ -287,77 +745,84 @@ public sealed class SmtpSender : IDisposable
             $"The server {_settings.Endpoint} took longer than {_settings.Timeout.TotalSeconds:0.###} s to send one reply line {what}.", ex);
 
     private static bool IsConnectionLoss(Exception ex) =>
-        ex is IOException || ex is SmtpProtocolException || ex is ServiceNotConnectedException ||
-        ex is TimeoutException || ex is ObjectDisposedException || ex is System.Net.Sockets.SocketException;
+        ex is IOException || ex is SmtpProtocolViolation || ex is TimeoutException || ex is ObjectDisposedException ||
+        ex is System.Net.Sockets.SocketException;
 
-    /// <summary>Moves this attempt's refusals into <paramref name="rejected"/>, except transient
-    /// ones that can still be retried; returns those.</summary>
-    private List<MailboxAddress> CollectRefusals(List<SmtpRejectedRecipient> rejected, bool retriesLeft)
+    /// <summary>Moves this attempt's refusals into the rejected list, except transient ones that
+    /// can still be retried; returns those.</summary>
+    private static List<MailboxAddress> CollectRefusals(Transaction t, bool retriesLeft)
     {
         var retry = new List<MailboxAddress>();
-        foreach (var (mailbox, reply) in _client.RejectedRecipients)
+        foreach (var (mailbox, reply) in t.AttemptRefused)
         {
-            var status = (int)reply.StatusCode;
-            if (retriesLeft && status >= 400 && status < 500)
+            if (retriesLeft && reply.IsTransient)
             {
                 retry.Add(mailbox);
             }
             else
             {
-                rejected.Add(new SmtpRejectedRecipient(mailbox.Address, status, reply.Response));
+                t.Rejected.Add(new SmtpRejectedRecipient(mailbox.Address, reply.Code, reply.Text));
             }
         }
 
         return retry;
     }
 
-    private MailOperationException MessageRefused(SmtpCommandException ex, ComposedMessage composed, bool transient)
+    private MailOperationException MessageRefused(SmtpReply reply, ComposedMessage composed, bool sender)
     {
         // 552 (RFC 5321: storage allocation exceeded; 5.3.4 "message too big") at MAIL FROM is about
         // the message's SIZE, not the sender.
-        var tooLarge = ex.StatusCode == SmtpStatusCode.ExceededStorageAllocation;
+        var tooLarge = reply.Code == 552;
         var (id, target) = tooLarge
             ? ("MessageTooLarge", composed.Mime.MessageId ?? "")
-            : ex.ErrorCode == SmtpErrorCode.SenderNotAccepted
+            : sender
                 ? ("SenderRejected", composed.Sender.Address)
                 : ("MessageRejected", composed.Mime.MessageId ?? "");
-        var kind = tooLarge ? MailErrorKind.LimitsExceeded : transient ? MailErrorKind.ResourceUnavailable : MailErrorKind.InvalidOperation;
-        var tail = transient ? $" It was still refused after {MaximumRetryCount} retries." : "";
+        var kind = tooLarge ? MailErrorKind.LimitsExceeded : reply.IsTransient ? MailErrorKind.ResourceUnavailable : MailErrorKind.InvalidOperation;
+        var tail = reply.IsTransient ? $" It was still refused after {MaximumRetryCount} retries." : "";
         return new MailOperationException(id, kind, target,
-            $"The server {_settings.Endpoint} refused the message: {(int)ex.StatusCode} {ex.Message}.{tail} Nothing was delivered.", ex);
+            $"The server {_settings.Endpoint} refused the message: {reply.Code} {reply.Text.Replace('\n', ' ')}.{tail} Nothing was delivered.");
+    }
+
+    /// <summary>The one serialization of the message, in the form this server takes: 8-bit
+    /// parts only where it offers 8BITMIME, UTF-8 headers only where it offers SMTPUTF8.</summary>
+    private MessageData Serialize(ComposedMessage composed, SmtpExtensions extensions)
+    {
+        var format = FormatOptions.Default.Clone();
+        format.NewLineFormat = NewLineFormat.Dos;
+        format.International = extensions.SmtpUtf8 && composed.Recipients.Append(composed.Sender).Any(m => m.IsInternational);
+        format.HiddenHeaders.Add(HeaderId.Bcc);
+        format.HiddenHeaders.Add(HeaderId.ResentBcc);
+        format.HiddenHeaders.Add(HeaderId.ContentLength);
+        composed.Mime.Prepare(extensions.EightBitMime ? EncodingConstraint.EightBit : EncodingConstraint.SevenBit, 998);
+        return MessageData.Serialize(composed.Mime, format, _token);
     }
 
     /// <summary>Refuses, before MAIL FROM, a message larger than the SIZE the server announced,
     /// saying both sizes.</summary>
-    private void CheckSize(ComposedMessage composed)
+    private void CheckSize(Transaction t, SmtpExtensions extensions)
     {
-        var limit = (long)_client.MaxSize;
-        if ((_client.Capabilities & SmtpCapabilities.Size) == 0 || limit == 0)
+        var limit = extensions.MaxSize;
+        if (!extensions.Size || limit == 0 || t.Data!.Length <= limit)
         {
             return;
         }
 
-        using var measure = new MeasuringStream();
-        composed.Mime.WriteTo(FormatOptions.Default, measure, _token);
-        if (measure.Length > limit)
-        {
-            throw new MailOperationException("MessageTooLarge", MailErrorKind.LimitsExceeded, composed.Mime.MessageId ?? "",
-                $"The message {composed.Mime.MessageId} is {measure.Length:N0} bytes, and {_settings.Endpoint} accepts at most {limit:N0} bytes " +
-                "(the SIZE it announces). Nothing was sent.");
-        }
+        throw new MailOperationException("MessageTooLarge", MailErrorKind.LimitsExceeded, t.Composed.Mime.MessageId ?? "",
+            $"The message {t.Composed.Mime.MessageId} is {t.Data.Length:N0} bytes, and {_settings.Endpoint} accepts at most {limit:N0} bytes " +
+            "(the SIZE it announces). Nothing was sent.");
     }
 
-    private void CheckInternational(ComposedMessage composed)
+    private void CheckInternational(ComposedMessage composed, SmtpExtensions extensions)
     {
-        if ((_client.Capabilities & SmtpCapabilities.UTF8) != 0)
+        if (extensions.SmtpUtf8)
         {
             return;
         }
 
         foreach (var mailbox in composed.Recipients.Append(composed.Sender))
         {
-            var local = mailbox.LocalPart;
-            if (local.Any(c => c > '\u007f'))
+            if (mailbox.LocalPart.Any(c => c > '\u007f'))
             {
                 throw new MailOperationException("SmtpUtf8NotSupported", MailErrorKind.InvalidArgument, mailbox.Address,
                     $"'{mailbox.Address}' has non-ASCII characters before the @, and {_settings.Endpoint} does not offer SMTPUTF8.");
@@ -365,43 +830,124 @@ public sealed class SmtpSender : IDisposable
         }
     }
 
-    private static DeliveryStatusNotification? ToNotify(DsnRequest request)
+    private static string MailCommand(Transaction t, SmtpExtensions extensions, bool international)
     {
-        if (request == DsnRequest.None)
+        var command = $"MAIL FROM:<{t.Composed.Sender.GetAddress(!international)}>";
+        if (extensions.Size)
         {
-            return null;
+            command += $" SIZE={t.Data!.Length}";
+        }
+
+        if (extensions.EightBitMime && t.Composed.Mime.BodyParts.OfType<MimePart>().Any(p => p.ContentTransferEncoding == ContentEncoding.EightBit))
+        {
+            command += " BODY=8BITMIME";
+        }
+
+        if (international)
+        {
+            command += " SMTPUTF8";
+        }
+
+        return command;
+    }
+
+    private static string RcptCommand(MailboxAddress recipient, DsnRequest request, SmtpExtensions extensions, bool international)
+    {
+        var command = $"RCPT TO:<{recipient.GetAddress(!international)}>";
+        if (request == DsnRequest.None || !extensions.Dsn)
+        {
+            return command;
         }
 
         if ((request & DsnRequest.Never) != 0)
         {
-            return DeliveryStatusNotification.Never;
+            return command + " NOTIFY=NEVER";
         }
 
-        DeliveryStatusNotification notify = 0;
+        var notify = new List<string>();
         if ((request & DsnRequest.OnSuccess) != 0)
         {
-            notify |= DeliveryStatusNotification.Success;
+            notify.Add("SUCCESS");
         }
 
         if ((request & DsnRequest.OnFailure) != 0)
         {
-            notify |= DeliveryStatusNotification.Failure;
+            notify.Add("FAILURE");
         }
 
         if ((request & DsnRequest.Delay) != 0)
         {
-            notify |= DeliveryStatusNotification.Delay;
+            notify.Add("DELAY");
         }
 
-        return notify;
+        return command + " NOTIFY=" + string.Join(",", notify);
     }
 
-    private sealed class ByteCounter : ITransferProgress
+    private readonly record struct Expected(Transaction Transaction, Step Step, MailboxAddress? Recipient);
+
+    /// <summary>One message on its way: the recipients still to try, what the server said in the
+    /// current attempt, and what has been settled so far.</summary>
+    private sealed class Transaction : IDisposable
     {
-        public long Bytes { get; private set; }
+        public Transaction(OutgoingMessage input, ComposedMessage composed, object? tag)
+        {
+            Input = input;
+            Composed = composed;
+            Tag = tag;
+            Pending = composed.Recipients.ToList();
+        }
 
-        public void Report(long bytesTransferred, long totalSize) => Bytes = bytesTransferred;
+        public OutgoingMessage Input { get; }
+        public ComposedMessage Composed { get; }
+        public object? Tag { get; }
+        public Stopwatch Stopwatch { get; } = Stopwatch.StartNew();
+        public MessageData? Data { get; set; }
+        public List<MailboxAddress> Pending { get; set; }
+        public List<string> Accepted { get; } = new();
+        public List<SmtpRejectedRecipient> Rejected { get; } = new();
+        public string Response { get; set; } = "";
+        public int Attempt { get; private set; }
+        public SmtpOutcome? Outcome { get; set; }
 
-        public void Report(long bytesTransferred) => Bytes = bytesTransferred;
+        // The current attempt.
+        public bool InFlight { get; set; }
+        public SmtpReply? MailReply { get; set; }
+        public List<MailboxAddress> AttemptAccepted { get; } = new();
+        public List<(MailboxAddress Mailbox, SmtpReply Reply)> AttemptRefused { get; } = new();
+        public bool DataGo { get; set; }
+        public bool Ignored { get; set; }
+        public SmtpReply? FinalReply { get; set; }
+
+        /// <summary>The wire's count of writes begun when the end of the data was queued; -1
+        /// before. A write begun after it may have carried the end to the server.</summary>
+        public long EndQueuedAt { get; set; } = -1;
+
+        /// <summary>The transaction can still deliver: the sender and a recipient were accepted.</summary>
+        public bool MayDeliver => MailReply == null && AttemptAccepted.Count > 0;
+
+        /// <summary>Sent again because another message's failure broke the connection: the
+        /// attempt does not count.</summary>
+        public bool Requeued { get; set; }
+
+        public void BeginAttempt()
+        {
+            Attempt += Requeued ? 0 : 1;
+            Requeued = false;
+            InFlight = false;
+            MailReply = null;
+            AttemptAccepted.Clear();
+            AttemptRefused.Clear();
+            DataGo = false;
+            Ignored = false;
+            FinalReply = null;
+            EndQueuedAt = -1;
+        }
+
+        public void Dispose()
+        {
+            Data?.Dispose();
+            Data = null;
+            Composed.Dispose();
+        }
     }
 }

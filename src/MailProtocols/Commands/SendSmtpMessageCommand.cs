@@ -126,6 +126,7 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
         {
             if (_sentPerRecord)
             {
+                DrainOutcomes();
                 WriteError(MixedInputError(input));
                 return;
             }
@@ -146,6 +147,11 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
 
         // Piped values of Attachments (a column, a property) belong to this message only.
         _sentPerRecord = true;
+        if (_sender?.SessionFailed == true)
+        {
+            DrainOutcomes();
+        }
+
         if (StoppedBy != null)
         {
             WriteError(NotDoneError("NotSent", InputObject, $"The message to {string.Join(", ", To)} was not sent"));
@@ -162,6 +168,7 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
             SendOne(_commandLineAttachments, _pipedFiles);
         }
 
+        DrainOutcomes();
         Guard(() => _sender?.Quit());
     }
 
@@ -242,10 +249,12 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
             return;
         }
 
+        PreparedMessage? prepared = null;
         try
         {
-            var description = SmtpSender.Describe(message);
-            if (!ShouldProcessOrStop($"{server}:{(Port == 0 ? "default port" : Port.ToString())}", $"Send {description}", To))
+            // Composed once: what -WhatIf describes is what is sent.
+            prepared = SmtpSender.Prepare(message);
+            if (!ShouldProcessOrStop($"{server}:{(Port == 0 ? "default port" : Port.ToString())}", $"Send {prepared.Description}", To))
             {
                 return;
             }
@@ -257,25 +266,98 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
                 return;
             }
 
-            var result = Guard(() => sender.Send(message));
-            if (result.CertificateProblem != null && !_warnedCertificate)
-            {
-                _warnedCertificate = true;
-                WriteWarning($"The certificate of {result.SmtpServer}:{result.Port} failed validation ({result.CertificateProblem}). " +
-                    "TLS was not required and no credentials were sent, so the message went encrypted to a server that was not verified " +
-                    "(opportunistic TLS). Add -UseSsl to require a verified server.");
-            }
-
-            WriteObject(result);
-            foreach (var rejected in result.Rejected)
-            {
-                WriteError(RecipientRejectedError(rejected, result));
-            }
+            // Outcomes come in the order of the rows, but may come a few rows later than their own.
+            EmitAll(Guard(() => sender.Submit(prepared, null)));
         }
         catch (MailOperationException ex)
         {
+            // An error about this row comes after the outcomes of the rows before it.
+            DrainOutcomes();
             ReportError(ex);
         }
+        finally
+        {
+            prepared?.Dispose();
+        }
+    }
+
+    /// <summary>Waits for the outcome of every message sent so far and writes them, in order.</summary>
+    private void DrainOutcomes()
+    {
+        if (_sender == null || !_sender.HasPending)
+        {
+            return;
+        }
+
+        EmitAll(Guard(() => _sender.Drain()));
+    }
+
+    /// <summary>Writes outcomes in input order. An error that will stop the command
+    /// (-ErrorAction Stop) is written last: the results of the messages already sent behind it
+    /// are read and written first, so that none is left delivered but unreported. That holds for
+    /// the error of a refused recipient too, which comes after its own message's result.</summary>
+    private void EmitAll(IReadOnlyList<SmtpOutcome> outcomes)
+    {
+        for (var i = 0; i < outcomes.Count; i++)
+        {
+            var outcome = outcomes[i];
+            if (outcome.Result != null)
+            {
+                WriteResult(outcome.Result);
+            }
+
+            var errors = outcome.Error != null || outcome.Result!.Rejected.Length > 0;
+            if (errors && ErrorStopsCommand())
+            {
+                var later = outcomes.Skip(i + 1).ToList();
+                if (_sender?.HasPending == true)
+                {
+                    later.AddRange(Guard(() => _sender.Drain()));
+                }
+
+                foreach (var result in later.Where(o => o.Result != null))
+                {
+                    WriteResult(result.Result!);
+                }
+
+                // The error below stops the command: the later outcomes were all written above.
+                outcomes = outcomes.Take(i + 1).ToList();
+            }
+
+            if (outcome.Error != null)
+            {
+                ReportError(outcome.Error);
+                continue;
+            }
+
+            foreach (var rejected in outcome.Result!.Rejected)
+            {
+                WriteError(RecipientRejectedError(rejected, outcome.Result));
+            }
+        }
+    }
+
+    /// <summary>True when writing an error ends the command (-ErrorAction Stop, or
+    /// $ErrorActionPreference = 'Stop').</summary>
+    private bool ErrorStopsCommand()
+    {
+        var preference = MyInvocation.BoundParameters.TryGetValue("ErrorAction", out var given)
+            ? given
+            : SessionState.PSVariable.GetValue("ErrorActionPreference");
+        return LanguagePrimitives.TryConvertTo(preference, out ActionPreference action) && action == ActionPreference.Stop;
+    }
+
+    private void WriteResult(SmtpSendResult result)
+    {
+        if (result.CertificateProblem != null && !_warnedCertificate)
+        {
+            _warnedCertificate = true;
+            WriteWarning($"The certificate of {result.SmtpServer}:{result.Port} failed validation ({result.CertificateProblem}). " +
+                "TLS was not required and no credentials were sent, so the message went encrypted to a server that was not verified " +
+                "(opportunistic TLS). Add -UseSsl to require a verified server.");
+        }
+
+        WriteObject(result);
     }
 
     /// <summary>A partial delivery: the exception carries the result, so that a catch block
@@ -429,6 +511,7 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
 
     private bool AttachmentError(string errorId, ErrorCategory category, string target, string problem, Exception? inner = null)
     {
+        DrainOutcomes();
         WriteError(new ErrorRecord(
             new MailOperationException(errorId, category == ErrorCategory.ObjectNotFound ? MailErrorKind.ObjectNotFound : MailErrorKind.InvalidArgument,
                 target, $"Cannot attach '{target}': {problem}. The message was not sent.", inner),
