@@ -39,9 +39,12 @@ public sealed class Pop3SaveOrderTests : IDisposable
 
         public RecordingFiles(Action<string> record) => _record = record;
 
+        /// <summary>Gives the failure a Create of that temporary file name throws, if any.</summary>
+        public Func<string, Exception?> FailCreate { get; init; } = _ => null;
+
         public bool Exists(string path) => MessageFiles.Instance.Exists(path);
 
-        public Stream Create(string temporaryPath) => new RecordingStream(MessageFiles.Instance.Create(temporaryPath), () => _record("write " + Path.GetFileName(temporaryPath)));
+        public Stream Create(string temporaryPath) => FailCreate(Path.GetFileName(temporaryPath)) is { } failure ? throw failure : new RecordingStream(MessageFiles.Instance.Create(temporaryPath), () => _record("write " + Path.GetFileName(temporaryPath)));
 
         public void MakeDurable(string folder, IReadOnlyList<(string Path, Stream File)> files)
         {
@@ -179,7 +182,9 @@ public sealed class Pop3SaveOrderTests : IDisposable
         }
     }
 
-    private void SaveAndDelete(int count)
+    private void SaveAndDelete(int count) => SaveAndDelete(count, new RecordingFiles(Record));
+
+    private void SaveAndDelete(int count, IMessageFiles files)
     {
         using var server = new LoopbackServer((peer, _) => Serve(peer, count));
         var settings = new ConnectionSettings
@@ -194,7 +199,7 @@ public sealed class Pop3SaveOrderTests : IDisposable
         using var session = new Pop3Session(settings, null, CancellationToken.None);
         session.Open();
         var request = new Pop3FetchRequest { Destination = _folder, Delete = true };
-        var outcomes = Pop3Fetcher.Fetch(session, request, settings.Endpoint, new RecordingFiles(Record)).ToList();
+        var outcomes = Pop3Fetcher.Fetch(session, request, settings.Endpoint, files).ToList();
         session.Quit();
         Assert.All(outcomes, o => Assert.Null(o.Error));
         Assert.Equal(count, outcomes.Count(o => o.Message != null));
@@ -225,5 +230,21 @@ public sealed class Pop3SaveOrderTests : IDisposable
         // Batched: far fewer folder flushes than messages.
         Assert.True(log.Count(e => e == "folder") <= Math.Max(1, count / 100), $"{log.Count(e => e == "folder")} folder flushes");
         Assert.Empty(Directory.GetFiles(_folder, "*.partial"));
+    }
+
+    public static TheoryData<Exception> CreateFailures => new() { new IOException("disk full"), new InvalidOperationException("not an I/O error") };
+
+    [Theory]
+    [MemberData(nameof(CreateFailures))]
+    public void AFileThatCannotBeCreatedIsSaveFailedNamingItsPathAndNothingIsDeleted(Exception failure)
+    {
+        var files = new RecordingFiles(Record) { FailCreate = name => name == "m2.eml.partial" ? failure : null };
+        var error = Assert.Throws<MailOperationException>(() => SaveAndDelete(3, files));
+        Assert.Equal("SaveFailed", error.ErrorId);
+        Assert.Equal(Path.Combine(_folder, "m2.eml"), error.Target);
+        Assert.Same(failure, error.InnerException);
+        Assert.DoesNotContain(_log, e => e.StartsWith("DELE", StringComparison.Ordinal));
+        Assert.Empty(Directory.GetFiles(_folder, "*.partial"));
+        Assert.False(File.Exists(Path.Combine(_folder, "m2.eml")));
     }
 }

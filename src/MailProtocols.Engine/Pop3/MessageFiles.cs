@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks;
 
@@ -79,7 +80,15 @@ internal sealed class MessageFiles : IMessageFiles
         // Elsewhere (Windows: FlushFileBuffers, macOS, older Linux) file by file, several at
         // once: the disk queues them together.
         var options = new ParallelOptions { MaxDegreeOfParallelism = ParallelFlushes };
-        Parallel.ForEach(files, options, f => ((FileStream)f.File).Flush(flushToDisk: true));
+        try
+        {
+            Parallel.ForEach(files, options, f => ((FileStream)f.File).Flush(flushToDisk: true));
+        }
+        catch (AggregateException ex)
+        {
+            // The first failure as itself, so that the caller sees the I/O error it handles.
+            ExceptionDispatchInfo.Capture(ex.Flatten().InnerExceptions[0]).Throw();
+        }
     }
 
     public void Rename(string temporaryPath, string path) => File.Move(temporaryPath, path);

@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -100,8 +99,7 @@ internal sealed class SaveBatch
         {
             if (saving.FirstOrDefault(i => i.WriteError != null) is { } failed)
             {
-                path = failed.Path;
-                ExceptionDispatchInfo.Capture(failed.WriteError!).Throw();
+                throw Pop3Fetcher.SaveFailed(failed.Path, failed.WriteError!);
             }
 
             if (saving.Count > 0)
@@ -178,8 +176,9 @@ internal sealed class SaveBatch
             file.Write(bytes, 0, bytes.Length);
             file.Flush();
         }
-        catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+        catch (Exception ex)
         {
+            // Any failure, not only I/O: a lost one would leave the item without its file.
             item.WriteError = ex;
         }
     }
