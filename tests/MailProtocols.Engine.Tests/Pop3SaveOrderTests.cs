@@ -44,9 +44,15 @@ public sealed class Pop3SaveOrderTests : IDisposable
 
         public bool Exists(string path) => MessageFiles.Instance.Exists(path);
 
+        public SaveFolder OpenFolder(string folder)
+        {
+            _record("open folder");
+            return MessageFiles.Instance.OpenFolder(folder);
+        }
+
         public Stream Create(string temporaryPath) => FailCreate(Path.GetFileName(temporaryPath)) is { } failure ? throw failure : new RecordingStream(MessageFiles.Instance.Create(temporaryPath), () => _record("write " + Path.GetFileName(temporaryPath)));
 
-        public void MakeDurable(string folder, IReadOnlyList<(string Path, Stream File)> files)
+        public void MakeDurable(SaveFolder folder, IReadOnlyList<(string Path, Stream File)> files)
         {
             foreach (var file in files)
             {
@@ -62,7 +68,7 @@ public sealed class Pop3SaveOrderTests : IDisposable
             MessageFiles.Instance.Rename(temporaryPath, path);
         }
 
-        public void MakeFolderDurable(string folder)
+        public void MakeFolderDurable(SaveFolder folder)
         {
             _record("folder");
             MessageFiles.Instance.MakeFolderDurable(folder);
@@ -220,6 +226,8 @@ public sealed class Pop3SaveOrderTests : IDisposable
             var folder = log.FindIndex(rename + 1, e => e == "folder");
             var dele = log.IndexOf($"DELE m{n}");
             Assert.True(write >= 0, $"m{n} was never written");
+            var opened = log.FindLastIndex(write, e => e == "open folder");
+            Assert.True(opened > log.FindLastIndex(write, e => e == "folder"), $"m{n}: written at {write} before its batch opened the folder");
             Assert.True(durable > write, $"m{n}: made durable at {durable}, written at {write}");
             Assert.True(rename > durable, $"m{n}: renamed at {rename}, made durable at {durable}");
             Assert.True(folder > rename, $"m{n}: the folder was not made durable after its rename at {rename}");

@@ -390,7 +390,8 @@ public static class Pop3Fetcher
     {
         try
         {
-            files.MakeFolderDurable(folder);
+            using var opened = files.OpenFolder(folder);
+            files.MakeFolderDurable(opened);
         }
         catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
         {

@@ -29,6 +29,7 @@ internal sealed class SaveBatch
     private readonly List<Item> _items = new();
     private long _bytes;
     private Item? _current;
+    private SaveFolder? _openFolder;
     private Task _writing = Task.CompletedTask;
     private long _unwritten;
 
@@ -49,6 +50,15 @@ internal sealed class SaveBatch
     {
         var path = Path.Combine(_folder, EmlFileName.FromUid(entry.Uid!));
         _current = new Item(entry, path);
+        try
+        {
+            _openFolder ??= _files.OpenFolder(_folder);
+        }
+        catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+        {
+            throw new DestinationWriteException(ex);
+        }
+
         copy.SetLength(0);
         return new TeeStream(this, _current, copy, MemoryCopyLimit);
     }
@@ -105,7 +115,7 @@ internal sealed class SaveBatch
             if (saving.Count > 0)
             {
                 path = saving[0].Path;
-                _files.MakeDurable(_folder, saving.Select(i => (i.TemporaryPath, i.File!)).ToList());
+                _files.MakeDurable(_openFolder!, saving.Select(i => (i.TemporaryPath, i.File!)).ToList());
                 foreach (var item in saving)
                 {
                     path = item.Path;
@@ -116,12 +126,16 @@ internal sealed class SaveBatch
                 }
 
                 path = saving[0].Path;
-                _files.MakeFolderDurable(_folder);
+                _files.MakeFolderDurable(_openFolder!);
             }
         }
         catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
         {
             throw Pop3Fetcher.SaveFailed(path!, ex);
+        }
+        finally
+        {
+            CloseFolder();
         }
 
         var outcomes = new List<Pop3FetchOutcome>(_items.Count);
@@ -164,6 +178,13 @@ internal sealed class SaveBatch
         }
 
         _items.Clear();
+        CloseFolder();
+    }
+
+    private void CloseFolder()
+    {
+        _openFolder?.Dispose();
+        _openFolder = null;
     }
 
     private void WriteInBackground(Item item, byte[] bytes)
