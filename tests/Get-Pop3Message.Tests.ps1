@@ -324,9 +324,10 @@ Describe 'Get-Pop3Message' {
         It 'keeps a message whose DELE is refused, and says so' {
             $uids = $mock.AddTestMessages('alice', 2)
             $null = $mock.Pop3ReplyTo('DELE', '1', '-ERR cannot delete', 1)
-            $null = Get-Pop3Message @pop -Delete -ErrorVariable err -ErrorAction SilentlyContinue
+            $messages = Get-Pop3Message @pop -Delete -ErrorVariable err -ErrorAction SilentlyContinue
             $err[0].FullyQualifiedErrorId | Should -Be "DeleteRefused$fqid"
             (Get-Uids) | Should -Be @($uids[0])
+            @($messages.MarkedForDeletion) | Should -Be @($false, $true)
         }
 
         It 'changes nothing with -WhatIf' {

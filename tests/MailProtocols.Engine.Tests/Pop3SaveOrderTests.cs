@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Threading;
 using MailProtocols.Engine.Pop3;
@@ -254,5 +255,50 @@ public sealed class Pop3SaveOrderTests : IDisposable
         Assert.DoesNotContain(_log, e => e.StartsWith("DELE", StringComparison.Ordinal));
         Assert.Empty(Directory.GetFiles(_folder, "*.partial"));
         Assert.False(File.Exists(Path.Combine(_folder, "m2.eml")));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference Track(object message) => new(message);
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)] // in memory, each holding its parsed message
+    public void WithDeleteAnEmittedMessageIsNotHeldUntilTheEnd(bool save)
+    {
+        const int count = 600;
+        using var server = new LoopbackServer((peer, _) => Serve(peer, count));
+        var settings = new ConnectionSettings
+        {
+            Host = "127.0.0.1",
+            Port = server.Port,
+            TlsMode = TlsMode.None,
+            AllowUnencryptedAuthentication = true,
+            Credential = new NetworkCredential("alice", "secret"),
+            Timeout = TimeSpan.FromSeconds(20),
+        };
+        using var session = new Pop3Session(settings, null, CancellationToken.None);
+        session.Open();
+        var request = new Pop3FetchRequest { Destination = save ? _folder : null, Delete = true };
+        using var outcomes = Pop3Fetcher.Fetch(session, request, settings.Endpoint, new RecordingFiles(Record)).GetEnumerator();
+        Assert.True(outcomes.MoveNext());
+        var first = Track(outcomes.Current.Message!);
+        Pop3Message? last = null;
+        for (var n = 2; n <= count; n++)
+        {
+            Assert.True(outcomes.MoveNext());
+            last = outcomes.Current.Message;
+        }
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(first.IsAlive, "the first message is still held after the last was emitted");
+        Assert.DoesNotContain(_log, e => e.StartsWith("DELE", StringComparison.Ordinal));
+        while (outcomes.MoveNext())
+        {
+        }
+
+        Assert.Equal(count, _log.Count(e => e.StartsWith("DELE", StringComparison.Ordinal)));
+        Assert.True(last!.MarkedForDeletion);
     }
 }

@@ -100,7 +100,7 @@ internal sealed class SaveBatch
 
     /// <summary>Makes the batch durable under the final names, then gives its outcomes, in order;
     /// the saved messages are added to <paramref name="received"/> (they may now be deleted).</summary>
-    public List<Pop3FetchOutcome> Complete(FetchTally tally, List<(Pop3Entry, Pop3Message?)> received)
+    public List<Pop3FetchOutcome> Complete(FetchTally tally, List<(Pop3Entry, DeletionMark?)> received)
     {
         _writing.Wait();
         var saving = _items.Where(i => i.Refusal == null).ToList();
@@ -148,7 +148,7 @@ internal sealed class SaveBatch
                 continue;
             }
 
-            received.Add((item.Entry, item.Message));
+            received.Add((item.Entry, item.Message!.Mark));
             outcomes.Add(tally.Outcome(item.Message, null));
         }
 
