@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.ComponentModel;
 using System.IO;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
@@ -84,6 +85,8 @@ internal interface IDurabilityCalls
 internal sealed class MessageFiles : IMessageFiles
 {
     private const int ParallelFlushes = 8;
+    private const int MoveFileWriteThrough = 0x8;
+    private static readonly bool IsWindows = RuntimeInformation.IsOSPlatform(OSPlatform.Windows);
     private const int EPERM = 1;
     private const int EBADF = 9;
     private const int EACCES = 13;
@@ -106,7 +109,7 @@ internal sealed class MessageFiles : IMessageFiles
         0xCA451A4E, // bcachefs
     };
 
-    public static readonly MessageFiles Instance = RuntimeInformation.IsOSPlatform(OSPlatform.Windows)
+    public static readonly MessageFiles Instance = IsWindows
         ? new(null, useSyncfs: false)
         // syncfs reports write-back errors only since Linux 5.8; before that a failed write could
         // pass unnoticed, so older kernels flush file by file.
@@ -193,7 +196,21 @@ internal sealed class MessageFiles : IMessageFiles
         }
     }
 
-    public void Rename(string temporaryPath, string path) => File.Move(temporaryPath, path);
+    public void Rename(string temporaryPath, string path)
+    {
+        if (!IsWindows)
+        {
+            File.Move(temporaryPath, path);
+            return;
+        }
+
+        // NTFS writes a rename to its log lazily, and a folder cannot be flushed there: write
+        // through makes the rename durable before the call returns.
+        if (!MoveFileEx(temporaryPath, path, MoveFileWriteThrough))
+        {
+            throw new IOException($"Cannot rename '{temporaryPath}' to '{path}'.", new Win32Exception(Marshal.GetLastWin32Error()));
+        }
+    }
 
     public void MakeFolderDurable(SaveFolder folder)
     {
@@ -240,6 +257,10 @@ internal sealed class MessageFiles : IMessageFiles
 
         return errno == 0;
     }
+
+    [DllImport("kernel32", EntryPoint = "MoveFileExW", CharSet = CharSet.Unicode, SetLastError = true)]
+    [return: MarshalAs(UnmanagedType.Bool)]
+    private static extern bool MoveFileEx(string existingFileName, string newFileName, int flags);
 
     private sealed class LibcCalls : IDurabilityCalls
     {
