@@ -286,11 +286,13 @@ Describe 'Get-Pop3Message' {
             $stop = Measure-Stop -Script {
                 param($Port, $Credential, $Folder)
                 Get-Pop3Message -Pop3Server 127.0.0.1 -Port $Port -Credential $Credential -SkipCertificateCheck -TimeoutSec 60 -Destination $Folder -Delete
-            } -ArgumentList $mock.Pop3Port, $alice, $folder.FullName -Until { $mock.Pop3Sessions.Commands -like 'RETR 3' }
+            } -ArgumentList $mock.Pop3Port, $alice, $folder.FullName -Until { Get-ChildItem $folder -Filter '*.partial' }
             $stop.Reached | Should -BeTrue
             $stop.Completed | Should -BeTrue
             (Get-Uids) | Should -Be $uids
+            $mock.Pop3Sessions.Commands -like 'DELE*' | Should -BeNullOrEmpty
             Get-ChildItem $folder -Filter '*.partial' | Should -BeNullOrEmpty
+            Get-ChildItem $folder -Filter '*.eml' | Should -BeNullOrEmpty
         }
 
         It 'keeps a message the server refuses to give (-ERR on RETR), and deletes the rest' {
@@ -324,9 +326,10 @@ Describe 'Get-Pop3Message' {
         It 'keeps a message whose DELE is refused, and says so' {
             $uids = $mock.AddTestMessages('alice', 2)
             $null = $mock.Pop3ReplyTo('DELE', '1', '-ERR cannot delete', 1)
-            $null = Get-Pop3Message @pop -Delete -ErrorVariable err -ErrorAction SilentlyContinue
+            $messages = Get-Pop3Message @pop -Delete -ErrorVariable err -ErrorAction SilentlyContinue
             $err[0].FullyQualifiedErrorId | Should -Be "DeleteRefused$fqid"
             (Get-Uids) | Should -Be @($uids[0])
+            @($messages.MarkedForDeletion) | Should -Be @($false, $true)
         }
 
         It 'changes nothing with -WhatIf' {

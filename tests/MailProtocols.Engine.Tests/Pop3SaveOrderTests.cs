@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Threading;
 using MailProtocols.Engine.Pop3;
@@ -39,11 +40,20 @@ public sealed class Pop3SaveOrderTests : IDisposable
 
         public RecordingFiles(Action<string> record) => _record = record;
 
+        /// <summary>Gives the failure a Create of that temporary file name throws, if any.</summary>
+        public Func<string, Exception?> FailCreate { get; init; } = _ => null;
+
         public bool Exists(string path) => MessageFiles.Instance.Exists(path);
 
-        public Stream Create(string temporaryPath) => new RecordingStream(MessageFiles.Instance.Create(temporaryPath), () => _record("write " + Path.GetFileName(temporaryPath)));
+        public SaveFolder OpenFolder(string folder)
+        {
+            _record("open folder");
+            return MessageFiles.Instance.OpenFolder(folder);
+        }
 
-        public void MakeDurable(string folder, IReadOnlyList<(string Path, Stream File)> files)
+        public Stream Create(string temporaryPath) => FailCreate(Path.GetFileName(temporaryPath)) is { } failure ? throw failure : new RecordingStream(MessageFiles.Instance.Create(temporaryPath), () => _record("write " + Path.GetFileName(temporaryPath)));
+
+        public void MakeDurable(SaveFolder folder, IReadOnlyList<(string Path, Stream File)> files)
         {
             foreach (var file in files)
             {
@@ -59,7 +69,7 @@ public sealed class Pop3SaveOrderTests : IDisposable
             MessageFiles.Instance.Rename(temporaryPath, path);
         }
 
-        public void MakeFolderDurable(string folder)
+        public void MakeFolderDurable(SaveFolder folder)
         {
             _record("folder");
             MessageFiles.Instance.MakeFolderDurable(folder);
@@ -68,15 +78,15 @@ public sealed class Pop3SaveOrderTests : IDisposable
         public void Delete(string temporaryPath) => MessageFiles.Instance.Delete(temporaryPath);
     }
 
-    /// <summary>Records its first write, and writes through.</summary>
+    /// <summary>Records each write, and writes through.</summary>
     private sealed class RecordingStream : Stream
     {
-        private Action? _first;
+        private readonly Action _written;
 
-        public RecordingStream(Stream inner, Action first)
+        public RecordingStream(Stream inner, Action written)
         {
             Inner = inner;
-            _first = first;
+            _written = written;
         }
 
         public Stream Inner { get; }
@@ -93,8 +103,7 @@ public sealed class Pop3SaveOrderTests : IDisposable
 
         public override void Write(byte[] buffer, int offset, int count)
         {
-            _first?.Invoke();
-            _first = null;
+            _written();
             Inner.Write(buffer, offset, count);
         }
 
@@ -117,7 +126,11 @@ public sealed class Pop3SaveOrderTests : IDisposable
         public override void SetLength(long value) => throw new NotSupportedException();
     }
 
-    private static string Message(int n) => $"Subject: message {n}\r\nMessage-Id: <{n}@test>\r\n\r\nbody {n}\r\n";
+    private int _large; // the number of a message over 1 MB, streamed to its file as it comes
+    private int _dropAt; // the RETR after which the server drops the connection mid-message
+
+    private string Message(int n) =>
+        $"Subject: message {n}\r\nMessage-Id: <{n}@test>\r\n\r\nbody {n}\r\n" + (n == _large ? string.Concat(Enumerable.Repeat(new string('x', 998) + "\r\n", 1500)) : "");
 
     /// <summary>A POP3 server with PIPELINING and <paramref name="count"/> messages, UIDs
     /// "m1".."mN"; it records each DELE it receives.</summary>
@@ -129,9 +142,26 @@ public sealed class Pop3SaveOrderTests : IDisposable
         writer.WriteLine("+OK ready");
         writer.Flush();
         string? line;
+        var dropped = false;
         while ((line = reader.ReadLine()) != null)
         {
             var parts = line.Split(' ');
+            if (dropped)
+            {
+                // Read to the end, so that closing sends no reset that could discard replies already sent.
+                continue;
+            }
+
+            if (parts[0].ToUpperInvariant() == "RETR" && int.Parse(parts[1]) == _dropAt)
+            {
+                var text = Message(_dropAt);
+                writer.Write("+OK\r\n" + text.Substring(0, text.Length / 2));
+                writer.Flush();
+                peer.Shutdown(SocketShutdown.Send);
+                dropped = true;
+                continue;
+            }
+
             switch (parts[0].ToUpperInvariant())
             {
                 case "CAPA":
@@ -179,7 +209,9 @@ public sealed class Pop3SaveOrderTests : IDisposable
         }
     }
 
-    private void SaveAndDelete(int count)
+    private void SaveAndDelete(int count) => SaveAndDelete(count, new RecordingFiles(Record));
+
+    private void SaveAndDelete(int count, IMessageFiles files)
     {
         using var server = new LoopbackServer((peer, _) => Serve(peer, count));
         var settings = new ConnectionSettings
@@ -194,36 +226,133 @@ public sealed class Pop3SaveOrderTests : IDisposable
         using var session = new Pop3Session(settings, null, CancellationToken.None);
         session.Open();
         var request = new Pop3FetchRequest { Destination = _folder, Delete = true };
-        var outcomes = Pop3Fetcher.Fetch(session, request, settings.Endpoint, new RecordingFiles(Record)).ToList();
+        var outcomes = Pop3Fetcher.Fetch(session, request, settings.Endpoint, files).ToList();
         session.Quit();
         Assert.All(outcomes, o => Assert.Null(o.Error));
         Assert.Equal(count, outcomes.Count(o => o.Message != null));
     }
 
-    [Theory]
-    [InlineData(3)]
-    [InlineData(600)] // several batches
-    public void EachMessageIsWrittenMadeDurableRenamedAndItsFolderMadeDurableBeforeItsDele(int count)
+    /// <summary>Asserts the order of the file operations of message <paramref name="n"/>:
+    /// folder opened, every write, durable, rename, folder durable; gives the last index.</summary>
+    private int AssertSavedInOrder(List<string> log, int n)
     {
+        var write = log.IndexOf($"write m{n}.eml.partial");
+        var lastWrite = log.LastIndexOf($"write m{n}.eml.partial");
+        var durable = log.IndexOf($"durable m{n}.eml.partial");
+        var rename = log.IndexOf($"rename m{n}.eml.partial");
+        var folder = log.FindIndex(rename + 1, e => e == "folder");
+        Assert.True(write >= 0, $"m{n} was never written");
+        var opened = log.FindLastIndex(write, e => e == "open folder");
+        Assert.True(opened > log.FindLastIndex(write, e => e == "folder"), $"m{n}: written at {write} before its batch opened the folder");
+        Assert.True(durable > lastWrite, $"m{n}: made durable at {durable}, written at {lastWrite}");
+        Assert.True(rename > durable, $"m{n}: renamed at {rename}, made durable at {durable}");
+        Assert.True(folder > rename, $"m{n}: the folder was not made durable after its rename at {rename}");
+        Assert.Equal(Message(n), File.ReadAllText(Path.Combine(_folder, $"m{n}.eml")));
+        return folder;
+    }
+
+    [Theory]
+    [InlineData(3, 0)]
+    [InlineData(3, 2)] // message 2 over 1 MB
+    [InlineData(600, 0)] // several batches
+    public void EachMessageIsWrittenMadeDurableRenamedAndItsFolderMadeDurableBeforeItsDele(int count, int large)
+    {
+        _large = large;
         SaveAndDelete(count);
         var log = _log.ToList();
         for (var n = 1; n <= count; n++)
         {
-            var write = log.IndexOf($"write m{n}.eml.partial");
-            var durable = log.IndexOf($"durable m{n}.eml.partial");
-            var rename = log.IndexOf($"rename m{n}.eml.partial");
-            var folder = log.FindIndex(rename + 1, e => e == "folder");
+            var folder = AssertSavedInOrder(log, n);
             var dele = log.IndexOf($"DELE m{n}");
-            Assert.True(write >= 0, $"m{n} was never written");
-            Assert.True(durable > write, $"m{n}: made durable at {durable}, written at {write}");
-            Assert.True(rename > durable, $"m{n}: renamed at {rename}, made durable at {durable}");
-            Assert.True(folder > rename, $"m{n}: the folder was not made durable after its rename at {rename}");
             Assert.True(dele > folder, $"m{n}: DELE at {dele}, the folder made durable at {folder}");
-            Assert.Equal(Message(n), File.ReadAllText(Path.Combine(_folder, $"m{n}.eml")));
+        }
+
+        if (large != 0)
+        {
+            Assert.True(log.Count(e => e == $"write m{large}.eml.partial") > 1, "the large message was not streamed to its file");
         }
 
         // Batched: far fewer folder flushes than messages.
         Assert.True(log.Count(e => e == "folder") <= Math.Max(1, count / 100), $"{log.Count(e => e == "folder")} folder flushes");
         Assert.Empty(Directory.GetFiles(_folder, "*.partial"));
+    }
+
+    public static TheoryData<Exception> CreateFailures => new() { new IOException("disk full"), new InvalidOperationException("not an I/O error") };
+
+    [Theory]
+    [MemberData(nameof(CreateFailures))]
+    public void AFileThatCannotBeCreatedIsSaveFailedNamingItsPathAndNothingIsDeleted(Exception failure)
+    {
+        var files = new RecordingFiles(Record) { FailCreate = name => name == "m2.eml.partial" ? failure : null };
+        var error = Assert.Throws<MailOperationException>(() => SaveAndDelete(3, files));
+        Assert.Equal("SaveFailed", error.ErrorId);
+        Assert.Equal(Path.Combine(_folder, "m2.eml"), error.Target);
+        Assert.Same(failure, error.InnerException);
+        Assert.DoesNotContain(_log, e => e.StartsWith("DELE", StringComparison.Ordinal));
+        Assert.Empty(Directory.GetFiles(_folder, "*.partial"));
+        Assert.False(File.Exists(Path.Combine(_folder, "m2.eml")));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference Track(object message) => new(message);
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)] // in memory, each holding its parsed message
+    public void WithDeleteAnEmittedMessageIsNotHeldUntilTheEnd(bool save)
+    {
+        const int count = 600;
+        using var server = new LoopbackServer((peer, _) => Serve(peer, count));
+        var settings = new ConnectionSettings
+        {
+            Host = "127.0.0.1",
+            Port = server.Port,
+            TlsMode = TlsMode.None,
+            AllowUnencryptedAuthentication = true,
+            Credential = new NetworkCredential("alice", "secret"),
+            Timeout = TimeSpan.FromSeconds(20),
+        };
+        using var session = new Pop3Session(settings, null, CancellationToken.None);
+        session.Open();
+        var request = new Pop3FetchRequest { Destination = save ? _folder : null, Delete = true };
+        using var outcomes = Pop3Fetcher.Fetch(session, request, settings.Endpoint, new RecordingFiles(Record)).GetEnumerator();
+        Assert.True(outcomes.MoveNext());
+        var first = Track(outcomes.Current.Message!);
+        Pop3Message? last = null;
+        for (var n = 2; n <= count; n++)
+        {
+            Assert.True(outcomes.MoveNext());
+            last = outcomes.Current.Message;
+        }
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(first.IsAlive, "the first message is still held after the last was emitted");
+        Assert.DoesNotContain(_log, e => e.StartsWith("DELE", StringComparison.Ordinal));
+        while (outcomes.MoveNext())
+        {
+        }
+
+        Assert.Equal(count, _log.Count(e => e.StartsWith("DELE", StringComparison.Ordinal)));
+        Assert.True(last!.MarkedForDeletion);
+    }
+
+    [Fact]
+    public void ADroppedConnectionSavesTheMessagesReceivedBeforeItAndDeletesNothing()
+    {
+        _dropAt = 4;
+        _large = 2;
+        var error = Assert.Throws<MailOperationException>(() => SaveAndDelete(5));
+        Record("error");
+        Assert.Equal("ConnectionLost", error.ErrorId);
+        var log = _log.ToList();
+        for (var n = 1; n <= 3; n++)
+        {
+            Assert.True(AssertSavedInOrder(log, n) < log.IndexOf("error"));
+        }
+
+        Assert.DoesNotContain(log, e => e.StartsWith("DELE", StringComparison.Ordinal));
+        Assert.Equal(new[] { "m1.eml", "m2.eml", "m3.eml" }, Directory.GetFiles(_folder).Select(Path.GetFileName).OrderBy(f => f));
     }
 }

@@ -1,50 +1,156 @@
 using System;
 using System.Collections.Generic;
+using System.ComponentModel;
 using System.IO;
+using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks;
 
 namespace MailProtocols.Engine.Pop3;
 
 /// <summary>
-/// The file operations of saving messages, in the order the fetcher must call them: create and
-/// write each temporary file, make a batch of them durable, rename each to its final name, make
-/// the folder durable; only then may the server delete anything. A seam, so that a test can
-/// record that order.
+/// The file operations of saving messages, in the order the fetcher must call them: open the
+/// folder, create and write each temporary file, make a batch of them durable, rename each to its
+/// final name, make the folder durable; only then may the server delete anything. A seam, so that
+/// a test can record that order.
 /// </summary>
 internal interface IMessageFiles
 {
     bool Exists(string path);
+
+    /// <summary>Opens the folder for one batch, before any of its files is created: a write
+    /// error is reported through it only when it happened after this open.</summary>
+    SaveFolder OpenFolder(string folder);
 
     /// <summary>Opens a new temporary file for writing (replacing a stale one).</summary>
     Stream Create(string temporaryPath);
 
     /// <summary>Makes the written content of <paramref name="files"/> (all in
     /// <paramref name="folder"/>, still open, their own buffers flushed) durable on disk.</summary>
-    void MakeDurable(string folder, IReadOnlyList<(string Path, Stream File)> files);
+    void MakeDurable(SaveFolder folder, IReadOnlyList<(string Path, Stream File)> files);
 
     void Rename(string temporaryPath, string path);
 
     /// <summary>Makes the renames in <paramref name="folder"/> durable.</summary>
-    void MakeFolderDurable(string folder);
+    void MakeFolderDurable(SaveFolder folder);
 
     void Delete(string temporaryPath);
+}
+
+/// <summary>A folder opened for a batch of saves; its descriptor is -1 where there is none.</summary>
+internal sealed class SaveFolder : IDisposable
+{
+    private readonly Action<int>? _close;
+
+    public SaveFolder(string path, int descriptor, Action<int>? close)
+    {
+        Path = path;
+        Descriptor = descriptor;
+        _close = close;
+    }
+
+    public string Path { get; }
+    public int Descriptor { get; private set; }
+
+    public void Dispose()
+    {
+        if (Descriptor >= 0)
+        {
+            _close?.Invoke(Descriptor);
+            Descriptor = -1;
+        }
+    }
+}
+
+/// <summary>The system calls that make saved files durable, each returning 0 or an errno; a seam,
+/// so that a test can record them.</summary>
+internal interface IDurabilityCalls
+{
+    int OpenFolder(string path, out int descriptor);
+
+    /// <summary>The f_type of the file system holding <paramref name="descriptor"/>.</summary>
+    int FileSystemType(int descriptor, out long type);
+
+    int SyncFileSystem(int descriptor);
+
+    int Fsync(int descriptor);
+
+    void Close(int descriptor);
+
+    /// <summary>Flushes one file to disk; throws an IOException on failure.</summary>
+    void FlushFile(FileStream file);
 }
 
 /// <summary>The real file operations.</summary>
 internal sealed class MessageFiles : IMessageFiles
 {
-    public static readonly MessageFiles Instance = new();
-
-    private const int ReadOnly = 0;
     private const int ParallelFlushes = 8;
+    private const int MoveFileWriteThrough = 0x8;
+    private static readonly bool IsWindows = RuntimeInformation.IsOSPlatform(OSPlatform.Windows);
+    private const int EPERM = 1;
+    private const int EBADF = 9;
+    private const int EACCES = 13;
+    private const int EINVAL = 22;
+    private const int ENOSYS = 38;
+    private static readonly bool IsMac = RuntimeInformation.IsOSPlatform(OSPlatform.OSX);
+    private static readonly int ENOTSUP = IsMac ? 45 : 95;
+    private static readonly int EOPNOTSUPP = IsMac ? 102 : 95;
 
-    // syncfs reports write-back errors only since Linux 5.8; before that a failed write could
-    // pass unnoticed, so older kernels flush file by file.
-    private static readonly bool UseSyncfs = RuntimeInformation.IsOSPlatform(OSPlatform.Linux) && Environment.OSVersion.Version >= new Version(5, 8);
-    private static bool _syncfsFailed;
+    // File systems whose syncfs writes every dirty file to the disk. On others (FUSE, 9p, network
+    // file systems) it may return 0 with nothing written, so each file gets its own fsync.
+    private static readonly HashSet<long> LocalDiskFileSystems = new()
+    {
+        0xEF53, // ext2, ext3, ext4
+        0x58465342, // xfs
+        0x9123683E, // btrfs
+        0xF2F52010, // f2fs
+        0x3153464A, // jfs
+        0x52654973, // reiserfs
+        0xCA451A4E, // bcachefs
+    };
+
+    public static readonly MessageFiles Instance = IsWindows
+        ? new(null, useSyncfs: false)
+        // syncfs reports write-back errors only since Linux 5.8; before that a failed write could
+        // pass unnoticed, so older kernels flush file by file.
+        : new(new LibcCalls(), RuntimeInformation.IsOSPlatform(OSPlatform.Linux) && Environment.OSVersion.Version >= new Version(5, 8));
+
+    private readonly IDurabilityCalls? _calls;
+    private readonly bool _useSyncfs;
+    private volatile bool _syncfsUnavailable;
+
+    /// <param name="calls">The system calls; null on Windows, which has no folder to open.</param>
+    /// <param name="useSyncfs">Whether syncfs may make a batch durable (Linux 5.8 and later).</param>
+    public MessageFiles(IDurabilityCalls? calls, bool useSyncfs)
+    {
+        _calls = calls;
+        _useSyncfs = useSyncfs;
+    }
 
     public bool Exists(string path) => File.Exists(path);
+
+    public SaveFolder OpenFolder(string folder)
+    {
+        if (_calls == null)
+        {
+            return new SaveFolder(folder, -1, null);
+        }
+
+        var errno = _calls.OpenFolder(folder, out var descriptor);
+        if (errno == EACCES)
+        {
+            // A folder one may write but not read: its files are flushed one by one, and its
+            // renames cannot be flushed at all.
+            return new SaveFolder(folder, -1, null);
+        }
+
+        if (errno != 0)
+        {
+            throw new IOException($"Cannot open the folder '{folder}' to flush it to disk (errno {errno}).");
+        }
+
+        return new SaveFolder(folder, descriptor, _calls.Close);
+    }
 
     public Stream Create(string temporaryPath)
     {
@@ -62,7 +168,7 @@ internal sealed class MessageFiles : IMessageFiles
         }
     }
 
-    public void MakeDurable(string folder, IReadOnlyList<(string Path, Stream File)> files)
+    public void MakeDurable(SaveFolder folder, IReadOnlyList<(string Path, Stream File)> files)
     {
         if (files.Count == 0)
         {
@@ -71,88 +177,159 @@ internal sealed class MessageFiles : IMessageFiles
 
         // One file-system sync writes every file of the batch with one journal commit, where
         // one fsync each costs a commit per file.
-        if (UseSyncfs && !_syncfsFailed && SyncFileSystemOf(folder))
+        if (SyncFileSystem(folder))
         {
             return;
         }
 
-        // Elsewhere (Windows: FlushFileBuffers, macOS, older Linux) file by file, several at
-        // once: the disk queues them together.
-        var options = new ParallelOptions { MaxDegreeOfParallelism = ParallelFlushes };
-        Parallel.ForEach(files, options, f => ((FileStream)f.File).Flush(flushToDisk: true));
-    }
-
-    public void Rename(string temporaryPath, string path) => File.Move(temporaryPath, path);
-
-    public void MakeFolderDurable(string folder)
-    {
-        // Windows has no way to flush a directory, nor a need: NTFS journals the rename itself
-        // (MoveFileEx) before it returns. On Linux and macOS the rename lives in the directory,
-        // which needs its own fsync.
-        if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
-        {
-            return;
-        }
-
-        var fd = open(folder, ReadOnly);
-        if (fd < 0)
-        {
-            throw new IOException($"Cannot open the folder '{folder}' to flush it to disk (errno {Marshal.GetLastWin32Error()}).");
-        }
-
+        // Elsewhere (Windows: FlushFileBuffers, macOS, older Linux, FUSE) file by file, several
+        // at once: the disk queues them together.
+        var flush = _calls == null ? f => f.Flush(flushToDisk: true) : (Action<FileStream>)_calls.FlushFile;
         try
         {
-            if (fsync(fd) != 0)
-            {
-                throw new IOException($"Cannot flush the folder '{folder}' to disk (errno {Marshal.GetLastWin32Error()}).");
-            }
+            Parallel.ForEach(files, new ParallelOptions { MaxDegreeOfParallelism = ParallelFlushes }, f => flush((FileStream)f.File));
         }
-        finally
+        catch (AggregateException ex)
         {
-            close(fd);
+            // The first failure as itself, so that the caller sees the I/O error it handles.
+            ExceptionDispatchInfo.Capture(ex.Flatten().InnerExceptions[0]).Throw();
+        }
+    }
+
+    public void Rename(string temporaryPath, string path)
+    {
+        if (!IsWindows)
+        {
+            File.Move(temporaryPath, path);
+            return;
+        }
+
+        // NTFS writes a rename to its log lazily, and a folder cannot be flushed there: write
+        // through makes the rename durable before the call returns.
+        if (!MoveFileEx(temporaryPath, path, MoveFileWriteThrough))
+        {
+            throw new IOException($"Cannot rename '{temporaryPath}' to '{path}'.", new Win32Exception(Marshal.GetLastWin32Error()));
+        }
+    }
+
+    public void MakeFolderDurable(SaveFolder folder)
+    {
+        // Windows has no folder to flush (see Rename); elsewhere the rename lives in the
+        // directory, which needs its own fsync.
+        if (_calls == null || folder.Descriptor < 0)
+        {
+            return;
+        }
+
+        var errno = _calls.Fsync(folder.Descriptor);
+
+        // Some file systems (vboxsf, older CIFS) cannot fsync a directory at all; the files
+        // themselves were flushed.
+        if (errno != 0 && errno != EINVAL && errno != EBADF && errno != ENOTSUP && errno != EOPNOTSUPP)
+        {
+            throw new IOException($"Cannot flush the folder '{folder.Path}' to disk (errno {errno}).");
         }
     }
 
     public void Delete(string temporaryPath) => File.Delete(temporaryPath);
 
-    /// <summary>syncfs on the folder's file system; false when the call is not available (e.g.
-    /// blocked in a container) or fails, for the caller to flush file by file instead.</summary>
-    private static bool SyncFileSystemOf(string folder)
+    /// <summary>syncfs through the folder opened before the files were written; false where it
+    /// may not write them all (an unknown file system), or fails, for the caller to flush file
+    /// by file instead.</summary>
+    private bool SyncFileSystem(SaveFolder folder)
     {
-        var fd = open(folder, ReadOnly);
-        if (fd < 0)
+        if (_calls == null || !_useSyncfs || _syncfsUnavailable || folder.Descriptor < 0)
         {
             return false;
         }
 
-        try
+        if (_calls.FileSystemType(folder.Descriptor, out var type) != 0 || !LocalDiskFileSystems.Contains(type & 0xFFFFFFFF))
         {
-            if (syncfs(fd) == 0)
-            {
-                return true;
-            }
-        }
-        catch (EntryPointNotFoundException)
-        {
-        }
-        finally
-        {
-            close(fd);
+            return false;
         }
 
-        _syncfsFailed = true;
-        return false;
+        var errno = _calls.SyncFileSystem(folder.Descriptor);
+        if (errno == ENOSYS || errno == EPERM)
+        {
+            // Not available here (e.g. blocked in a container).
+            _syncfsUnavailable = true;
+        }
+
+        return errno == 0;
     }
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+    [DllImport("kernel32", EntryPoint = "MoveFileExW", CharSet = CharSet.Unicode, SetLastError = true)]
+    [return: MarshalAs(UnmanagedType.Bool)]
+    private static extern bool MoveFileEx(string existingFileName, string newFileName, int flags);
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern int fsync(int fd);
+    private sealed class LibcCalls : IDurabilityCalls
+    {
+        private static readonly int OpenFlags = IsMac ? 0x1000000 : 0x80000; // O_RDONLY | O_CLOEXEC
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern int syncfs(int fd);
+        public int OpenFolder(string path, out int descriptor)
+        {
+            descriptor = open(path, OpenFlags);
+            return descriptor < 0 ? Marshal.GetLastWin32Error() : 0;
+        }
 
-    [DllImport("libc")]
-    private static extern int close(int fd);
+        public int FileSystemType(int descriptor, out long type)
+        {
+            // struct statfs starts with its 64-bit f_type on x64 and arm64 Linux; the buffer
+            // holds the whole struct (120 bytes there).
+            var buffer = new byte[256];
+            type = 0;
+            if (IsMac)
+            {
+                return ENOSYS;
+            }
+
+            try
+            {
+                if (fstatfs(descriptor, buffer) != 0)
+                {
+                    return Marshal.GetLastWin32Error();
+                }
+            }
+            catch (EntryPointNotFoundException)
+            {
+                return ENOSYS;
+            }
+
+            type = BitConverter.ToInt64(buffer, 0);
+            return 0;
+        }
+
+        public int SyncFileSystem(int descriptor)
+        {
+            try
+            {
+                return syncfs(descriptor) == 0 ? 0 : Marshal.GetLastWin32Error();
+            }
+            catch (EntryPointNotFoundException)
+            {
+                return ENOSYS;
+            }
+        }
+
+        public int Fsync(int descriptor) => fsync(descriptor) == 0 ? 0 : Marshal.GetLastWin32Error();
+
+        public void Close(int descriptor) => close(descriptor);
+
+        public void FlushFile(FileStream file) => file.Flush(flushToDisk: true);
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern int fstatfs(int fd, [Out] byte[] buf);
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern int fsync(int fd);
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern int syncfs(int fd);
+
+        [DllImport("libc")]
+        private static extern int close(int fd);
+    }
 }

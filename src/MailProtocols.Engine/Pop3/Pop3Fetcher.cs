@@ -200,7 +200,7 @@ public static class Pop3Fetcher
     private static IEnumerable<Pop3FetchOutcome> Download(Pop3Session session, Pop3FetchRequest request, List<Pop3Entry> selected, string endpoint, long totalBytes, IMessageFiles files)
     {
         var tally = new FetchTally(selected.Count, totalBytes);
-        var received = new List<(Pop3Entry Entry, Pop3Message? Message)>();
+        var received = new List<(Pop3Entry Entry, DeletionMark? Mark)>();
         var outcomes = request.Destination != null
             ? Save(session, request.Destination, selected, files, tally, received)
             : LoadIntoMemory(session, selected, tally, received);
@@ -227,11 +227,11 @@ public static class Pop3Fetcher
         }
 
         var refused = session.MarkDeleted(received.Select(r => r.Entry).ToList());
-        foreach (var (entry, message) in received.Where(r => refused.ContainsKey(r.Entry.Number)))
+        foreach (var (entry, mark) in received.Where(r => refused.ContainsKey(r.Entry.Number)))
         {
-            if (message != null)
+            if (mark != null)
             {
-                message.MarkedForDeletion = false;
+                mark.Marked = false;
             }
 
             yield return new Pop3FetchOutcome
@@ -246,7 +246,7 @@ public static class Pop3Fetcher
         }
     }
 
-    private static IEnumerable<Pop3FetchOutcome> LoadIntoMemory(Pop3Session session, List<Pop3Entry> selected, FetchTally tally, List<(Pop3Entry, Pop3Message?)> received)
+    private static IEnumerable<Pop3FetchOutcome> LoadIntoMemory(Pop3Session session, List<Pop3Entry> selected, FetchTally tally, List<(Pop3Entry, DeletionMark?)> received)
     {
         var buffer = new MemoryStream();
         foreach (var (i, refusal) in session.Request(selected, headersOnly: false, _ =>
@@ -268,7 +268,7 @@ public static class Pop3Fetcher
             var parsed = Pop3Message.Parse(buffer, persistent: false);
             var message = Pop3Message.Create(entry, parsed, headersOnly: false);
             message.Message = parsed;
-            received.Add((entry, message));
+            received.Add((entry, message.Mark));
             yield return tally.Outcome(message, null);
         }
     }
@@ -278,7 +278,7 @@ public static class Pop3Fetcher
     /// renamed, and the folder made durable, before its messages are reported as received. A
     /// crash never leaves a truncated .eml under its final name, and nothing not yet durable can
     /// be deleted. When the connection fails, the messages already received are saved first.</summary>
-    private static IEnumerable<Pop3FetchOutcome> Save(Pop3Session session, string folder, List<Pop3Entry> selected, IMessageFiles files, FetchTally tally, List<(Pop3Entry, Pop3Message?)> received)
+    private static IEnumerable<Pop3FetchOutcome> Save(Pop3Session session, string folder, List<Pop3Entry> selected, IMessageFiles files, FetchTally tally, List<(Pop3Entry, DeletionMark?)> received)
     {
         var wanted = new List<Pop3Entry>();
         var skipped = false;
@@ -390,7 +390,8 @@ public static class Pop3Fetcher
     {
         try
         {
-            files.MakeFolderDurable(folder);
+            using var opened = files.OpenFolder(folder);
+            files.MakeFolderDurable(opened);
         }
         catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
         {

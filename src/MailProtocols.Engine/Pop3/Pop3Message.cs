@@ -33,7 +33,15 @@ public sealed class Pop3Message
 
     /// <summary>True when the message was marked for deletion (-Delete): the server deletes it
     /// when the session ends cleanly with QUIT, at the end of the command.</summary>
-    public bool MarkedForDeletion { get; set; }
+    public bool MarkedForDeletion
+    {
+        get => Mark.Marked;
+        set => Mark.Marked = value;
+    }
+
+    /// <summary>What the fetcher keeps of the message until its DELE is answered, in place of
+    /// the message itself.</summary>
+    internal DeletionMark Mark { get; } = new();
 
     public string? TextBody { get; set; }
     public string? HtmlBody { get; set; }
@@ -71,4 +79,10 @@ public sealed class Pop3Message
 
     private static string AttachmentName(MimeEntity entity) =>
         entity is MimePart part ? part.FileName ?? "" : entity is MessagePart message ? (message.Message?.Subject ?? "") + ".eml" : "";
+}
+
+/// <summary>Whether a message is marked for deletion, shared by the message and the fetcher.</summary>
+internal sealed class DeletionMark
+{
+    public bool Marked { get; set; }
 }

@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -30,6 +29,7 @@ internal sealed class SaveBatch
     private readonly List<Item> _items = new();
     private long _bytes;
     private Item? _current;
+    private SaveFolder? _openFolder;
     private Task _writing = Task.CompletedTask;
     private long _unwritten;
 
@@ -50,6 +50,15 @@ internal sealed class SaveBatch
     {
         var path = Path.Combine(_folder, EmlFileName.FromUid(entry.Uid!));
         _current = new Item(entry, path);
+        try
+        {
+            _openFolder ??= _files.OpenFolder(_folder);
+        }
+        catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+        {
+            throw new DestinationWriteException(ex);
+        }
+
         copy.SetLength(0);
         return new TeeStream(this, _current, copy, MemoryCopyLimit);
     }
@@ -91,7 +100,7 @@ internal sealed class SaveBatch
 
     /// <summary>Makes the batch durable under the final names, then gives its outcomes, in order;
     /// the saved messages are added to <paramref name="received"/> (they may now be deleted).</summary>
-    public List<Pop3FetchOutcome> Complete(FetchTally tally, List<(Pop3Entry, Pop3Message?)> received)
+    public List<Pop3FetchOutcome> Complete(FetchTally tally, List<(Pop3Entry, DeletionMark?)> received)
     {
         _writing.Wait();
         var saving = _items.Where(i => i.Refusal == null).ToList();
@@ -100,14 +109,13 @@ internal sealed class SaveBatch
         {
             if (saving.FirstOrDefault(i => i.WriteError != null) is { } failed)
             {
-                path = failed.Path;
-                ExceptionDispatchInfo.Capture(failed.WriteError!).Throw();
+                throw Pop3Fetcher.SaveFailed(failed.Path, failed.WriteError!);
             }
 
             if (saving.Count > 0)
             {
                 path = saving[0].Path;
-                _files.MakeDurable(_folder, saving.Select(i => (i.TemporaryPath, i.File!)).ToList());
+                _files.MakeDurable(_openFolder!, saving.Select(i => (i.TemporaryPath, i.File!)).ToList());
                 foreach (var item in saving)
                 {
                     path = item.Path;
@@ -118,12 +126,16 @@ internal sealed class SaveBatch
                 }
 
                 path = saving[0].Path;
-                _files.MakeFolderDurable(_folder);
+                _files.MakeFolderDurable(_openFolder!);
             }
         }
         catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
         {
             throw Pop3Fetcher.SaveFailed(path!, ex);
+        }
+        finally
+        {
+            CloseFolder();
         }
 
         var outcomes = new List<Pop3FetchOutcome>(_items.Count);
@@ -136,7 +148,7 @@ internal sealed class SaveBatch
                 continue;
             }
 
-            received.Add((item.Entry, item.Message));
+            received.Add((item.Entry, item.Message!.Mark));
             outcomes.Add(tally.Outcome(item.Message, null));
         }
 
@@ -166,6 +178,13 @@ internal sealed class SaveBatch
         }
 
         _items.Clear();
+        CloseFolder();
+    }
+
+    private void CloseFolder()
+    {
+        _openFolder?.Dispose();
+        _openFolder = null;
     }
 
     private void WriteInBackground(Item item, byte[] bytes)
@@ -178,8 +197,9 @@ internal sealed class SaveBatch
             file.Write(bytes, 0, bytes.Length);
             file.Flush();
         }
-        catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+        catch (Exception ex)
         {
+            // Any failure, not only I/O: a lost one would leave the item without its file.
             item.WriteError = ex;
         }
     }

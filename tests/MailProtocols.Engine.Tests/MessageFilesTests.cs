@@ -1,0 +1,176 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using MailProtocols.Engine.Pop3;
+using Xunit;
+
+namespace MailProtocols.Engine.Tests;
+
+/// <summary>
+/// The real file operations of saving, with the system calls that make files durable recorded:
+/// syncfs through the folder opened before the files only on a known local disk file system,
+/// else each file flushed, and the folder flushed after the renames.
+/// </summary>
+public sealed class MessageFilesTests : IDisposable
+{
+    private const long Ext4 = 0xEF53;
+    private const long Fuse = 0x65735546;
+    private const int Folder = 42;
+
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "pop3-message-files-" + Guid.NewGuid().ToString("N"));
+    private readonly Calls _calls = new();
+
+    public MessageFilesTests() => Directory.CreateDirectory(_folder);
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private sealed class Calls : IDurabilityCalls
+    {
+        public List<string> Log { get; } = new();
+        public long Type { get; set; } = Ext4;
+        public int OpenError { get; set; }
+        public int FsyncError { get; set; }
+        public Func<string, Exception?> FlushFailure { get; set; } = _ => null;
+
+        private void Record(string line)
+        {
+            lock (Log)
+            {
+                Log.Add(line);
+            }
+        }
+
+        public int OpenFolder(string path, out int descriptor)
+        {
+            Record("open");
+            descriptor = OpenError == 0 ? Folder : -1;
+            return OpenError;
+        }
+
+        public int FileSystemType(int descriptor, out long type)
+        {
+            type = Type;
+            return 0;
+        }
+
+        public int SyncFileSystem(int descriptor)
+        {
+            Record($"syncfs {descriptor}");
+            return 0;
+        }
+
+        public int Fsync(int descriptor)
+        {
+            Record($"fsync {descriptor}");
+            return FsyncError;
+        }
+
+        public void Close(int descriptor) => Record($"close {descriptor}");
+
+        public void FlushFile(FileStream file)
+        {
+            Record("flush " + Path.GetFileName(file.Name));
+            if (FlushFailure(Path.GetFileName(file.Name)) is { } failure)
+            {
+                throw failure;
+            }
+        }
+    }
+
+    /// <summary>Saves two messages through the real file operations, recording each step.</summary>
+    private void SaveTwo(MessageFiles files)
+    {
+        using var folder = files.OpenFolder(_folder);
+        var written = new List<(string Path, Stream File)>();
+        foreach (var name in new[] { "a.eml", "b.eml" })
+        {
+            var path = Path.Combine(_folder, name + ".partial");
+            _calls.Log.Add("create " + name);
+            var file = files.Create(path);
+            file.Write(new byte[] { 1, 2, 3 }, 0, 3);
+            written.Add((path, file));
+        }
+
+        _calls.Log.Add("durable");
+        files.MakeDurable(folder, written);
+        foreach (var (path, file) in written)
+        {
+            file.Dispose();
+            files.Rename(path, path.Substring(0, path.Length - ".partial".Length));
+        }
+
+        _calls.Log.Add("renamed");
+        files.MakeFolderDurable(folder);
+    }
+
+    [Fact]
+    public void OnALocalDiskFileSystemTheFolderOpenedBeforeTheFilesIsSyncedThenFlushedAfterTheRenames()
+    {
+        SaveTwo(new MessageFiles(_calls, useSyncfs: true));
+        Assert.Equal(new[] { "open", "create a.eml", "create b.eml", "durable", $"syncfs {Folder}", "renamed", $"fsync {Folder}", $"close {Folder}" }, _calls.Log);
+    }
+
+    [Fact]
+    public void OnFuseEachFileIsFlushed()
+    {
+        _calls.Type = Fuse;
+        SaveTwo(new MessageFiles(_calls, useSyncfs: true));
+        Assert.Equal(new[] { "open", "create a.eml", "create b.eml", "durable" }, _calls.Log.Take(4));
+        Assert.Equal(new[] { "flush a.eml.partial", "flush b.eml.partial" }, _calls.Log.Skip(4).Take(2).OrderBy(e => e));
+        Assert.Equal(new[] { "renamed", $"fsync {Folder}", $"close {Folder}" }, _calls.Log.Skip(6));
+        Assert.DoesNotContain(_calls.Log, e => e.StartsWith("syncfs", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void WithoutSyncfsReportingErrorsEachFileIsFlushed()
+    {
+        SaveTwo(new MessageFiles(_calls, useSyncfs: false));
+        Assert.Equal(2, _calls.Log.Count(e => e.StartsWith("flush", StringComparison.Ordinal)));
+        Assert.DoesNotContain(_calls.Log, e => e.StartsWith("syncfs", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AFlushThatFailsIsItsOwnIOException()
+    {
+        _calls.Type = Fuse;
+        _calls.FlushFailure = name => name == "b.eml.partial" ? new IOException("no space") : null;
+        var error = Assert.Throws<IOException>(() => SaveTwo(new MessageFiles(_calls, useSyncfs: true)));
+        Assert.Equal("no space", error.Message);
+    }
+
+    [Theory]
+    [InlineData(22)] // EINVAL
+    [InlineData(95)] // ENOTSUP
+    [InlineData(9)] // EBADF
+    public void AFolderThatCannotBeFlushedAtAllIsNoError(int errno)
+    {
+        _calls.FsyncError = errno;
+        SaveTwo(new MessageFiles(_calls, useSyncfs: true));
+        Assert.Contains($"fsync {Folder}", _calls.Log);
+    }
+
+    [Fact]
+    public void AFolderFlushThatFailsOtherwiseIsAnError()
+    {
+        _calls.FsyncError = 5; // EIO
+        var error = Assert.Throws<IOException>(() => SaveTwo(new MessageFiles(_calls, useSyncfs: true)));
+        Assert.Contains(_folder, error.Message);
+    }
+
+    [Fact]
+    public void AFolderWithoutReadPermissionHasItsFilesFlushedOneByOne()
+    {
+        _calls.OpenError = 13; // EACCES
+        SaveTwo(new MessageFiles(_calls, useSyncfs: true));
+        Assert.Equal(2, _calls.Log.Count(e => e.StartsWith("flush", StringComparison.Ordinal)));
+        Assert.DoesNotContain(_calls.Log, e => e.StartsWith("syncfs", StringComparison.Ordinal) || e.StartsWith("fsync", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AFolderThatCannotBeOpenedOtherwiseIsAnError()
+    {
+        _calls.OpenError = 2; // ENOENT
+        Assert.Throws<IOException>(() => new MessageFiles(_calls, useSyncfs: true).OpenFolder(_folder));
+    }
+}
