@@ -173,4 +173,11 @@ public sealed class MessageFilesTests : IDisposable
         _calls.OpenError = 2; // ENOENT
         Assert.Throws<IOException>(() => new MessageFiles(_calls, useSyncfs: true).OpenFolder(_folder));
     }
+
+    [Theory]
+    [InlineData(@"C:\mail\1.eml", @"\\?\C:\mail\1.eml")]
+    [InlineData(@"\\server\share\1.eml", @"\\?\UNC\server\share\1.eml")]
+    [InlineData(@"\\?\C:\mail\1.eml", @"\\?\C:\mail\1.eml")]
+    public void AWindowsRenameGetsPathsInTheExtendedLengthForm(string full, string expected) =>
+        Assert.Equal(expected, MessageFiles.ExtendedLengthPath(full));
 }

@@ -206,10 +206,22 @@ internal sealed class MessageFiles : IMessageFiles
 
         // NTFS writes a rename to its log lazily, and a folder cannot be flushed there: write
         // through makes the rename durable before the call returns.
-        if (!MoveFileEx(temporaryPath, path, MoveFileWriteThrough))
+        if (!MoveFileEx(ExtendedLengthPath(Path.GetFullPath(temporaryPath)), ExtendedLengthPath(Path.GetFullPath(path)), MoveFileWriteThrough))
         {
             throw new IOException($"Cannot rename '{temporaryPath}' to '{path}'.", new Win32Exception(Marshal.GetLastWin32Error()));
         }
+    }
+
+    /// <summary>A full Windows path in the \\?\ form, which Win32 calls take beyond 260
+    /// characters (the .NET file APIs add it themselves; a direct call must).</summary>
+    internal static string ExtendedLengthPath(string full)
+    {
+        if (full.StartsWith(@"\\?\", StringComparison.Ordinal) || full.StartsWith(@"\\.\", StringComparison.Ordinal))
+        {
+            return full;
+        }
+
+        return full.StartsWith(@"\\", StringComparison.Ordinal) ? @"\\?\UNC\" + full.Substring(2) : @"\\?\" + full;
     }
 
     public void MakeFolderDurable(SaveFolder folder)
