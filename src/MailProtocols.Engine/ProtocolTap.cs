@@ -1,18 +1,14 @@
 using System;
-using System.Diagnostics;
 using System.Text;
-using System.Threading;
 using MailKit;
 
 namespace MailProtocols.Engine;
 
 /// <summary>
-/// Sits between MailKit and the optional transcript file. It writes the transcript through
-/// MailKit's own <see cref="ProtocolLogger"/> (which redacts AUTH secrets) and watches the
-/// client's bytes for two facts the engine needs: the last command sent, and whether the end
-/// of message data (CRLF.CRLF) has gone out, which decides whether a lost connection may be
-/// retried without risking a duplicate. Message data is summarized in the transcript as one line
-/// giving its size, unless the caller asks for the data itself.
+/// The optional transcript file, written through MailKit's <see cref="ProtocolLogger"/>, and the
+/// verb of the last command sent, for errors that say where a session broke. Message data is
+/// summarized in the transcript as one line giving its size, unless the caller asks for the data
+/// itself.
 /// </summary>
 internal sealed class ProtocolTap : IProtocolLogger
 {
@@ -26,10 +22,6 @@ internal sealed class ProtocolTap : IProtocolLogger
     private readonly bool _recordMessageData;
     private long _dataBytes; // message data held back from the transcript so far
     private IAuthenticationSecretDetector? _detector;
-    private bool _inData;
-    private bool _awaitingDataReply; // DATA went out; its reply decides whether data follows
-    private int _matched; // how much of "\r\n.\r\n" the data stream currently ends with
-    private long _partialSince; // Stopwatch timestamp since the server's current line began arriving; 0: none
 
     public ProtocolTap(string? transcriptPath, bool recordMessageData = false)
     {
@@ -40,16 +32,8 @@ internal sealed class ProtocolTap : IProtocolLogger
         }
     }
 
-    /// <summary>Set by a client that logs message data itself (<see cref="LogData"/>): a DATA
-    /// command then does not turn what follows into data, since pipelined replies arrive in
-    /// between.</summary>
-    public bool ExplicitData { get; init; }
-
     /// <summary>The verb of the last command line the client sent (e.g. "RCPT"), or null.</summary>
     public string? LastCommand { get; private set; }
-
-    /// <summary>True once the final "CRLF.CRLF" of the current message was handed to the socket.</summary>
-    public bool DataTerminatorSent { get; private set; }
 
     public IAuthenticationSecretDetector? AuthenticationSecretDetector
     {
@@ -62,15 +46,6 @@ internal sealed class ProtocolTap : IProtocolLogger
                 _transcript.AuthenticationSecretDetector = value;
             }
         }
-    }
-
-    /// <summary>Call before each message transaction.</summary>
-    public void BeginTransaction()
-    {
-        NoteUnfinishedData();
-        DataTerminatorSent = false;
-        _inData = false;
-        _matched = 0;
     }
 
     /// <summary>Writes a line of the engine's own into the transcript (e.g. a retry notice).</summary>
@@ -90,42 +65,16 @@ internal sealed class ProtocolTap : IProtocolLogger
     {
         NoteUnfinishedData();
         LastCommand = null;
-        _inData = false;
-        Interlocked.Exchange(ref _partialSince, 0);
         _transcript?.LogConnect(uri);
     }
 
     public void LogClient(byte[] buffer, int offset, int count)
     {
-        if (!_inData)
-        {
-            NoteCommands(buffer, offset, count);
-            _transcript?.LogClient(buffer, offset, count);
-            return;
-        }
-
-        var data = WatchForTerminator(buffer, offset, count);
-        if (_recordMessageData)
-        {
-            _transcript?.LogClient(buffer, offset, data);
-        }
-        else
-        {
-            // A 2 MB attachment would otherwise make a 3 MB transcript: one line says how much went.
-            _dataBytes += data;
-            if (DataTerminatorSent)
-            {
-                WriteDataSummary("");
-            }
-        }
-
-        if (data < count)
-        {
-            LogClient(buffer, offset + data, count - data);
-        }
+        NoteCommands(buffer, offset, count);
+        _transcript?.LogClient(buffer, offset, count);
     }
 
-    /// <summary>Logs message data the client sends (with <see cref="ExplicitData"/>): recorded,
+    /// <summary>Logs message data the client sends: recorded,
     /// or counted for the one summary line that <see cref="EndData"/> writes.</summary>
     public void LogData(byte[] buffer, int offset, int count)
     {
@@ -149,41 +98,7 @@ internal sealed class ProtocolTap : IProtocolLogger
         }
     }
 
-    public void LogServer(byte[] buffer, int offset, int count)
-    {
-        if (_awaitingDataReply && count > 0)
-        {
-            // DATA refused: no message data follows, and what the client sends next is a command.
-            _awaitingDataReply = false;
-            _inData = buffer[offset] == (byte)'3';
-        }
-
-        if (count > 0)
-        {
-            var endsLine = buffer[offset + count - 1] == (byte)'\n';
-            if (endsLine)
-            {
-                Interlocked.Exchange(ref _partialSince, 0);
-            }
-            else if (Array.LastIndexOf(buffer, (byte)'\n', offset + count - 1, count) >= 0 || Interlocked.Read(ref _partialSince) == 0)
-            {
-                Interlocked.Exchange(ref _partialSince, Stopwatch.GetTimestamp());
-            }
-        }
-
-        _transcript?.LogServer(buffer, offset, count);
-    }
-
-    /// <summary>How long the server has been sending its current, unfinished line (zero when it
-    /// is not in the middle of one): a server that trickles a reply is caught by this.</summary>
-    public TimeSpan PartialLineAge
-    {
-        get
-        {
-            var since = Interlocked.Read(ref _partialSince);
-            return since == 0 ? TimeSpan.Zero : TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - since) / (double)Stopwatch.Frequency);
-        }
-    }
+    public void LogServer(byte[] buffer, int offset, int count) => _transcript?.LogServer(buffer, offset, count);
 
     public void Dispose()
     {
@@ -232,43 +147,5 @@ internal sealed class ProtocolTap : IProtocolLogger
                 LastCommand = verb;
             }
         }
-
-        if (LastCommand == "DATA" && !ExplicitData)
-        {
-            // Everything the client writes from now on is message content until CRLF.CRLF,
-            // unless the server refuses DATA.
-            _inData = true;
-            _awaitingDataReply = true;
-            _matched = 2; // the DATA line itself ended with CRLF, so an empty message is "." CRLF
-        }
-    }
-
-    /// <summary>Follows the message data; returns how many of the bytes belong to it, up to and
-    /// including the terminator when it is among them.</summary>
-    private int WatchForTerminator(byte[] buffer, int offset, int count)
-    {
-        const string terminator = "\r\n.\r\n";
-        for (var i = offset; i < offset + count; i++)
-        {
-            var b = buffer[i];
-            if (b == terminator[_matched])
-            {
-                _matched++;
-            }
-            else
-            {
-                _matched = b == '\r' ? 1 : 0;
-            }
-
-            if (_matched == terminator.Length)
-            {
-                DataTerminatorSent = true;
-                _inData = false;
-                _matched = 0;
-                return i - offset + 1;
-            }
-        }
-
-        return count;
     }
 }

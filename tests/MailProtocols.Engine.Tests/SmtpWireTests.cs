@@ -13,7 +13,7 @@ public class SmtpWireTests
     private static (SmtpWire Wire, MemoryStream Sent) Wire(string serverText = "")
     {
         var settings = new ConnectionSettings { Host = "test", Port = 25 };
-        var wire = new SmtpWire(settings, new ProtocolTap(null) { ExplicitData = true }, Connector.Validator(settings));
+        var wire = new SmtpWire(settings, new ProtocolTap(null), Connector.Validator(settings));
         var stream = new DuplexStream(Encoding.ASCII.GetBytes(serverText));
         wire.UseStream(stream);
         return (wire, stream.Sent);

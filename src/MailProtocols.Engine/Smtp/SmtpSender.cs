@@ -78,7 +78,7 @@ public sealed class SmtpSender : IDisposable
         _settings = settings;
         _verbose = verbose ?? (_ => { });
         _token = token;
-        _tap = new ProtocolTap(settings.TranscriptPath, settings.TranscriptIncludesMessageData) { ExplicitData = true };
+        _tap = new ProtocolTap(settings.TranscriptPath, settings.TranscriptIncludesMessageData);
         _wire = new SmtpWire(settings, _tap, Connector.Validator(settings));
         _connector = new Connector(_wire, settings, _tap, ImplicitTlsPort);
     }
