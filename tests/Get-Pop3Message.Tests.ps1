@@ -332,6 +332,15 @@ Describe 'Get-Pop3Message' {
             @($messages.MarkedForDeletion) | Should -Be @($false, $true)
         }
 
+        It 'counts only the DELEs the server accepted in its closing verbose line' {
+            $uids = $mock.AddTestMessages('alice', 3)
+            $null = $mock.Pop3ReplyTo('DELE', '2', '-ERR cannot delete', 1)
+            $verbose = Get-Pop3Message @pop -Delete -Verbose -ErrorAction SilentlyContinue 4>&1 |
+                Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+            (Get-Uids) | Should -Be @($uids[1])
+            @($verbose.Message -like '*QUIT*deleted the*') | Should -Be @('Session ended with QUIT; the server deleted the 2 message(s) marked for deletion.')
+        }
+
         It 'changes nothing with -WhatIf' {
             $null = $mock.AddTestMessages('alice', 2)
             Get-Pop3Message @pop -Delete -WhatIf | Out-Null

@@ -44,6 +44,10 @@ public sealed class Pop3FetchOutcome
     public int Total { get; init; }
     public long Bytes { get; init; }
     public long TotalBytes { get; init; }
+
+    /// <summary>On the last outcome of a fetch with Delete that sent DELE: how many of them the
+    /// server accepted (the messages it deletes at QUIT). Null on every other outcome.</summary>
+    public int? Deleted { get; init; }
 }
 
 /// <summary>
@@ -244,6 +248,15 @@ public static class Pop3Fetcher
                 TotalBytes = tally.TotalBytes,
             };
         }
+
+        yield return new Pop3FetchOutcome
+        {
+            Deleted = received.Count - refused.Count,
+            Done = tally.Done,
+            Total = tally.Total,
+            Bytes = tally.Bytes,
+            TotalBytes = tally.TotalBytes,
+        };
     }
 
     private static IEnumerable<Pop3FetchOutcome> LoadIntoMemory(Pop3Session session, List<Pop3Entry> selected, FetchTally tally, List<(Pop3Entry, DeletionMark?)> received)

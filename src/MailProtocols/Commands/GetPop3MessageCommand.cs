@@ -131,7 +131,7 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
         try
         {
             Guard(session.Open);
-            var marked = 0;
+            var deleted = 0;
             var activity = $"Get-Pop3Message {Pop3Server}";
             var showedProgress = false;
             foreach (var outcome in GuardEach(Pop3Fetcher.Fetch(session, request, settings.Endpoint)))
@@ -157,9 +157,13 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
                     ReportError(outcome.Error);
                 }
 
+                if (outcome.Deleted is int accepted)
+                {
+                    deleted = accepted;
+                }
+
                 if (outcome.Message != null)
                 {
-                    marked += outcome.Message.MarkedForDeletion ? 1 : 0;
                     WriteObject(outcome.Message);
                 }
             }
@@ -168,7 +172,7 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
             Guard(session.Quit);
             if (request.Delete)
             {
-                WriteVerbose($"Session ended with QUIT; the server deleted the {marked} message(s) marked for deletion.");
+                WriteVerbose($"Session ended with QUIT; the server deleted the {deleted} message(s) marked for deletion.");
             }
 
             if (showedProgress)
