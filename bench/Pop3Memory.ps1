@@ -87,7 +87,6 @@ $watch.Stop(); $process.Refresh()
         SameSize            = $a.Bytes -eq $b.Bytes
     }
     $result | Format-List | Out-Host
-    $result
 }
 finally {
     $server.Dispose()

@@ -53,7 +53,6 @@ try {
         AllDelivered    = ($oursDelivered -eq $Count) -and ($peerDelivered -eq $Count)
     }
     $result | Format-List | Out-Host
-    $result
 }
 finally {
     $server.Dispose()

@@ -74,7 +74,6 @@ $peak = $process.PeakWorkingSet64 - $before
         PeerAttachmentSeconds     = [math]::Round($peer.Seconds, 2)
     }
     $result | Format-List | Out-Host
-    $result
 }
 finally {
     $server.Dispose()
