@@ -10,7 +10,7 @@ namespace MailProtocols.Engine;
 /// summarized in the transcript as one line giving its size, unless the caller asks for the data
 /// itself.
 /// </summary>
-internal sealed class ProtocolTap : IProtocolLogger
+internal sealed class ProtocolTap : IDisposable
 {
     private static readonly string[] KnownCommands =
     {
@@ -21,32 +21,18 @@ internal sealed class ProtocolTap : IProtocolLogger
     private readonly ProtocolLogger? _transcript;
     private readonly bool _recordMessageData;
     private long _dataBytes; // message data held back from the transcript so far
-    private IAuthenticationSecretDetector? _detector;
 
     public ProtocolTap(string? transcriptPath, bool recordMessageData = false)
     {
         _recordMessageData = recordMessageData;
         if (transcriptPath != null && transcriptPath.Length > 0)
         {
-            _transcript = new ProtocolLogger(transcriptPath, append: true) { LogTimestamps = true, RedactSecrets = true };
+            _transcript = new ProtocolLogger(transcriptPath, append: true) { LogTimestamps = true };
         }
     }
 
     /// <summary>The verb of the last command line the client sent (e.g. "RCPT"), or null.</summary>
     public string? LastCommand { get; private set; }
-
-    public IAuthenticationSecretDetector? AuthenticationSecretDetector
-    {
-        get => _detector;
-        set
-        {
-            _detector = value;
-            if (_transcript != null && value != null)
-            {
-                _transcript.AuthenticationSecretDetector = value;
-            }
-        }
-    }
 
     /// <summary>Writes a line of the engine's own into the transcript (e.g. a retry notice).</summary>
     public void Note(string text)
