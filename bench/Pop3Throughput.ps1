@@ -10,7 +10,7 @@
       - headers listing          against poplib TOP n 0 in a loop
       - -IncludeBody             against poplib RETR in a loop
       - -Destination temp folder against poplib RETR in a loop writing one file per message (no fsync)
-    Raw clients (C#, in this script) write every TOP n 0 (or RETR n) command at once while a second
+    Raw clients (C#, bench/RawClients.cs) write every TOP n 0 (or RETR n) command at once while a second
     thread reads the replies: the mock's own ceiling. Each contender runs -Runs times and its best
     time is kept (the machine is shared and noisy). The ratio is poplib's time for the same work
     divided by the contender's (above 1: faster than poplib).
@@ -30,106 +30,7 @@ $PSStyle.OutputRendering = 'PlainText'
 Import-Module (Resolve-Path $ModulePath).Path
 Add-Type -Path (Resolve-Path $MockServerPath).Path
 
-Add-Type -TypeDefinition @'
-using System;
-using System.Diagnostics;
-using System.IO;
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Text;
-using System.Threading;
-
-public static class Pop3RawBench
-{
-    sealed class Reader
-    {
-        readonly Stream _stream;
-        readonly byte[] _buffer = new byte[65536];
-        int _pos, _len;
-        public long Bytes;
-
-        public Reader(Stream stream) { _stream = stream; }
-
-        int Next()
-        {
-            if (_pos == _len)
-            {
-                _len = _stream.Read(_buffer, 0, _buffer.Length);
-                _pos = 0;
-                if (_len <= 0) throw new IOException("connection closed");
-                Bytes += _len;
-            }
-            return _buffer[_pos++];
-        }
-
-        // Reads one line; returns its length without CRLF and its first byte (-1 when empty).
-        public int Line(out int first)
-        {
-            first = -1;
-            int length = 0, b;
-            while ((b = Next()) != '\n')
-            {
-                if (length == 0) first = b;
-                length++;
-            }
-            return length > 0 ? length - 1 : 0;
-        }
-
-        public void Status()
-        {
-            int first;
-            Line(out first);
-            if (first != '+') throw new IOException("-ERR from server");
-        }
-
-        public void MultiLine()
-        {
-            Status();
-            int first;
-            while (!(Line(out first) == 1 && first == '.')) { }
-        }
-    }
-
-    static void Write(Stream stream, string text)
-    {
-        byte[] bytes = Encoding.ASCII.GetBytes(text);
-        stream.Write(bytes, 0, bytes.Length);
-        stream.Flush();
-    }
-
-    // Connects, STLS, USER/PASS, then writes all commands at once while reading; seconds from connect to QUIT reply.
-    public static double Run(string host, int port, string user, string password, int count, bool top)
-    {
-        var watch = Stopwatch.StartNew();
-        using var client = new TcpClient(host, port) { NoDelay = true };
-        var plain = client.GetStream();
-        var plainReader = new Reader(plain);
-        plainReader.Status();
-        Write(plain, "STLS\r\n"); plainReader.Status();
-        using var tls = new SslStream(plain, false, (a, b, c, d) => true);
-        tls.AuthenticateAsClient("localhost");
-        var reader = new Reader(tls);
-        Write(tls, "USER " + user + "\r\n"); reader.Status();
-        Write(tls, "PASS " + password + "\r\n"); reader.Status();
-
-        var writer = new Thread(() =>
-        {
-            var buffered = new BufferedStream(tls, 65536);
-            for (int n = 1; n <= count; n++)
-            {
-                byte[] bytes = Encoding.ASCII.GetBytes(top ? "TOP " + n + " 0\r\n" : "RETR " + n + "\r\n");
-                buffered.Write(bytes, 0, bytes.Length);
-            }
-            buffered.Flush();
-        });
-        writer.Start();
-        for (int n = 1; n <= count; n++) reader.MultiLine();
-        writer.Join();
-        Write(tls, "QUIT\r\n"); reader.Status();
-        return watch.Elapsed.TotalSeconds;
-    }
-}
-'@
+Add-Type -Path (Join-Path $PSScriptRoot 'RawClients.cs')
 
 $python = @('/usr/bin/python3', (Get-Command python3 -ErrorAction SilentlyContinue).Source) | Where-Object { $_ -and (Test-Path $_) } | Select-Object -First 1
 $poplibScript = @'
@@ -203,7 +104,7 @@ try {
     $null = Get-Pop3Message @common -Oldest 5 -IncludeBody
     $null = Get-Pop3Message @common -Oldest 5 -Destination (New-Folder)
     Wait-Idle
-    $null = [Pop3RawBench]::Run($server.Host, $server.Pop3Port, 'alice', $password, 5, $true)
+    $null = [RawClients]::Pop3($server.Host, $server.Pop3Port, 'alice', $password, 5, $true)
     Wait-Idle
 
     $table = foreach ($n in $Count) {
@@ -223,7 +124,7 @@ try {
                 $best[$k] = [math]::Min($t, ($best[$k] ?? [double]::MaxValue))
             }
             foreach ($k in $raw.Keys) {
-                $t = [Pop3RawBench]::Run($server.Host, $server.Pop3Port, 'alice', $password, $n, $raw[$k])
+                $t = [RawClients]::Pop3($server.Host, $server.Pop3Port, 'alice', $password, $n, $raw[$k])
                 Wait-Idle
                 $best[$k] = [math]::Min($t, ($best[$k] ?? [double]::MaxValue))
             }

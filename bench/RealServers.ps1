@@ -292,169 +292,10 @@ Import-Module (Resolve-Path $ModulePath).Path
 . (Join-Path $PSScriptRoot 'MailKitPeers/MailKitPeers.ps1')
 $harness = Get-MailKitPeers
 
-Add-Type -TypeDefinition @'
-using System;
-using System.Diagnostics;
-using System.IO;
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Text;
-using System.Threading;
-
-public static class RealServersRaw
-{
-    sealed class Reader
-    {
-        readonly Stream _stream;
-        readonly byte[] _buffer = new byte[65536];
-        int _pos, _len;
-
-        public Reader(Stream stream) { _stream = stream; }
-
-        int Next()
-        {
-            if (_pos == _len)
-            {
-                _len = _stream.Read(_buffer, 0, _buffer.Length);
-                _pos = 0;
-                if (_len <= 0) throw new IOException("connection closed");
-            }
-            return _buffer[_pos++];
-        }
-
-        // One line without CRLF, as ASCII (replies are short; message lines are only counted).
-        public string Line()
-        {
-            var text = new StringBuilder();
-            int b;
-            while ((b = Next()) != '\n') if (b != '\r') text.Append((char)b);
-            return text.ToString();
-        }
-
-        public string SmtpReply()
-        {
-            string line;
-            do { line = Line(); } while (line.Length > 3 && line[3] == '-');
-            if (line.Length == 0 || (line[0] != '2' && line[0] != '3')) throw new IOException("unexpected reply: " + line);
-            return line;
-        }
-
-        public void Pop3Status()
-        {
-            string line = Line();
-            if (!line.StartsWith("+")) throw new IOException("unexpected reply: " + line);
-        }
-
-        public void Pop3MultiLine()
-        {
-            Pop3Status();
-            int first = 0, length;
-            do
-            {
-                length = 0;
-                int b;
-                while ((b = Next()) != '\n') { if (length == 0) first = b; length++; }
-            } while (!(length == 2 && first == '.'));
-        }
-    }
-
-    static void Write(Stream stream, string text)
-    {
-        byte[] bytes = Encoding.ASCII.GetBytes(text);
-        stream.Write(bytes, 0, bytes.Length);
-        stream.Flush();
-    }
-
-    static string Message(int n)
-    {
-        return "From: <bench@example.com>\r\nTo: <user" + n + "@example.com>\r\nSubject: Bench " + n +
-               "\r\nDate: Mon, 15 Jan 2024 09:00:00 +0000\r\nMessage-ID: <" + n + ".bench@example.com>\r\n" +
-               "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMessage " + n + "\r\n";
-    }
-
-    static string Envelope(int n) { return "MAIL FROM:<bench@example.com>\r\nRCPT TO:<user" + n + "@example.com>\r\n"; }
-
-    // Connect, STARTTLS, EHLO, AUTH PLAIN, the messages, QUIT: seconds from connect to QUIT's reply.
-    public static double Smtp(int port, string user, string password, int count, bool bdatAllAtOnce)
-    {
-        var watch = Stopwatch.StartNew();
-        using var client = new TcpClient("127.0.0.1", port) { NoDelay = true };
-        var plain = client.GetStream();
-        var plainReader = new Reader(plain);
-        plainReader.SmtpReply();
-        Write(plain, "EHLO bench\r\n"); plainReader.SmtpReply();
-        Write(plain, "STARTTLS\r\n"); plainReader.SmtpReply();
-        using var tls = new SslStream(plain, false, (a, b, c, d) => true);
-        tls.AuthenticateAsClient("localhost");
-        var reader = new Reader(tls);
-        Write(tls, "EHLO bench\r\n"); reader.SmtpReply();
-        Write(tls, "AUTH PLAIN " + Convert.ToBase64String(Encoding.UTF8.GetBytes("\0" + user + "\0" + password)) + "\r\n"); reader.SmtpReply();
-
-        if (bdatAllAtOnce)
-        {
-            var writer = new Thread(() =>
-            {
-                var buffered = new BufferedStream(tls, 65536);
-                for (int n = 1; n <= count; n++)
-                {
-                    byte[] body = Encoding.ASCII.GetBytes(Message(n));
-                    byte[] head = Encoding.ASCII.GetBytes(Envelope(n) + "BDAT " + body.Length + " LAST\r\n");
-                    buffered.Write(head, 0, head.Length);
-                    buffered.Write(body, 0, body.Length);
-                }
-                buffered.Flush();
-            });
-            writer.Start();
-            for (int i = 0; i < count * 3; i++) reader.SmtpReply();
-            writer.Join();
-        }
-        else
-        {
-            Write(tls, Envelope(1) + "DATA\r\n");
-            for (int n = 1; n <= count; n++)
-            {
-                // Replies in order: the previous message's final reply, MAIL, RCPT, then 354.
-                while (!reader.SmtpReply().StartsWith("354")) { }
-                Write(tls, Message(n) + ".\r\n" + (n < count ? Envelope(n + 1) + "DATA\r\n" : ""));
-            }
-            reader.SmtpReply();
-        }
-        Write(tls, "QUIT\r\n"); reader.SmtpReply();
-        return watch.Elapsed.TotalSeconds;
-    }
-
-    // Connect, STLS, USER/PASS, every TOP n 0 (or RETR n) written at once while reading, QUIT.
-    public static double Pop3(int port, string user, string password, int count, bool top)
-    {
-        var watch = Stopwatch.StartNew();
-        using var client = new TcpClient("127.0.0.1", port) { NoDelay = true };
-        var plain = client.GetStream();
-        var plainReader = new Reader(plain);
-        plainReader.Pop3Status();
-        Write(plain, "STLS\r\n"); plainReader.Pop3Status();
-        using var tls = new SslStream(plain, false, (a, b, c, d) => true);
-        tls.AuthenticateAsClient("localhost");
-        var reader = new Reader(tls);
-        Write(tls, "USER " + user + "\r\n"); reader.Pop3Status();
-        Write(tls, "PASS " + password + "\r\n"); reader.Pop3Status();
-        var writer = new Thread(() =>
-        {
-            var buffered = new BufferedStream(tls, 65536);
-            for (int n = 1; n <= count; n++)
-            {
-                byte[] bytes = Encoding.ASCII.GetBytes(top ? "TOP " + n + " 0\r\n" : "RETR " + n + "\r\n");
-                buffered.Write(bytes, 0, bytes.Length);
-            }
-            buffered.Flush();
-        });
-        writer.Start();
-        for (int n = 1; n <= count; n++) reader.Pop3MultiLine();
-        writer.Join();
-        Write(tls, "QUIT\r\n"); reader.Pop3Status();
-        return watch.Elapsed.TotalSeconds;
-    }
-}
-'@
+Add-Type -Path (Join-Path $PSScriptRoot 'RawClients.cs')
+# Message n as the raw clients send it ({0}: n, {1}: the count).
+$rawMessage = "From: <bench@example.com>`r`nTo: <user{0}@example.com>`r`nSubject: Bench {0}`r`nDate: Mon, 15 Jan 2024 09:00:00 +0000`r`n" +
+    "Message-ID: <{0}.bench@example.com>`r`nMIME-Version: 1.0`r`nContent-Type: text/plain; charset=utf-8`r`n`r`nMessage {0}`r`n"
 
 $python = @('/usr/bin/python3', (Get-Command python3 -ErrorAction SilentlyContinue).Source) | Where-Object { $_ -and (Test-Path $_) } | Select-Object -First 1
 $smtplibScript = @'
@@ -550,13 +391,13 @@ try {
 
     # Warm up (assembly loading and JIT are not what is measured).
     & $send $rows[0..4]; Wait-Delivered 'warm-up' 5
-    $null = [RealServersRaw]::Smtp($instance.SmtpPort, 'sink', $Password, 5, $true); Wait-Delivered 'warm-up' 5
+    $null = [RawClients]::Smtp('127.0.0.1', $instance.SmtpPort, 'sink', $Password, 5, $rawMessage, 'BdatAllAtOnce'); Wait-Delivered 'warm-up' 5
     foreach ($run in 1..$Runs) {
         Set-Best 'smtp ours' (Measure-Command { & $send $rows }).TotalSeconds
         Wait-Delivered 'Send-SmtpMessage' $Count
-        Set-Best 'smtp raw legal' ([RealServersRaw]::Smtp($instance.SmtpPort, 'sink', $Password, $Count, $false))
+        Set-Best 'smtp raw legal' ([RawClients]::Smtp('127.0.0.1', $instance.SmtpPort, 'sink', $Password, $Count, $rawMessage, 'LegalData'))
         Wait-Delivered 'raw legal DATA' $Count
-        Set-Best 'smtp raw bdat' ([RealServersRaw]::Smtp($instance.SmtpPort, 'sink', $Password, $Count, $true))
+        Set-Best 'smtp raw bdat' ([RawClients]::Smtp('127.0.0.1', $instance.SmtpPort, 'sink', $Password, $Count, $rawMessage, 'BdatAllAtOnce'))
         Wait-Delivered 'raw BDAT' $Count
         if ($python) {
             foreach ($kind in 'text', 'composed') {
@@ -576,7 +417,7 @@ try {
         $user = "pop$c"
         $cred = [pscredential]::new($user, $securePassword)
         $common = @{ Pop3Server = '127.0.0.1'; Port = $instance.Pop3Port; Credential = $cred; TlsMode = 'StartTls'; SkipCertificateCheck = $true }
-        $null = [RealServersRaw]::Pop3($instance.Pop3Port, $user, $Password, $c, $true)
+        $null = [RawClients]::Pop3('127.0.0.1', $instance.Pop3Port, $user, $Password, $c, $true)
         $null = Get-Pop3Message @common -Oldest 5 -IncludeBody
         $folderNumber = 0
         foreach ($run in 1..$Runs) {
@@ -595,8 +436,8 @@ try {
                 Remove-Item $folder -Recurse -Force
                 Set-Best "pop3 $c $k ours" $t
             }
-            Set-Best "pop3 $c headers raw" ([RealServersRaw]::Pop3($instance.Pop3Port, $user, $Password, $c, $true))
-            Set-Best "pop3 $c body raw" ([RealServersRaw]::Pop3($instance.Pop3Port, $user, $Password, $c, $false))
+            Set-Best "pop3 $c headers raw" ([RawClients]::Pop3('127.0.0.1', $instance.Pop3Port, $user, $Password, $c, $true))
+            Set-Best "pop3 $c body raw" ([RawClients]::Pop3('127.0.0.1', $instance.Pop3Port, $user, $Password, $c, $false))
         }
         $mk = Invoke-MailKitPeers $harness @('pop3', '127.0.0.1', $instance.Pop3Port, $user, $Password, $c, $Runs, $state)
         $best["pop3 $c headers mailkit"] = $mk.getheader

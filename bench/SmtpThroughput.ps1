@@ -7,7 +7,7 @@
 .DESCRIPTION
     The server is the bundled mock (tests/MockMailServer) with delivery to mailboxes turned off.
     Each contender runs -Runs times and its best time is kept (the machine is shared and noisy).
-    Raw clients (C#, in this script):
+    Raw clients (C#, bench/RawClients.cs):
       - "raw, legal pipelining": per message one write of the previous message's data and this
         message's MAIL, RCPT and DATA, then a wait for the 354 (the fewest waits RFC 2920 allows
         without CHUNKING; Send-SmtpMessage uses BDAT, as the mock offers CHUNKING).
@@ -34,95 +34,10 @@ $PSStyle.OutputRendering = 'PlainText'
 Import-Module (Resolve-Path $ModulePath).Path
 Add-Type -Path (Resolve-Path $MockServerPath).Path
 
-Add-Type -TypeDefinition @'
-using System;
-using System.Diagnostics;
-using System.IO;
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Text;
-using System.Threading;
-
-public static class SmtpRawBench
-{
-    static string Message(int n)
-    {
-        return "From: <bench@example.com>\r\nTo: <user" + n + "@example.com>\r\nSubject: Bench " + n +
-               "\r\nDate: Mon, 15 Jan 2024 09:00:00 +0000\r\nMessage-ID: <" + n + ".bench@example.com>\r\n" +
-               "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMessage " + n + "\r\n";
-    }
-
-    static string Envelope(int n)
-    {
-        return "MAIL FROM:<bench@example.com>\r\nRCPT TO:<user" + n + "@example.com>\r\nDATA\r\n";
-    }
-
-    static string ReadReply(StreamReader reader)
-    {
-        string line;
-        do
-        {
-            line = reader.ReadLine();
-            if (line == null) throw new IOException("connection closed");
-        } while (line.Length > 3 && line[3] == '-');
-        if (line[0] != '2' && line[0] != '3') throw new IOException("unexpected reply: " + line);
-        return line;
-    }
-
-    static void Write(Stream stream, string text)
-    {
-        byte[] bytes = Encoding.ASCII.GetBytes(text);
-        stream.Write(bytes, 0, bytes.Length);
-        stream.Flush();
-    }
-
-    // Connects, STARTTLS, EHLO; runs the messages; returns seconds from connect to QUIT reply.
-    public static double Run(string host, int port, int count, bool allAtOnce)
-    {
-        var watch = Stopwatch.StartNew();
-        using var client = new TcpClient(host, port) { NoDelay = true };
-        var plain = client.GetStream();
-        var plainReader = new StreamReader(plain, Encoding.ASCII, false, 1);
-        ReadReply(plainReader);
-        Write(plain, "EHLO bench\r\n"); ReadReply(plainReader);
-        Write(plain, "STARTTLS\r\n"); ReadReply(plainReader);
-        using var tls = new SslStream(plain, false, (a, b, c, d) => true);
-        tls.AuthenticateAsClient("localhost");
-        var reader = new StreamReader(tls, Encoding.ASCII, false, 65536);
-        Write(tls, "EHLO bench\r\n"); ReadReply(reader);
-
-        if (allAtOnce)
-        {
-            var writer = new Thread(() =>
-            {
-                var buffered = new BufferedStream(tls, 65536);
-                for (int n = 1; n <= count; n++)
-                {
-                    byte[] bytes = Encoding.ASCII.GetBytes(Envelope(n) + Message(n) + ".\r\n");
-                    buffered.Write(bytes, 0, bytes.Length);
-                }
-                buffered.Flush();
-            });
-            writer.Start();
-            for (int i = 0; i < count * 4; i++) ReadReply(reader);
-            writer.Join();
-        }
-        else
-        {
-            Write(tls, Envelope(1));
-            for (int n = 1; n <= count; n++)
-            {
-                // Replies in order: previous message's final reply, MAIL, RCPT, then 354.
-                while (!ReadReply(reader).StartsWith("354")) { }
-                Write(tls, Message(n) + ".\r\n" + (n < count ? Envelope(n + 1) : ""));
-            }
-            ReadReply(reader);
-        }
-        Write(tls, "QUIT\r\n"); ReadReply(reader);
-        return watch.Elapsed.TotalSeconds;
-    }
-}
-'@
+Add-Type -Path (Join-Path $PSScriptRoot 'RawClients.cs')
+# Message n as the raw clients send it ({0}: n, {1}: the count).
+$rawMessage = "From: <bench@example.com>`r`nTo: <user{0}@example.com>`r`nSubject: Bench {0}`r`nDate: Mon, 15 Jan 2024 09:00:00 +0000`r`n" +
+    "Message-ID: <{0}.bench@example.com>`r`nMIME-Version: 1.0`r`nContent-Type: text/plain; charset=utf-8`r`n`r`nMessage {0}`r`n"
 
 $python = @('/usr/bin/python3', (Get-Command python3 -ErrorAction SilentlyContinue).Source) | Where-Object { $_ -and (Test-Path $_) } | Select-Object -First 1
 $smtplibScript = @'
@@ -168,8 +83,8 @@ try {
     # Warm up (assembly loading and JIT are not what is measured).
     Reset-Server
     & $send $rows[0..4]
-    $null = [SmtpRawBench]::Run($server.Host, $server.SmtpPort, 5, $true)
-    $null = [SmtpRawBench]::Run($server.Host, $server.SmtpPort, 5, $false)
+    $null = [RawClients]::Smtp($server.Host, $server.SmtpPort, $null, $null, 5, $rawMessage, 'DataAllAtOnce')
+    $null = [RawClients]::Smtp($server.Host, $server.SmtpPort, $null, $null, 5, $rawMessage, 'LegalData')
 
     $best = [ordered]@{}
     foreach ($run in 1..$Runs) {
@@ -185,12 +100,12 @@ try {
         $best['Send-SmtpMessage, server without CHUNKING'] = [math]::Min($t, ($best['Send-SmtpMessage, server without CHUNKING'] ?? [double]::MaxValue))
 
         Reset-Server
-        $t = [SmtpRawBench]::Run($server.Host, $server.SmtpPort, $Count, $false)
+        $t = [RawClients]::Smtp($server.Host, $server.SmtpPort, $null, $null, $Count, $rawMessage, 'LegalData')
         Assert-Delivered 'raw legal'
         $best['raw C#, legal pipelining (waits for 354)'] = [math]::Min($t, ($best['raw C#, legal pipelining (waits for 354)'] ?? [double]::MaxValue))
 
         Reset-Server
-        $t = [SmtpRawBench]::Run($server.Host, $server.SmtpPort, $Count, $true)
+        $t = [RawClients]::Smtp($server.Host, $server.SmtpPort, $null, $null, $Count, $rawMessage, 'DataAllAtOnce')
         Assert-Delivered 'raw all at once'
         $best['raw C#, all at once (server ceiling)'] = [math]::Min($t, ($best['raw C#, all at once (server ceiling)'] ?? [double]::MaxValue))
     }
