@@ -342,6 +342,20 @@ public sealed class SmtpSender : IDisposable
             var pipelining = extensions.Pipelining;
             var chunking = extensions.Chunking;
 
+            // Room for this message's replies (RSET, MAIL, each RCPT, BDAT or DATA) is made
+            // before its first command is queued: a read flushes what is queued, and a read
+            // between its commands would split the message into several writes (TLS records).
+            var replies = 3 + t.Pending.Count;
+            while (pipelining && t.InFlight && _expected.Count > 0 && _expected.Count + replies > MaxRepliesOutstanding)
+            {
+                ReadNext();
+            }
+
+            if (!t.InFlight)
+            {
+                return;
+            }
+
             // RFC 3030 does not say that a refused BDAT LAST ends its transaction, and a server
             // may keep it open (as Postfix does after a refused DATA): behind a BDAT LAST whose
             // reply is still to come, RSET goes first, so that this MAIL cannot get 503 and this
