@@ -283,6 +283,28 @@ Describe 'Send-SmtpMessage: pipelining and chunking' {
         @($mock.Messages | ForEach-Object { "$($_.AcceptedRecipients)" }) | Should -Be @('user2@example.com', 'user3@example.com')
     }
 
+    It 'writes each message in one piece when the 100 outstanding replies bind: no reply is read between its commands' {
+        $mock.Smtp.Chunking = $true
+        # The first final reply comes late: 25 messages of 4 replies each fill the 100 outstanding
+        # before any reply is read, so every later message must first make room.
+        $null = $mock.Delay('DOT', 500, 1)
+        $log = Join-Path $TestDrive 'one-write.log'
+        $results = Get-Rows 40 | Send-SmtpMessage @smtp -TlsMode None -TranscriptPath $log -TimeoutSec 10
+
+        $results.Count | Should -Be 40
+        # Commands are logged as they are queued and replies as they are read, and a read writes
+        # what is queued: a reply line between a message's first command and its BDAT is a write
+        # that split the message.
+        $inMessage = $false; $split = 0; $messages = 0
+        foreach ($line in Get-Content $log) {
+            if ($line -match ' C: (RSET|MAIL FROM)') { $inMessage = $true }
+            elseif ($line -match ' C: BDAT ') { $inMessage = $false; $messages++ }
+            elseif ($inMessage -and $line -match ' S: ') { $split++ }
+        }
+        $messages | Should -Be 40
+        $split | Should -Be 0
+    }
+
     It 'keeps at most 100 replies outstanding, however many recipients a message has (<Verb>)' -ForEach @(
         @{ Chunking = $true; Verb = 'BDAT' }, @{ Chunking = $false; Verb = 'DATA' }
     ) {

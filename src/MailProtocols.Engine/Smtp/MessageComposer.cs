@@ -70,10 +70,17 @@ internal static class MessageComposer
         // Bcc recipients go into the envelope only, never into a header.
         var bcc = ParseAddresses(input.Bcc, "Bcc");
 
-        var recipients = mime.To.Mailboxes.Concat(mime.Cc.Mailboxes).Concat(bcc)
-            .GroupBy(m => m.Address, StringComparer.OrdinalIgnoreCase)
-            .Select(g => g.First())
-            .ToList();
+        // Each address once (the first of its spellings), in the order given.
+        var recipients = new List<MailboxAddress>();
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var mailbox in mime.To.Mailboxes.Concat(mime.Cc.Mailboxes).Concat(bcc))
+        {
+            if (seen.Add(mailbox.Address))
+            {
+                recipients.Add(mailbox);
+            }
+        }
+
         if (recipients.Count == 0)
         {
             throw new MailOperationException("NoRecipient", MailErrorKind.InvalidArgument, null,

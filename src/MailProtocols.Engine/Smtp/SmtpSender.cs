@@ -56,6 +56,10 @@ public sealed class SmtpSender : IDisposable
     // recipients must not write them all before reading (RFC 2920 3.2: keep within the window).
     private const int MaxRepliesOutstanding = 100;
 
+    // Made once and only read: cloning FormatOptions for each message costs as much as writing it.
+    private static readonly FormatOptions AsciiFormat = WireFormat(international: false);
+    private static readonly FormatOptions InternationalFormat = WireFormat(international: true);
+
     private readonly ConnectionSettings _settings;
     private readonly Action<string> _verbose;
     private readonly CancellationToken _token;
@@ -304,7 +308,16 @@ public sealed class SmtpSender : IDisposable
         }
     }
 
-    private int Outstanding() => _order.Count(t => t.InFlight);
+    private int Outstanding()
+    {
+        var count = 0;
+        foreach (var t in _order)
+        {
+            count += t.InFlight ? 1 : 0;
+        }
+
+        return count;
+    }
 
     /// <summary>Starts an attempt of the transaction: connects if needed, and writes what the
     /// server allows before its next reply is needed.</summary>
@@ -338,15 +351,29 @@ public sealed class SmtpSender : IDisposable
             }
             CheckSize(t, extensions);
             _verbose($"Sending {t.Composed.Mime.MessageId} to {t.Pending.Count} recipient(s), attempt {t.Attempt}.");
-            var international = extensions.SmtpUtf8 && t.Composed.Recipients.Append(t.Composed.Sender).Any(m => m.IsInternational);
+            var international = extensions.SmtpUtf8 && IsInternational(t.Composed);
             var pipelining = extensions.Pipelining;
             var chunking = extensions.Chunking;
+
+            // Room for this message's replies (RSET, MAIL, each RCPT, BDAT or DATA) is made
+            // before its first command is queued: a read flushes what is queued, and a read
+            // between its commands would split the message into several writes (TLS records).
+            var replies = 3 + t.Pending.Count;
+            while (pipelining && t.InFlight && _expected.Count > 0 && _expected.Count + replies > MaxRepliesOutstanding)
+            {
+                ReadNext();
+            }
+
+            if (!t.InFlight)
+            {
+                return;
+            }
 
             // RFC 3030 does not say that a refused BDAT LAST ends its transaction, and a server
             // may keep it open (as Postfix does after a refused DATA): behind a BDAT LAST whose
             // reply is still to come, RSET goes first, so that this MAIL cannot get 503 and this
             // message's recipients cannot join that transaction. It costs a reply line, not a wait.
-            var behindBdat = chunking && _expected.Any(e => e.Step == Step.Final);
+            var behindBdat = chunking && FinalReplyOutstanding();
             if (_needsReset || behindBdat)
             {
                 _needsReset = false;
@@ -464,6 +491,19 @@ public sealed class SmtpSender : IDisposable
         {
             throw new OperationCanceledException(_token);
         }
+    }
+
+    private bool FinalReplyOutstanding()
+    {
+        foreach (var expected in _expected)
+        {
+            if (expected.Step == Step.Final)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Drops the connection in the middle of <paramref name="t"/>'s data, after the
@@ -788,14 +828,38 @@ public sealed class SmtpSender : IDisposable
     /// parts only where it offers 8BITMIME, UTF-8 headers only where it offers SMTPUTF8.</summary>
     private MessageData Serialize(ComposedMessage composed, SmtpExtensions extensions)
     {
+        var format = extensions.SmtpUtf8 && IsInternational(composed) ? InternationalFormat : AsciiFormat;
+        composed.Mime.Prepare(extensions.EightBitMime ? EncodingConstraint.EightBit : EncodingConstraint.SevenBit, 998);
+        return MessageData.Serialize(composed.Mime, format, _token);
+    }
+
+    private static FormatOptions WireFormat(bool international)
+    {
         var format = FormatOptions.Default.Clone();
         format.NewLineFormat = NewLineFormat.Dos;
-        format.International = extensions.SmtpUtf8 && composed.Recipients.Append(composed.Sender).Any(m => m.IsInternational);
+        format.International = international;
         format.HiddenHeaders.Add(HeaderId.Bcc);
         format.HiddenHeaders.Add(HeaderId.ResentBcc);
         format.HiddenHeaders.Add(HeaderId.ContentLength);
-        composed.Mime.Prepare(extensions.EightBitMime ? EncodingConstraint.EightBit : EncodingConstraint.SevenBit, 998);
-        return MessageData.Serialize(composed.Mime, format, _token);
+        return format;
+    }
+
+    private static bool IsInternational(ComposedMessage composed)
+    {
+        if (composed.Sender.IsInternational)
+        {
+            return true;
+        }
+
+        foreach (var recipient in composed.Recipients)
+        {
+            if (recipient.IsInternational)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Refuses, before MAIL FROM, a message larger than the SIZE the server announced,

@@ -55,7 +55,7 @@ internal sealed class SmtpWire : MailWire
     /// <summary>Reads one reply without writing what is queued (its command went out already).</summary>
     public SmtpReply ReadQueuedReply(CancellationToken token)
     {
-        var text = new StringBuilder();
+        StringBuilder? text = null; // only a reply of several lines needs one
         while (true)
         {
             var line = ReadLine(MaxReplyLine, token);
@@ -66,13 +66,20 @@ internal sealed class SmtpWire : MailWire
             }
 
             var code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+            var last = line.Length <= 3 || line[3] == ' ';
+            if (last && text == null)
+            {
+                return new SmtpReply(code, line.Length > 4 ? line.Substring(4) : "");
+            }
+
+            text ??= new StringBuilder();
             if (text.Length > 0)
             {
                 text.Append('\n');
             }
 
-            text.Append(line.Length > 4 ? line.Substring(4) : "");
-            if (line.Length <= 3 || line[3] == ' ')
+            text.Append(line, Math.Min(4, line.Length), Math.Max(0, line.Length - 4));
+            if (last)
             {
                 return new SmtpReply(code, text.ToString());
             }
