@@ -67,6 +67,9 @@ public sealed class SmtpOptions
     /// <summary>Idle timeout per connection (421 4.4.2 then close); 0 = none. Default 120.</summary>
     public int IdleTimeoutSeconds { get; set; } = 120;
 
+    /// <summary>Refuse AUTH with one of Exchange Online's replies (see <see cref="MockMail.ExchangeAuthRefusal"/>).</summary>
+    public ExchangeAuthRefusal ExchangeAuthRefusal { get; set; }
+
     internal SmtpOptions Clone()
     {
         var copy = new SmtpOptions();
@@ -91,5 +94,6 @@ public sealed class SmtpOptions
         StartTlsFails = other.StartTlsFails;
         IdleTimeoutSeconds = other.IdleTimeoutSeconds;
         KeepTransactionAfterFailedBdat = other.KeepTransactionAfterFailedBdat;
+        ExchangeAuthRefusal = other.ExchangeAuthRefusal;
     }
 }
