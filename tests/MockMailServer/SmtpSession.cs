@@ -528,6 +528,14 @@ internal sealed class SmtpSession : SessionBase
             return;
         }
 
+        // Exchange Online's reply, as Microsoft's "Message storage and concurrent connection throttling
+        // for SMTP Authenticated Submission" (learn.microsoft.com) gives it.
+        if (_opts.MaxConcurrentSessions > 0 && _server.ActiveSmtpSessionCount > _opts.MaxConcurrentSessions)
+        {
+            Send("432 4.3.2 Concurrent connections limit exceeded.");
+            return;
+        }
+
         if (_tx != null)
         {
             Send(R(503, "5.5.1", "Nested MAIL command"));
@@ -780,6 +788,12 @@ internal sealed class SmtpSession : SessionBase
         else if (_opts.MaxSize > 0 && data.Length > _opts.MaxSize)
         {
             reply = R(552, "5.3.4", "Message size exceeds fixed maximum message size");
+        }
+        else if (_opts.DailyMessageQuota >= 0 && _server.Messages.Length >= _opts.DailyMessageQuota)
+        {
+            // The same page gives Exchange Online's reply past the daily limit as "554 5.2.0
+            // STOREDRV.Submission.Exception:SubmissionQuotaExceededException"; the rest is as users report it.
+            reply = "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception with message Cannot submit message.";
         }
         else
         {
