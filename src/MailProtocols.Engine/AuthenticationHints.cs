@@ -102,11 +102,12 @@ public static class AuthenticationHints
             "so send with OAuth2 (app-only sign-in or -AccessToken)."),
 
         // The same document's POP3 refusal: "-ERR Authentication failure: unknown user name or bad
-        // password." Exchange words every XOAUTH2 refusal so, whatever step is missing.
-        new(AuthenticationSource.Pop3, "-ERR", null, true, "MailboxAccessNotGranted", MailErrorKind.AuthenticationError,
-            "The server did not accept this token for the mailbox; on Exchange Online give the app the POP.AccessAsApp application " +
-            "permission with admin consent, " + ServicePrincipalSteps + ", and check that POP is on for it " +
-            "(Set-CASMailbox -Identity <mailbox> -PopEnabled $true)."),
+        // password." Exchange words every XOAUTH2 refusal so, whatever step is missing; other
+        // servers' refusals (Gmail's, an expired token) keep the ordinary AuthenticationFailed.
+        new(AuthenticationSource.Pop3, "-ERR", "unknown user name or bad password", true, "MailboxAccessNotGranted", MailErrorKind.AuthenticationError,
+            "Exchange Online did not accept this token for the mailbox: give the app the POP.AccessAsApp application permission " +
+            "with admin consent, " + ServicePrincipalSteps + ", and check that POP is on for it " +
+            "(Set-CASMailbox -Identity <mailbox> -PopEnabled $true) (or, if the token is a user's, get a new one: it may have expired)."),
 
         // Entra ID's error codes, as the token endpoint (and MSAL's exceptions) give them: see
         // "Microsoft Entra authentication and authorization error codes" (learn.microsoft.com).

@@ -49,6 +49,9 @@ public class AuthenticationHintsTests
         // A wrong password is not a missing permission.
         Assert.Null(AuthenticationHints.ForPop3Reply("-ERR Authentication failure: unknown user name or bad password.", oauth: false));
         Assert.Null(AuthenticationHints.ForPop3Reply("+OK User successfully authenticated.", oauth: true));
+
+        // Another server's refusal of a token (Gmail's, the mock's) is not Exchange's missing permission.
+        Assert.Null(AuthenticationHints.ForPop3Reply("-ERR [AUTH] Authentication failed", oauth: true));
     }
 
     [Theory]
