@@ -93,7 +93,7 @@ BeforeDiscovery {
 
     # How many examples each source holds today: an example added later fails here until it has a case.
     $expectedCounts = [ordered]@{
-        'Send-SmtpMessage'    = 7
+        'Send-SmtpMessage'    = 8
         'Get-Pop3Message'     = 5
         'Remove-Pop3Message'  = 5
         'README'              = 4
@@ -279,6 +279,28 @@ function Get-PSDrive { param([string] $Name) [pscustomobject]@{ Name = $Name; Us
                 $image.Count | Should -Be 1
                 $image[0].ContentType.MimeType | Should -Be 'image/png'
                 $m.Headers['X-Report'] | Should -Be 'monthly-sales'
+            }
+        }
+        @{
+            Source = 'Send-SmtpMessage'; Index = 8; Title = 'Send a mailing through Exchange Online within its limit of 30 messages a minute'
+            Setup = {
+                param($Mock, $Dir)
+                1..3 | ForEach-Object { [pscustomobject]@{ To = "reader$_@contoso.com"; Subject = "Newsletter $_"; Body = 'News.' } } |
+                    Export-Csv -Path (Join-Path $Dir.Work 'newsletter.csv')
+            }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                $Mock.Messages.Count | Should -Be 3
+                @($Mock.Messages.AcceptedRecipients) | Should -Be @('reader1@contoso.com', 'reader2@contoso.com', 'reader3@contoso.com')
+                $Mock.SmtpSessions.Count | Should -Be 1 -Because 'every row goes over one connection'
+                $Mock.SmtpSessions[0].AuthMechanism | Should -Be 'XOAUTH2'
+                # One message every 2 seconds (the first one's turn begins before its connection is set up).
+                $times = @($Mock.SmtpSessions[0].CommandTimes | Select-Object -Index @(
+                        for ($i = 0; $i -lt $Mock.SmtpSessions[0].Commands.Count; $i++) { if ($Mock.SmtpSessions[0].Commands[$i] -like 'MAIL FROM:*') { $i } }))
+                ($times[2] - $times[1]).TotalSeconds | Should -BeGreaterThan 1.8
+                ($times[2] - $times[0]).TotalSeconds | Should -BeGreaterThan 2.5
+                $sent = @(Import-Csv -Path (Join-Path $Dir.Work 'sent.csv'))
+                @($sent.Subject) | Should -Be @('Newsletter 1', 'Newsletter 2', 'Newsletter 3')
             }
         }
 

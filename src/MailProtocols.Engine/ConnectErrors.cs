@@ -37,8 +37,13 @@ internal static class ConnectErrors
             "-AllowUnencryptedAuthentication to send them in plain text anyway.", null);
 
     public static MailOperationException AuthenticationFailed(ConnectionSettings s, string user, string reply, Exception? ex = null) =>
-        Fail("AuthenticationFailed", MailErrorKind.AuthenticationError, user,
-            $"The server {s.Endpoint} refused the credentials of '{user}': {reply}", ex);
+        AuthenticationFailed(s, user, reply, null, ex);
+
+    /// <summary>A refused login; a refusal the hint table knows gets its ErrorId, kind and fix.</summary>
+    public static MailOperationException AuthenticationFailed(ConnectionSettings s, string user, string reply, AuthenticationHint? hint, Exception? ex = null) =>
+        hint == null
+            ? Fail("AuthenticationFailed", MailErrorKind.AuthenticationError, user, $"The server {s.Endpoint} refused the credentials of '{user}': {reply}", ex)
+            : Fail(hint.ErrorId, hint.Kind, user, $"The server {s.Endpoint} refused the credentials of '{user}': {reply.TrimEnd().TrimEnd('.')}. {hint.Hint}", ex);
 
     public static MailOperationException AuthenticationNotSupported(ConnectionSettings s, string offered, Exception? ex = null) =>
         Fail("AuthenticationNotSupported", MailErrorKind.AuthenticationError, s.Endpoint,

@@ -156,7 +156,8 @@ internal sealed class Connector
 
         if (reply.Code != 235)
         {
-            throw ConnectErrors.AuthenticationFailed(_settings, credential.UserName, reply.ToString());
+            throw ConnectErrors.AuthenticationFailed(_settings, credential.UserName, reply.ToString(),
+                AuthenticationHints.ForSmtpReply(reply.Code, reply.Text, _settings.UseOAuth2));
         }
 
         IsAuthenticated = true;

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Collections.Generic;
 using System.Net;
 using System.Net.Security;
@@ -78,6 +79,9 @@ public sealed partial class MockServer : IDisposable
 
     /// <summary>Connections (SMTP and POP3) whose handler is still running.</summary>
     public int ActiveSessionCount => Locked(() => _active.Count);
+
+    /// <summary>SMTP connections whose handler is still running.</summary>
+    internal int ActiveSmtpSessionCount => Locked(() => _active.Count(s => s is SmtpSession));
 
     internal object Sync { get; } = new();
 

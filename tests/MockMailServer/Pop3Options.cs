@@ -74,6 +74,11 @@ public sealed class Pop3Options
     /// <summary>Idle timeout per connection (the connection is closed without a reply, RFC 1939); 0 = none. Default 120.</summary>
     public int IdleTimeoutSeconds { get; set; } = 120;
 
+    /// <summary>Refuse every AUTH as Exchange Online refuses a token it does not accept for the mailbox: after
+    /// the client's response (no error challenge), <c>-ERR Authentication failure: unknown user name or bad
+    /// password.</c>, whatever the credentials.</summary>
+    public bool ExchangeAuthRefusal { get; set; }
+
     internal Pop3Options Clone()
     {
         var copy = new Pop3Options();
@@ -99,5 +104,6 @@ public sealed class Pop3Options
         Implementation = other.Implementation;
         IdleTimeoutSeconds = other.IdleTimeoutSeconds;
         RenumberOnDele = other.RenumberOnDele;
+        ExchangeAuthRefusal = other.ExchangeAuthRefusal;
     }
 }

@@ -571,10 +571,26 @@ internal sealed class Pop3Session : SessionBase
         }
     }
 
-    protected override void OnAuthenticated(string user, string mechanism) => Login(user, mechanism, forced: false);
+    protected override void OnAuthenticated(string user, string mechanism)
+    {
+        if (_opts.ExchangeAuthRefusal)
+        {
+            Send(ExchangeRefusal);
+            return;
+        }
+
+        Login(user, mechanism, forced: false);
+    }
+
+    protected override bool Xoauth2ErrorChallenge => !_opts.ExchangeAuthRefusal;
+
+    // Exchange Online's POP3 refusal of XOAUTH2, as Microsoft's "Authenticate an IMAP, POP or SMTP
+    // connection using OAuth" shows it.
+    private const string ExchangeRefusal = "-ERR Authentication failure: unknown user name or bad password.";
 
     protected override string SaslFailureReply(SaslFailure failure) => failure switch
     {
+        SaslFailure.BadCredentials or SaslFailure.TokenRejected when _opts.ExchangeAuthRefusal => ExchangeRefusal,
         SaslFailure.CannotDecode => "-ERR Invalid base64 data",
         SaslFailure.MalformedPlain => "-ERR Malformed PLAIN response",
         SaslFailure.LineTooLong => "-ERR Authentication exchange line is too long",

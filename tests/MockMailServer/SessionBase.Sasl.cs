@@ -44,6 +44,13 @@ internal abstract partial class SessionBase
     /// <summary>The credentials are valid: log the user in and reply.</summary>
     protected abstract void OnAuthenticated(string user, string mechanism);
 
+    /// <summary>A refused XOAUTH2 token first gets a challenge with the error JSON (Gmail's way); false: the
+    /// failure reply comes at once (Exchange Online's way).</summary>
+    protected virtual bool Xoauth2ErrorChallenge => true;
+
+    /// <summary>The mechanism of the exchange under way (or the last one).</summary>
+    protected string SaslMechanism { get; private set; } = string.Empty;
+
     /// <summary>Splits an AUTH argument into the mechanism (upper case) and the optional initial response;
     /// false if it has no words or more than two.</summary>
     protected static bool TryParseAuth(string arg, out string mechanism, out string? initial)
@@ -62,6 +69,7 @@ internal abstract partial class SessionBase
     /// sent nothing, for any other mechanism.</summary>
     protected bool Authenticate(string mechanism, string? initial)
     {
+        SaslMechanism = mechanism;
         switch (mechanism)
         {
             case "PLAIN":
@@ -144,6 +152,12 @@ internal abstract partial class SessionBase
         if (user != null && token != null && _server.CheckToken(user, token))
         {
             OnAuthenticated(user, "XOAUTH2");
+            return;
+        }
+
+        if (!Xoauth2ErrorChallenge)
+        {
+            Send(SaslFailureReply(SaslFailure.TokenRejected));
             return;
         }
 

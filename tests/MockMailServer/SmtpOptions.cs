@@ -67,6 +67,19 @@ public sealed class SmtpOptions
     /// <summary>Idle timeout per connection (421 4.4.2 then close); 0 = none. Default 120.</summary>
     public int IdleTimeoutSeconds { get; set; } = 120;
 
+    /// <summary>Refuse AUTH with one of Exchange Online's replies (see <see cref="MockMail.ExchangeAuthRefusal"/>).</summary>
+    public ExchangeAuthRefusal ExchangeAuthRefusal { get; set; }
+
+    /// <summary>Exchange Online's daily sending limit: once the server accepted this many messages (since
+    /// <see cref="MockServer.Reset"/>), the end of every further message's data gets
+    /// <c>554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; ...</c>. -1 = no limit.</summary>
+    public int DailyMessageQuota { get; set; } = -1;
+
+    /// <summary>Exchange Online's limit of concurrent connections per mailbox: MAIL in a session while more
+    /// SMTP connections than this are open gets <c>432 4.3.2 Concurrent connections limit exceeded.</c>;
+    /// 0 = no limit.</summary>
+    public int MaxConcurrentSessions { get; set; }
+
     internal SmtpOptions Clone()
     {
         var copy = new SmtpOptions();
@@ -91,5 +104,8 @@ public sealed class SmtpOptions
         StartTlsFails = other.StartTlsFails;
         IdleTimeoutSeconds = other.IdleTimeoutSeconds;
         KeepTransactionAfterFailedBdat = other.KeepTransactionAfterFailedBdat;
+        ExchangeAuthRefusal = other.ExchangeAuthRefusal;
+        DailyMessageQuota = other.DailyMessageQuota;
+        MaxConcurrentSessions = other.MaxConcurrentSessions;
     }
 }

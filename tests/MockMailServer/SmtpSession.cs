@@ -367,14 +367,37 @@ internal sealed class SmtpSession : SessionBase
 
     protected override void OnAuthenticated(string user, string mechanism)
     {
+        if (ExchangeRefusal(mechanism) is { } refusal)
+        {
+            Send(refusal);
+            return;
+        }
+
         _authUser = user;
         _rec.AuthUser = user;
         _rec.AuthMechanism = mechanism;
         Send(R(235, "2.7.0", "Authentication successful"));
     }
 
+    protected override bool Xoauth2ErrorChallenge => _opts.ExchangeAuthRefusal == ExchangeAuthRefusal.None;
+
+    /// <summary>The reply with which Exchange Online would end this AUTH, whatever the credentials; null
+    /// when the mock answers as usual. The texts are Exchange Online's as Microsoft documents them.</summary>
+    private string? ExchangeRefusal(string mechanism) => _opts.ExchangeAuthRefusal switch
+    {
+        ExchangeAuthRefusal.AuthenticationUnsuccessful => "535 5.7.3 Authentication unsuccessful [MOCK01.mock.test]",
+        ExchangeAuthRefusal.SmtpAuthDisabledForTenant =>
+            "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. [MOCK01.mock.test]",
+        ExchangeAuthRefusal.SmtpAuthDisabledForMailbox =>
+            "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information. [MOCK01.mock.test]",
+        ExchangeAuthRefusal.BasicAuthNotSupported when mechanism != "XOAUTH2" =>
+            "550 5.7.30 Basic authentication is not supported for Client Submission.",
+        _ => null,
+    };
+
     protected override string SaslFailureReply(SaslFailure failure) => failure switch
     {
+        SaslFailure.BadCredentials or SaslFailure.TokenRejected when ExchangeRefusal(SaslMechanism) is { } refusal => refusal,
         SaslFailure.CannotDecode => R(501, "5.5.2", "Cannot decode response"),
         SaslFailure.MalformedPlain => R(501, "5.5.2", "Malformed PLAIN response"),
         SaslFailure.LineTooLong => R(500, "5.5.6", "Authentication exchange line is too long"),
@@ -502,6 +525,14 @@ internal sealed class SmtpSession : SessionBase
         if (!_greeted)
         {
             Send(R(503, "5.5.1", "Send EHLO/HELO first"));
+            return;
+        }
+
+        // Exchange Online's reply, as Microsoft's "Message storage and concurrent connection throttling
+        // for SMTP Authenticated Submission" (learn.microsoft.com) gives it.
+        if (_opts.MaxConcurrentSessions > 0 && _server.ActiveSmtpSessionCount > _opts.MaxConcurrentSessions)
+        {
+            Send("432 4.3.2 Concurrent connections limit exceeded.");
             return;
         }
 
@@ -757,6 +788,12 @@ internal sealed class SmtpSession : SessionBase
         else if (_opts.MaxSize > 0 && data.Length > _opts.MaxSize)
         {
             reply = R(552, "5.3.4", "Message size exceeds fixed maximum message size");
+        }
+        else if (_opts.DailyMessageQuota >= 0 && _server.Messages.Length >= _opts.DailyMessageQuota)
+        {
+            // The same page gives Exchange Online's reply past the daily limit as "554 5.2.0
+            // STOREDRV.Submission.Exception:SubmissionQuotaExceededException"; the rest is as users report it.
+            reply = "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception with message Cannot submit message.";
         }
         else
         {

@@ -438,7 +438,8 @@ public sealed class Pop3Session : IDisposable
             "LOGIN-DELAY" => new MailOperationException("LoginDelay", MailErrorKind.ResourceBusy, credential.UserName,
                 $"{_settings.Endpoint} asks '{credential.UserName}' to wait longer between logins: {reply.Text}") { IsSessionFailure = true },
             _ when mechanism == "XOAUTH2" || reply.ResponseCode == "AUTH" || reply.ResponseCode == null =>
-                ConnectErrors.AuthenticationFailed(_settings, credential.UserName, $"{reply.Text} ({mechanism})"),
+                ConnectErrors.AuthenticationFailed(_settings, credential.UserName, $"{reply.Text} ({mechanism})",
+                    AuthenticationHints.ForPop3Reply(reply.Line, mechanism == "XOAUTH2")),
             _ => ConnectErrors.ServerRefused(_settings, reply.Line),
         };
     }

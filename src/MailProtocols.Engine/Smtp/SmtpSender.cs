@@ -810,6 +810,11 @@ public sealed class SmtpSender : IDisposable
 
     private MailOperationException MessageRefused(SmtpReply reply, ComposedMessage composed, bool sender)
     {
+        if (SubmissionLimits.Refusal(reply, _settings, composed.Mime.MessageId ?? "", composed.Sender.Address, MaximumRetryCount) is { } limit)
+        {
+            return limit;
+        }
+
         // 552 (RFC 5321: storage allocation exceeded; 5.3.4 "message too big") at MAIL FROM is about
         // the message's SIZE, not the sender.
         var tooLarge = reply.Code == 552;
