@@ -113,7 +113,8 @@ public sealed partial class MockEntra : IDisposable
     }
 
     /// <summary>An app in <paramref name="tenant"/> that signs in with <paramref name="secret"/>
-    /// and may use <paramref name="mailboxes"/>.</summary>
+    /// and may use <paramref name="mailboxes"/>; for an app added before, a further credential
+    /// and further mailboxes.</summary>
     public void AddApp(string tenant, string clientId, string secret, params string[] mailboxes) =>
         Add(tenant, new App(tenant, clientId, secret, null, mailboxes));
 
@@ -147,7 +148,16 @@ public sealed partial class MockEntra : IDisposable
         lock (_sync)
         {
             _tenants.Add(tenant);
-            _apps[tenant + "/" + app.ClientId] = app;
+            var key = tenant + "/" + app.ClientId;
+
+            // An app may have a secret and a certificate, as in Entra: a second AddApp adds one.
+            if (_apps.TryGetValue(key, out var known))
+            {
+                app = new App(tenant, app.ClientId, app.Secret ?? known.Secret, app.Certificate ?? known.Certificate,
+                    known.MailboxList.Concat(app.MailboxList).ToArray());
+            }
+
+            _apps[key] = app;
         }
     }
 
@@ -192,9 +202,9 @@ public sealed partial class MockEntra : IDisposable
                 "has not been installed by the administrator of the tenant or consented to by any user in the tenant.");
         }
 
-        if (app.Secret != null)
+        if (form.TryGetValue("client_secret", out var secret))
         {
-            if (!form.TryGetValue("client_secret", out var secret) || !FixedEquals(secret, app.Secret))
+            if (app.Secret == null || !FixedEquals(secret, app.Secret))
             {
                 return Refuse(401, "invalid_client", 7000215,
                     $"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{app.ClientId}'.");
@@ -217,7 +227,12 @@ public sealed partial class MockEntra : IDisposable
                 return Refuse(401, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
             }
 
-            var problem = ClientAssertion.Check(assertion, app.Certificate!, app.ClientId, endpoint, DateTime.UtcNow);
+            if (app.Certificate == null)
+            {
+                return Refuse(401, "invalid_client", 700027, $"The app '{app.ClientId}' has no certificate registered to verify the client assertion.");
+            }
+
+            var problem = ClientAssertion.Check(assertion, app.Certificate, app.ClientId, endpoint, DateTime.UtcNow);
             if (problem != null)
             {
                 return problem.Value.Expired
