@@ -93,10 +93,10 @@ BeforeDiscovery {
 
     # How many examples each source holds today: an example added later fails here until it has a case.
     $expectedCounts = [ordered]@{
-        'Send-SmtpMessage'    = 8
-        'Get-Pop3Message'     = 5
-        'Remove-Pop3Message'  = 5
-        'README'              = 4
+        'Send-SmtpMessage'    = 9
+        'Get-Pop3Message'     = 6
+        'Remove-Pop3Message'  = 6
+        'README'              = 5
         'about_MailProtocols' = 6
     }
 
@@ -306,6 +306,22 @@ function Get-PSDrive { param([string] $Name) [pscustomobject]@{ Name = $Name; Us
 
         # ---------------------------------------------------------------- Get-Pop3Message
         @{
+            Source = 'Send-SmtpMessage'; Index = 9; Title = 'Send from a scheduled task as an Entra app with a certificate (no password)'
+            Prelude = '{{AppSignIn}}'
+            Assert = {
+                param($Mock, $Run, $Dir)
+                $Mock.Messages.Count | Should -Be 1
+                $Mock.SmtpSessions[0].AuthMechanism | Should -Be 'XOAUTH2'
+                $Mock.SmtpSessions[0].AuthUser | Should -Be 'reports@contoso.com'
+                $Mock.SmtpSessions[0].Tls | Should -BeTrue
+                $requests = @($entra.Requests)
+                $requests.Count | Should -Be 1
+                $requests[0].Tenant | Should -Be 'contoso.onmicrosoft.com'
+                $requests[0].Credential | Should -Be 'assertion'
+                $requests[0].Error | Should -BeNullOrEmpty
+            }
+        }
+        @{
             Source = 'Get-Pop3Message'; Index = 1; Title = 'List the inbox at the prompt'
             Drop = '^Uid\s+Date\s+Size\s+Subject\s+From\s*$', '^---\s+----\s+----\s+-------\s+----\s*$', '^e2a1c7f4-104[123]\s.*$'
             Sample = '(?m)^Uid\s+Date\s+Size\s+Subject\s+From\s*$'
@@ -447,6 +463,23 @@ function Get-PSDrive { param([string] $Name) [pscustomobject]@{ Name = $Name; Us
 
         # ---------------------------------------------------------------- Remove-Pop3Message
         @{
+            Source = 'Get-Pop3Message'; Index = 6; Title = 'Read a Microsoft 365 mailbox as an Entra app, with the client secret from a vault'
+            Prelude = '{{AppSignIn}}'
+            Setup = {
+                param($Mock, $Dir)
+                $null = $Mock.AddTestMessages('helpdesk@contoso.com', 12)
+            }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                $Mock.Pop3Sessions[0].User | Should -Be 'helpdesk@contoso.com'
+                $Mock.Pop3Sessions[0].AuthMechanism | Should -Be 'XOAUTH2'
+                $Mock.Pop3Sessions[0].ImplicitTls | Should -BeTrue
+                @($Mock.Pop3Sessions[0].Commands -match '^TOP ').Count | Should -Be 10
+                $Run.Output | Should -Match 'Test message 12'
+                @($entra.Requests).Credential | Should -Be 'secret'
+            }
+        }
+        @{
             Source = 'Remove-Pop3Message'; Index = 1; Title = 'Delete the alert messages of a monitoring mailbox, with a confirmation prompt'
             # The example answers a prompt. Run unchanged as a scheduled task (-NonInteractive),
             # it must refuse with ConfirmationRequired and delete nothing.
@@ -547,6 +580,25 @@ function Get-PSDrive { param([string] $Name) [pscustomobject]@{ Name = $Name; Us
 
         # ---------------------------------------------------------------- README.md
         @{
+            Source = 'Remove-Pop3Message'; Index = 6; Title = 'Delete alert messages of a Microsoft 365 mailbox as an Entra app, with a certificate from a .pfx file'
+            Prelude = '{{AppSignIn}}'
+            Setup = {
+                param($Mock, $Dir)
+                $null = New-Item -ItemType Directory (Join-Path $Dir.C 'Keys')
+                Copy-Item $appPfx (Join-Path $Dir.C 'Keys/mail-app.pfx')
+                $null = $Mock.AddMessage('helpdesk@contoso.com', (New-MailBytes -From 'noreply@monitor.contoso.com' -Subject 'ALERT: disk full'))
+                $Dir.Extra.Keep = $Mock.AddMessage('helpdesk@contoso.com', (New-MailBytes -From 'jane@contoso.com' -Subject 'Printer on floor 2'))
+                $null = $Mock.AddMessage('helpdesk@contoso.com', (New-MailBytes -From 'noreply@monitor.contoso.com' -Subject 'ALERT: backup late'))
+            }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                @($Mock.GetMailbox('helpdesk@contoso.com').Uid) | Should -Be @($Dir.Extra.Keep)
+                $Mock.Pop3Sessions.AuthMechanism | Sort-Object -Unique | Should -Be 'XOAUTH2'
+                @($entra.Requests).Count | Should -Be 1 -Because 'the second session reuses the token of the first'
+                @($entra.Requests).Credential | Should -Be 'assertion'
+            }
+        }
+        @{
             Source = 'README'; Index = 1; Title = 'Send-SmtpMessage'
             # The block imports the module by its path in the repository: the working folder
             # gets the build output as ./out, as at the root of a clone.
@@ -643,6 +695,16 @@ function Get-PSDrive { param([string] $Name) [pscustomobject]@{ Name = $Name; Us
                 @($Mock.GetMailbox('monitoring').Uid) | Should -Be @($Dir.Extra.Alert)
                 @($Mock.Pop3Sessions).Count | Should -Be 5 -Because 'the last line lists, then opens its own session to look up the UID'
                 @($Mock.Pop3Sessions[4].Commands -match '^DELE').Count | Should -Be 0
+            }
+        }
+        @{
+            Source = 'README'; Index = 5; Title = 'App-only sign-in to Microsoft 365 (no password, no user)'
+            Prelude = '{{AppSignIn}}'
+            Assert = {
+                param($Mock, $Run, $Dir)
+                $Mock.Messages.Count | Should -Be 1
+                $Mock.SmtpSessions[0].AuthUser | Should -Be 'reports@contoso.com'
+                $Mock.SmtpSessions[0].AuthMechanism | Should -Be 'XOAUTH2'
             }
         }
 
@@ -796,6 +858,31 @@ Describe 'Examples run as users run them' {
         $gmailTokenText = 'ya29.ExampleToken-gmail'
         $png = [Convert]::FromBase64String('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==')
         $pdf = [Text.Encoding]::ASCII.GetBytes("%PDF-1.4`n1 0 obj << /Type /Catalog >> endobj`ntrailer << /Root 1 0 R >>`n%%EOF`n")
+        # An Entra app for the app-only examples: the mock token endpoint (trusted through the same
+        # CA), the app's certificate (in a .pfx, and in the child's CurrentUser\My store through
+        # the prelude) and its client secret (what the prelude's Get-Secret returns).
+        $entra = [MockMail.MockEntra]::new([MockMail.TestCertificates]::CreateServerCertificate($authority, 'localhost', $now.AddDays(-1), $now.AddDays(30)))
+        $entra.Start()
+        $mock.Entra = $entra
+        $appId = '6f1c8e2a-4b7d-4e0b-9a51-3c2d7e8f9a10'
+        $appCertificate = [MockMail.TestCertificates]::CreateServerCertificate($authority, 'mail-app.contoso.com', $now.AddDays(-1), $now.AddDays(365))
+        $appSecret = 'Qx8~Example.App-Secret_value'
+        $pfxPassword = 'Pfx!Example-Pa55'
+        $appPfx = Join-Path $TestDrive 'mail-app.pfx'
+        [IO.File]::WriteAllBytes($appPfx, $appCertificate.Export('Pfx', $pfxPassword))
+        $entra.AddApp('contoso.onmicrosoft.com', $appId, $appCertificate, [string[]]@('reports@contoso.com', 'helpdesk@contoso.com'))
+        $entra.AddApp('contoso.onmicrosoft.com', $appId, $appSecret, [string[]]@())
+        $appPrelude = @(
+            '# The app''s certificate with its key in this account''s store, as the admin put it there.'
+            "`$store = [System.Security.Cryptography.X509Certificates.X509Store]::new('My', 'CurrentUser'); `$store.Open('ReadWrite')"
+            "`$store.Add([System.Security.Cryptography.X509Certificates.X509Certificate2]::new('$appPfx', '$pfxPassword', 'PersistKeySet')); `$store.Dispose()"
+            "`$thumbprint = '$($appCertificate.Thumbprint)'"
+            '# A vault of SecretManagement, as the examples read it.'
+            "function Get-Secret { param([string] `$Name) @{ MailAppSecret = '$appSecret'; MailAppPfxPassword = '$pfxPassword' }[`$Name] | ConvertTo-SecureString -AsPlainText -Force }"
+            '# The sign-in authority is the mock token endpoint.'
+            foreach ($command in 'Send-SmtpMessage', 'Get-Pop3Message', 'Remove-Pop3Message') { "`$PSDefaultParameterValues['${command}:Authority'] = '$($entra.Authority)'" }
+        ) -join "`n"
+
         $publicHosts = 'smtp.contoso.com', 'mail.contoso.com', 'pop.contoso.com', 'smtp.office365.com', 'outlook.office365.com', 'pop.gmail.com'
 
         function Set-MockAccount {
@@ -964,10 +1051,12 @@ Describe 'Examples run as users run them' {
 
     AfterAll {
         $mock.Dispose()
+        $entra.Dispose()
     }
 
     BeforeEach {
         $mock.Reset()
+        $entra.Reset()
         Set-MockAccount
     }
 
@@ -994,7 +1083,8 @@ Describe 'Examples run as users run them' {
         if ($Setup) { & $Setup $mock $dir }
 
         $script = Join-Path $folder 'example.ps1'
-        Set-Content -LiteralPath $script -Value ((New-Prelude $dir (-not $ImportsModule) $server $Prelude) + "`n" + $server.Code)
+        $extra = if ($Prelude) { $Prelude.Replace('{{AppSignIn}}', $appPrelude) }
+        Set-Content -LiteralPath $script -Value ((New-Prelude $dir (-not $ImportsModule) $server $extra) + "`n" + $server.Code)
         $run = Invoke-Example $script $dir
         $null = $mock.WaitForIdle(5000)
 
@@ -1003,9 +1093,10 @@ Describe 'Examples run as users run them' {
         else { $run.Errors | Should -BeNullOrEmpty -Because $run.Text }
         foreach ($warning in $run.Warnings) { $warning | Should -Match $(if ($Warnings) { $Warnings } else { '^$' }) -Because 'no other warning is expected' }
         foreach ($pattern in $Sample) { "$($run.Output)`n$($run.ErrorText)" | Should -Match $pattern -Because 'the sample output in the docs must show what the module prints' }
-        Assert-NoSecret -Text "$($run.Output)`n$($run.Errors)" -Secret $password, $tokenText, $gmailTokenText
+        $secrets = @($password, $tokenText, $gmailTokenText, $appSecret, $pfxPassword) + $entra.Secrets
+        Assert-NoSecret -Text "$($run.Output)`n$($run.Errors)" -Secret $secrets
         foreach ($log in Get-ChildItem $folder -Filter *.log -Recurse) {
-            Assert-NoSecret -Text (Get-Content -LiteralPath $log.FullName -Raw) -Secret $password, $tokenText, $gmailTokenText
+            Assert-NoSecret -Text (Get-Content -LiteralPath $log.FullName -Raw) -Secret $secrets
         }
 
         # A broken promise is easier to understand next to what the example printed.

@@ -172,3 +172,94 @@ $seen.RemovedEverywhere = Test-Engine
         $seen.RemovedEverywhere | Should -BeFalse
     }
 }
+
+# The same for MSAL (Microsoft.Identity.Client), which ExchangeOnlineManagement, Az.Accounts and
+# Microsoft.Graph load in their own versions: an app-only sign-in works beside a stand-in MSAL of
+# another version loaded before or after the module, and the stand-in keeps working.
+Describe 'MSAL isolation' {
+    BeforeAll {
+        . (Join-Path $PSScriptRoot 'common.ps1')
+        $authority = [MockMail.TestCertificates]::CreateAuthority('MailProtocols Isolation CA')
+        $now = [DateTimeOffset]::UtcNow
+        $serverCertificate = [MockMail.TestCertificates]::CreateServerCertificate($authority, 'localhost', $now.AddDays(-1), $now.AddDays(30))
+        $caBundle = Join-Path $TestDrive 'msal-ca.pem'
+        Set-Content -Path $caBundle -Value ([MockMail.TestCertificates]::ToPem($authority)) -NoNewline
+        $entra = [MockMail.MockEntra]::new($serverCertificate)
+        $entra.Start()
+        $secret = 'Isolation~Secret_1'
+        $entra.AddApp('contoso', 'app-iso', $secret, [string[]]@('reports@contoso.com'))
+        $mock = [MockMail.MockServer]::new()
+        $mock.UseCertificate($serverCertificate)
+        $mock.Entra = $entra
+        $mock.Start()
+
+        $stubDir = (New-Item -ItemType Directory -Path (Join-Path $TestDrive 'othermsal')).FullName
+        $stub = Join-Path $stubDir 'Microsoft.Identity.Client.dll'
+        $project = (New-Item -ItemType Directory -Path (Join-Path $TestDrive 'msalstubsrc')).FullName
+        Set-Content (Join-Path $project 'Microsoft.Identity.Client.csproj') @'
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <TargetFramework>net8.0</TargetFramework>
+    <AssemblyName>Microsoft.Identity.Client</AssemblyName>
+    <Version>4.50.0</Version>
+    <AssemblyVersion>4.50.0.0</AssemblyVersion>
+  </PropertyGroup>
+</Project>
+'@
+        Set-Content (Join-Path $project 'Marker.cs') 'namespace Microsoft.Identity.Client { public static class OtherModuleMarker { public static string Hello() => "other MSAL 4.50"; } }'
+        $null = & dotnet build $project -c Release -o $stubDir -nologo -v q 2>&1
+        $stub | Should -Exist
+
+        $child = @'
+param($ModulePath, $Stub, $Order, $SmtpPort, $Authority, $Secret)
+$ErrorActionPreference = 'Stop'
+$outcome = [ordered]@{}
+function Import-Stub { $null = [System.Runtime.Loader.AssemblyLoadContext]::Default.LoadFromAssemblyPath($Stub) }
+if ($Order -eq 'StubFirst') { Import-Stub }
+Import-Module $ModulePath
+$app = @{ TenantId = 'contoso'; ClientId = 'app-iso'; ClientSecret = (ConvertTo-SecureString $Secret -AsPlainText -Force); Authority = $Authority }
+$sent = Send-SmtpMessage -SmtpServer localhost -Port $SmtpPort @app -From 'reports@contoso.com' -To 'a@example.com' -Subject "msal $Order"
+if ($Order -eq 'StubAfter') { Import-Stub }
+$sent = $sent, (Send-SmtpMessage -SmtpServer localhost -Port $SmtpPort @app -From 'reports@contoso.com' -To 'b@example.com' -Subject "msal $Order again")
+$outcome.Sent = @($sent | ForEach-Object { $_.Accepted -join ',' })
+$outcome.Stub = [Microsoft.Identity.Client.OtherModuleMarker]::Hello()
+$outcome.DefaultContextMsal = @([System.Runtime.Loader.AssemblyLoadContext]::Default.Assemblies | Where-Object { $_.GetName().Name -eq 'Microsoft.Identity.Client' } | ForEach-Object { $_.GetName().Version.ToString() })
+$outcome.ModuleMsal = @(([System.Runtime.Loader.AssemblyLoadContext]::All | Where-Object Name -EQ 'MailProtocols').Assemblies | Where-Object { $_.GetName().Name -eq 'Microsoft.Identity.Client' } | ForEach-Object { $_.GetName().Version.ToString() })
+[pscustomobject]$outcome | ConvertTo-Json -Compress
+'@
+        $childScript = Join-Path $TestDrive 'msal-isolation.ps1'
+        Set-Content $childScript $child
+
+        function Invoke-MsalIsolated {
+            param([string] $Order)
+            $saved = $env:SSL_CERT_FILE
+            try {
+                # The child trusts the test CA as the system's trust store (OpenSSL's SSL_CERT_FILE).
+                $env:SSL_CERT_FILE = $caBundle
+                $json = & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -File $childScript $modulePath $stub $Order $mock.SmtpPort $entra.Authority $secret 2>&1
+            }
+            finally { $env:SSL_CERT_FILE = $saved }
+            $last = $json | Where-Object { $_ -is [string] -and $_.StartsWith('{') } | Select-Object -Last 1
+            if (-not $last) { throw "The child process failed:`n$($json | Out-String)" }
+            $last | ConvertFrom-Json
+        }
+    }
+
+    AfterAll {
+        $mock.Dispose()
+        $entra.Dispose()
+    }
+
+    It 'gets a token and sends beside another MSAL version loaded <When> the module' -ForEach @(
+        @{ Order = 'StubFirst'; When = 'before' }
+        @{ Order = 'StubAfter'; When = 'after' }
+    ) {
+        $before = @($entra.Requests).Count
+        $result = Invoke-MsalIsolated -Order $Order
+        $result.Sent | Should -Be @('a@example.com', 'b@example.com')
+        @($entra.Requests).Count - $before | Should -Be 1 -Because 'the token of the first send is reused by the second'
+        $result.Stub | Should -Be 'other MSAL 4.50'
+        $result.DefaultContextMsal | Should -Be @('4.50.0.0')
+        $result.ModuleMsal | Should -Be @('4.92.0.0')
+    }
+}

@@ -29,7 +29,9 @@ Describe 'The published package' {
     It 'installs the manifest, the assemblies, the format file and the help' {
         foreach ($file in 'MailProtocols.psd1', 'MailProtocols.psm1', 'MailProtocols.format.ps1xml', 'en-US/about_MailProtocols.help.txt',
             'core/MailProtocols.dll', 'core/en-US/MailProtocols.dll-Help.xml', 'core/dependencies/MailKit.dll',
-            'desktop/MailProtocols.dll', 'desktop/MailProtocols.Engine.dll', 'desktop/MailKit.dll', 'desktop/en-US/MailProtocols.dll-Help.xml') {
+            'core/dependencies/Microsoft.Identity.Client.dll', 'core/dependencies/Microsoft.IdentityModel.Abstractions.dll',
+            'desktop/MailProtocols.dll', 'desktop/MailProtocols.Engine.dll', 'desktop/MailKit.dll', 'desktop/en-US/MailProtocols.dll-Help.xml',
+            'desktop/Microsoft.Identity.Client.dll', 'desktop/Microsoft.IdentityModel.Abstractions.dll') {
             Join-Path $installed $file | Should -Exist
         }
         Get-ChildItem $installed -Recurse -Filter 'System.Management.Automation.dll' | Should -BeNullOrEmpty
@@ -137,7 +139,8 @@ Describe 'The built module''s dependencies' {
 
     It 'lists the engine and its packages in MailProtocols.Engine.deps.json' {
         $libraries = @($deps.targets[$deps.runtimeTarget.name].Keys | ForEach-Object { ($_ -split '/')[0] })
-        foreach ($name in 'MailProtocols.Engine', 'MailKit', 'MimeKit', 'BouncyCastle.Cryptography', 'System.Security.Cryptography.Pkcs') {
+        foreach ($name in 'MailProtocols.Engine', 'MailKit', 'MimeKit', 'BouncyCastle.Cryptography', 'System.Security.Cryptography.Pkcs',
+            'Microsoft.Identity.Client', 'Microsoft.IdentityModel.Abstractions') {
             $libraries | Should -Contain $name
         }
     }
@@ -151,6 +154,7 @@ Describe 'The built module''s dependencies' {
         $assets = @(Get-RuntimeAsset -FallbackChain $Chain)
         $assets | Should -Contain 'MailProtocols.Engine.dll'
         $assets | Should -Contain 'MailKit.dll'
+        $assets | Should -Contain 'Microsoft.Identity.Client.dll'
         $assets | Should -Contain $Pkcs
         foreach ($asset in $assets) {
             Join-Path $dependencies $asset | Should -Exist

@@ -97,10 +97,10 @@ internal static class ConnectErrors
     public static MailOperationException WithImplicitTlsAdvice(MailOperationException ex) =>
         new(ex.ErrorId, ex.Kind, ex.Target,
             ex.Message + " If that port expects TLS from the first byte (as port 465 does), use -TlsMode Implicit.",
-            ex.InnerException) { IsSessionFailure = ex.IsSessionFailure };
+            ex.InnerException) { IsSessionFailure = ex.IsSessionFailure, ServiceErrorCode = ex.ServiceErrorCode };
 
     public static MailOperationException AsSessionFailure(MailOperationException ex) =>
-        ex.IsSessionFailure ? ex : new(ex.ErrorId, ex.Kind, ex.Target, ex.Message, ex.InnerException) { IsSessionFailure = true };
+        ex.IsSessionFailure ? ex : new(ex.ErrorId, ex.Kind, ex.Target, ex.Message, ex.InnerException) { IsSessionFailure = true, ServiceErrorCode = ex.ServiceErrorCode };
 
     private static MailOperationException Fail(string id, MailErrorKind kind, object target, string message, Exception? ex) =>
         new(id, kind, target, message, ex) { IsSessionFailure = true };

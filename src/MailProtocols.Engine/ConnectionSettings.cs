@@ -25,6 +25,15 @@ public sealed class ConnectionSettings
 
     public bool UseOAuth2 { get; set; }
 
+    /// <summary>With <see cref="UseOAuth2"/>: asked for the access token at every login (the
+    /// password of <see cref="Credential"/> is then unused). Null: the password is the token.</summary>
+    public OAuth.IAccessTokenSource? TokenSource { get; set; }
+
+    /// <summary>The secret of an OAuth2 login as of now: a token from <see cref="TokenSource"/>
+    /// (which keeps tokens and renews them), or the token given.</summary>
+    internal string OAuth2Token(NetworkCredential credential, System.Threading.CancellationToken token) =>
+        TokenSource == null ? credential.Password : TokenSource.GetToken(credential.UserName, Timeout, token).Value;
+
     /// <summary>Allows credentials over a connection that is not encrypted. Off by default.</summary>
     public bool AllowUnencryptedAuthentication { get; set; }
 

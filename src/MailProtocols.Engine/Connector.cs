@@ -131,7 +131,7 @@ internal sealed class Connector
         SaslMechanism? mechanism = null;
         if (_settings.UseOAuth2)
         {
-            mechanism = offered.Count == 0 ? null : new SaslMechanismOAuth2(credential.UserName, credential.Password);
+            mechanism = offered.Count == 0 ? null : new SaslMechanismOAuth2(credential.UserName, _settings.OAuth2Token(credential, token));
         }
         else
         {

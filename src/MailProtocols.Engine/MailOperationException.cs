@@ -49,4 +49,9 @@ public sealed class MailOperationException : Exception
     /// <summary>What had been done when the failure came, where that matters to a retry: for
     /// RecipientRejected, the message's SmtpSendResult (its Accepted recipients got the message).</summary>
     public object? Result { get; init; }
+
+    /// <summary>The identity provider's own code for a refused token request: the AADSTS code
+    /// (e.g. "AADSTS7000215") when Microsoft Entra's reply has one, else the OAuth2 error
+    /// ("invalid_client"); null for every other error.</summary>
+    public string? ServiceErrorCode { get; init; }
 }

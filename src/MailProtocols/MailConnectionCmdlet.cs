@@ -3,18 +3,24 @@ using System.IO;
 using System.Management.Automation;
 using System.Net;
 using System.Security;
+using System.Security.Cryptography.X509Certificates;
 using MailProtocols.Engine;
+using MailProtocols.Engine.OAuth;
 
 namespace MailProtocols;
 
 /// <summary>
-/// The connection parameters every cmdlet shares (port, TLS, certificate checks, credentials or
-/// an OAuth2 token, timeout, transcript), and the one place they become engine settings.
+/// The connection parameters every cmdlet shares (port, TLS, certificate checks, credentials, an
+/// OAuth2 token or an app-only sign-in, timeout, transcript), and the one place they become
+/// engine settings.
 /// </summary>
 public abstract class MailConnectionCmdlet : CancellablePSCmdlet
 {
     protected const string CredentialSet = "Credential";
     protected const string OAuthSet = "OAuth";
+    protected const string AppSecretSet = "AppSecret";
+    protected const string AppCertificateThumbprintSet = "AppCertificateThumbprint";
+    protected const string AppCertificateSet = "AppCertificate";
 
     [Parameter]
     [ValidateRange(0, 65535)]
@@ -40,8 +46,46 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
     public SecureString? AccessToken { get; set; }
 
     [Parameter(ParameterSetName = OAuthSet)]
+    [Parameter(ParameterSetName = AppSecretSet)]
+    [Parameter(ParameterSetName = AppCertificateThumbprintSet)]
+    [Parameter(ParameterSetName = AppCertificateSet)]
     [ValidateNotNullOrEmpty]
     public string? UserName { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = AppSecretSet)]
+    [Parameter(Mandatory = true, ParameterSetName = AppCertificateThumbprintSet)]
+    [Parameter(Mandatory = true, ParameterSetName = AppCertificateSet)]
+    [ValidateNotNullOrEmpty]
+    public string? TenantId { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = AppSecretSet)]
+    [Parameter(Mandatory = true, ParameterSetName = AppCertificateThumbprintSet)]
+    [Parameter(Mandatory = true, ParameterSetName = AppCertificateSet)]
+    [ValidateNotNullOrEmpty]
+    public string? ClientId { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = AppSecretSet)]
+    [ValidateNotNull]
+    public SecureString? ClientSecret { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = AppCertificateThumbprintSet)]
+    [ValidateNotNullOrEmpty]
+    public string? CertificateThumbprint { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = AppCertificateSet)]
+    [ValidateNotNull]
+    public X509Certificate2? Certificate { get; set; }
+
+    [Parameter(ParameterSetName = AppSecretSet)]
+    [Parameter(ParameterSetName = AppCertificateThumbprintSet)]
+    [Parameter(ParameterSetName = AppCertificateSet)]
+    public MicrosoftEnvironment Environment { get; set; } = MicrosoftEnvironment.Global;
+
+    [Parameter(ParameterSetName = AppSecretSet)]
+    [Parameter(ParameterSetName = AppCertificateThumbprintSet)]
+    [Parameter(ParameterSetName = AppCertificateSet)]
+    [ValidateNotNull]
+    public Uri? Authority { get; set; }
 
     [Parameter]
     public SwitchParameter AllowUnencryptedAuthentication { get; set; }
@@ -61,7 +105,15 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-UseSsl asks for TLS and -TlsMode None forbids it: give one of them."),
                 "ConflictingTlsParameters", ErrorCategory.InvalidArgument, TlsMode));
         }
+
+        if (Authority != null && !(Authority.IsAbsoluteUri && Authority.Scheme == Uri.UriSchemeHttps))
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException($"-Authority must be an absolute https URL (the sign-in authority's base, e.g. https://login.microsoftonline.com); '{Authority}' is not."),
+                "InvalidAuthority", ErrorCategory.InvalidArgument, Authority));
+        }
     }
+
+    private bool AppOnly => ParameterSetName is AppSecretSet or AppCertificateThumbprintSet or AppCertificateSet;
 
     /// <summary>Makes a session (which opens the -TranscriptPath file); null, with a TranscriptFailed
     /// error written and the command stopped, when that file cannot be written.</summary>
@@ -118,7 +170,39 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
             }
         }
 
-        if (ParameterSetName == OAuthSet)
+        if (AppOnly)
+        {
+            var user = UserName ?? defaultUserName;
+            if (user == null)
+            {
+                StopWithError(new ErrorRecord(new ArgumentException("An app-only sign-in needs the mailbox's user name: give -UserName."),
+                    "UserNameRequired", ErrorCategory.InvalidArgument, host));
+                return null;
+            }
+
+            try
+            {
+                settings.TokenSource = new EntraTokenSource(new EntraApp
+                {
+                    TenantId = TenantId!,
+                    ClientId = ClientId!,
+                    ClientSecret = ClientSecret == null ? null : new NetworkCredential("", ClientSecret).Password,
+                    Certificate = ParameterSetName == AppCertificateThumbprintSet ? CertificateStore.FindByThumbprint(CertificateThumbprint!) : Certificate,
+                    Cloud = (MicrosoftCloud)Environment,
+                    Authority = Authority,
+                }, WriteVerbose);
+            }
+            catch (MailOperationException ex)
+            {
+                StopWithError(ToErrorRecord(ex));
+                return null;
+            }
+
+            settings.UseOAuth2 = true;
+            settings.Credential = new NetworkCredential(user, "");
+            WriteVerbose($"Tokens for '{user}' come from {settings.TokenSource.Description}.");
+        }
+        else if (ParameterSetName == OAuthSet)
         {
             if (UserName == null && defaultUserName == null)
             {

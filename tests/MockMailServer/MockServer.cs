@@ -52,6 +52,10 @@ public sealed partial class MockServer : IDisposable
     /// <summary>user -> bearer token for XOAUTH2. Default: alice -> "ya29.TestToken-abc123".</summary>
     public Dictionary<string, string> OAuthTokens { get; }
 
+    /// <summary>A mock token endpoint whose tokens XOAUTH2 also accepts, for the mailboxes of the
+    /// app that got them, until they expire. Null: only <see cref="OAuthTokens"/>.</summary>
+    public MockEntra? Entra { get; set; }
+
     public string Host => "127.0.0.1";
 
     /// <summary>Plain SMTP port (STARTTLS capable); 0 before Start.</summary>
@@ -399,7 +403,8 @@ public sealed partial class MockServer : IDisposable
 
     internal bool CheckPassword(string user, string password) => Locked(() => Users.TryGetValue(user, out var expected) && expected == password);
 
-    internal bool CheckToken(string user, string token) => Locked(() => OAuthTokens.TryGetValue(user, out var expected) && expected == token);
+    internal bool CheckToken(string user, string token) =>
+        Locked(() => OAuthTokens.TryGetValue(user, out var expected) && expected == token) || Entra?.Accepts(user, token) == true;
 
     internal string NextQueueId() => "MOCK" + Interlocked.Increment(ref _queueCounter).ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
 

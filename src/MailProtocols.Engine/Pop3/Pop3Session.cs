@@ -388,7 +388,7 @@ public sealed class Pop3Session : IDisposable
         if (_settings.UseOAuth2)
         {
             mechanism = "XOAUTH2";
-            reply = Sasl(new SaslMechanismOAuth2(credential.UserName, credential.Password));
+            reply = Sasl(new SaslMechanismOAuth2(credential.UserName, _settings.OAuth2Token(credential, _token)));
         }
         else if (HasSasl("PLAIN"))
         {

@@ -1,0 +1,317 @@
+# App-only sign-in (Microsoft Entra client credentials through MSAL) against a mock token endpoint
+# over HTTPS on loopback (tests/MockMailServer/MockEntra*.cs), whose tokens the mock SMTP and POP3
+# servers accept only for the app's mailboxes and only until they expire.
+# The module runs in a child pwsh that trusts the test CA the way the operating system's trust
+# store does: on Linux .NET reads OpenSSL's SSL_CERT_FILE, so no test-only switch exists in the
+# module. Each child also gets a HOME of its own, so .NET's CurrentUser certificate stores (under
+# HOME on Linux) are the test's alone.
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'common.ps1')
+
+    $authority = [MockMail.TestCertificates]::CreateAuthority('MailProtocols OAuth Test CA')
+    $now = [DateTimeOffset]::UtcNow
+    $serverCertificate = [MockMail.TestCertificates]::CreateServerCertificate($authority, 'localhost', $now.AddDays(-1), $now.AddDays(30))
+    $caBundle = Join-Path $TestDrive 'ca.pem'
+    Set-Content -Path $caBundle -Value ([MockMail.TestCertificates]::ToPem($authority)) -NoNewline
+
+    function Invoke-TrustingChild {
+        # Runs $Body in a child pwsh that trusts the test CA, with common.ps1 loaded (the built
+        # module, Invoke-Captured) and $p holding -Data; the body fills the ordered dictionary
+        # $outcome, which comes back as an object.
+        param([string] $Body, [hashtable] $Data, [string] $HomeDir)
+        $dataFile = Join-Path $TestDrive "data-$([guid]::NewGuid().ToString('n')).json"
+        $Data | ConvertTo-Json -Depth 5 | Set-Content -LiteralPath $dataFile
+        $script = Join-Path $TestDrive "child-$([guid]::NewGuid().ToString('n')).ps1"
+        Set-Content -LiteralPath $script -Value @"
+`$ErrorActionPreference = 'Continue'
+. '$(Join-Path $PSScriptRoot 'common.ps1')'
+`$p = Get-Content -LiteralPath '$dataFile' -Raw | ConvertFrom-Json
+`$outcome = [ordered]@{}
+$Body
+'OUTCOME:' + (`$outcome | ConvertTo-Json -Depth 6 -Compress)
+"@
+        $start = [Diagnostics.ProcessStartInfo]::new((Join-Path $PSHOME 'pwsh'))
+        foreach ($argument in '-NoProfile', '-NonInteractive', '-File', $script) { $start.ArgumentList.Add($argument) }
+        $start.UseShellExecute = $false
+        $start.RedirectStandardOutput = $true
+        $start.RedirectStandardError = $true
+        $start.Environment['SSL_CERT_FILE'] = $caBundle
+        $start.Environment['MAILPROTOCOLS_MODULE'] = $modulePath
+        $start.Environment['MAILPROTOCOLS_MOCKSERVER'] = $mockPath
+        if ($HomeDir) { $start.Environment['HOME'] = $HomeDir }
+        $process = [Diagnostics.Process]::Start($start)
+        $stdout = $process.StandardOutput.ReadToEndAsync()
+        $stderr = $process.StandardError.ReadToEndAsync()
+        if (-not $process.WaitForExit(180000)) {
+            $process.Kill($true)
+            throw "The child did not end within 180 s: $($stdout.Result)"
+        }
+        $process.WaitForExit()
+        $line = $stdout.Result -split "`n" | Where-Object { $_ -like 'OUTCOME:*' } | Select-Object -Last 1
+        if (-not $line) { throw "The child printed no outcome.`n$($stdout.Result)`n$($stderr.Result)" }
+        $line.Substring(8) | ConvertFrom-Json
+    }
+}
+
+Describe 'App-only sign-in with a client secret' {
+    BeforeAll {
+        $entra = [MockMail.MockEntra]::new($serverCertificate)
+        $entra.Start()
+        $secret = 'Cl1ent~Secret.Value_42'
+        $wrongSecret = 'Wr0ng~Secret.Value_00'
+        foreach ($app in 'app-send', 'app-renew', 'app-reuse', 'app-pop') {
+            $entra.AddApp('contoso', $app, $secret, [string[]]@('reports@contoso.com'))
+        }
+        $entra.SetTokenLifetime('app-renew', 301) # MSAL keeps a 5-minute margin: reused for 1 s only
+
+        $mock = [MockMail.MockServer]::new()
+        $mock.UseCertificate($serverCertificate)
+        $mock.Entra = $entra
+        $mock.Start()
+        $null = $mock.AddTestMessages('reports@contoso.com', 3)
+
+        # A second mail server whose idle timeout closes the connection between two rows of a
+        # slow pipeline, so that the second row logs in again.
+        $idle = [MockMail.MockServer]::new()
+        $idle.UseCertificate($serverCertificate)
+        $idle.Entra = $entra
+        $idle.Smtp.IdleTimeoutSeconds = 2
+        $idle.Start()
+
+        # A token endpoint whose certificate no trusted CA signed.
+        $otherAuthority = [MockMail.TestCertificates]::CreateAuthority('Untrusted CA')
+        $untrusted = [MockMail.MockEntra]::new([MockMail.TestCertificates]::CreateServerCertificate($otherAuthority, 'localhost', $now.AddDays(-1), $now.AddDays(30)))
+        $untrusted.Start()
+        $untrusted.AddApp('contoso', 'app-send', $secret, [string[]]@('reports@contoso.com'))
+
+        $outcome = Invoke-TrustingChild -Data @{
+            Secret = $secret; WrongSecret = $wrongSecret; Authority = $entra.Authority; UntrustedAuthority = $untrusted.Authority
+            SmtpPort = $mock.SmtpPort; Pop3Port = $mock.Pop3Port; IdlePort = $idle.SmtpPort; Transcript = (Join-Path $TestDrive 'secret-transcript.log')
+        } -HomeDir (New-Item -ItemType Directory (Join-Path $TestDrive 'home-secret')).FullName -Body @'
+$secure = ConvertTo-SecureString $p.Secret -AsPlainText -Force
+$wrong = ConvertTo-SecureString $p.WrongSecret -AsPlainText -Force
+$app = @{ TenantId = 'contoso'; ClientSecret = $secure; Authority = $p.Authority }
+$smtp = @{ SmtpServer = 'localhost'; Port = $p.SmtpPort; TimeoutSec = 30; TranscriptPath = $p.Transcript }
+function Get-Failure([scriptblock] $Command) {
+    $Error.Clear()
+    $ran = $false
+    & $Command -ErrorAction SilentlyContinue | Out-Null
+    $ran = $true
+    $e = $Error[0]
+    if (-not $e) { return @{ NextLineRan = $ran } }
+    @{ Id = $e.FullyQualifiedErrorId; Category = "$($e.CategoryInfo.Category)"; Code = $e.Exception.ServiceErrorCode; Message = $e.Exception.Message; Target = "$($e.TargetObject)"; NextLineRan = $ran }
+}
+$captured = Invoke-Captured {
+    $r1 = Send-SmtpMessage @smtp @app -ClientId app-send -From 'Reports <reports@contoso.com>' -To 'a@example.com' -Subject 'First'
+    $r2 = Send-SmtpMessage @smtp @app -ClientId app-send -From 'reports@contoso.com' -To 'b@example.com' -Subject 'Second'
+    $outcome.Sent = @($r1, $r2 | ForEach-Object { $_.Accepted -join ',' })
+
+    # Two rows 3.5 s apart over a server that closes an idle connection after 2 s: two logins.
+    $rows = { 1..2 | ForEach-Object { if ($_ -eq 2) { Start-Sleep -Milliseconds 3500 }; [pscustomobject]@{ To = "row$_@example.com"; Subject = "Row $_" } } }
+    $idleSmtp = @{ SmtpServer = 'localhost'; Port = $p.IdlePort; TimeoutSec = 30; From = 'reports@contoso.com' }
+    $outcome.Renewed = @(& $rows | Send-SmtpMessage @idleSmtp @app -ClientId app-renew | ForEach-Object { $_.Accepted -join ',' })
+    $outcome.Reused = @(& $rows | Send-SmtpMessage @idleSmtp @app -ClientId app-reuse | ForEach-Object { $_.Accepted -join ',' })
+
+    $outcome.Pop3 = @(Get-Pop3Message -Pop3Server localhost -Port $p.Pop3Port -TimeoutSec 30 @app -ClientId app-pop -UserName reports@contoso.com -TranscriptPath $p.Transcript).Count
+    $outcome.Pop3NoUser = Get-Failure { Get-Pop3Message -Pop3Server localhost -Port $p.Pop3Port @app -ClientId app-pop }
+
+    $outcome.BadSecret = Get-Failure { Send-SmtpMessage @smtp -TenantId contoso -ClientId app-send -ClientSecret $wrong -Authority $p.Authority -From reports@contoso.com -To c@example.com }
+    $outcome.UnknownApp = Get-Failure { Send-SmtpMessage @smtp @app -ClientId app-nobody -From reports@contoso.com -To c@example.com }
+    $outcome.UnknownTenant = Get-Failure { Send-SmtpMessage @smtp -TenantId fabrikam -ClientId app-send -ClientSecret $secure -Authority $p.Authority -From reports@contoso.com -To c@example.com }
+    $outcome.Pop3BadSecret = Get-Failure { Get-Pop3Message -Pop3Server localhost -Port $p.Pop3Port -TenantId contoso -ClientId app-pop -ClientSecret $wrong -Authority $p.Authority -UserName reports@contoso.com }
+    $outcome.OtherMailbox = Get-Failure { Send-SmtpMessage @smtp @app -ClientId app-send -From ceo@contoso.com -To c@example.com }
+    $outcome.Untrusted = Get-Failure { Send-SmtpMessage @smtp -SkipCertificateCheck -TenantId contoso -ClientId app-send -ClientSecret $secure -Authority $p.UntrustedAuthority -From reports@contoso.com -To c@example.com }
+    try { Send-SmtpMessage @smtp @app -ClientId app-send -Authority 'http://localhost/' -From reports@contoso.com -To c@example.com -ErrorAction SilentlyContinue; $outcome.HttpAuthority = 'no error' }
+    catch { $outcome.HttpAuthority = $_.FullyQualifiedErrorId }
+}
+$outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript -Raw)
+'@
+    }
+
+    AfterAll {
+        $mock.Dispose()
+        $idle.Dispose()
+        $entra.Dispose()
+        $untrusted.Dispose()
+    }
+
+    It 'sends with a token for the -From mailbox, got with the client secret for the Exchange Online scope' {
+        $outcome.Sent | Should -Be @('a@example.com', 'b@example.com')
+        $requests = @($entra.Requests | Where-Object ClientId -EQ 'app-send' | Where-Object Error -EQ $null)
+        $requests[0].Path | Should -Be '/contoso/oauth2/v2.0/token'
+        $requests[0].Credential | Should -Be 'secret'
+        $requests[0].Scope | Should -Be 'https://outlook.office365.com/.default'
+        $sessions = @($mock.SmtpSessions | Where-Object AuthUser)
+        $sessions.AuthUser | Sort-Object -Unique | Should -Be 'reports@contoso.com'
+        $sessions.AuthMechanism | Sort-Object -Unique | Should -Be 'XOAUTH2'
+    }
+
+    It 'reuses the token within the process: two commands, one token request' {
+        @($entra.Requests | Where-Object ClientId -EQ 'app-send' | Where-Object Error -EQ $null).Count | Should -Be 1
+        @($entra.Requests | Where-Object ClientId -EQ 'app-reuse').Count | Should -Be 1
+        $outcome.Reused | Should -Be @('row1@example.com', 'row2@example.com')
+    }
+
+    It 'renews a token about to expire when a long pipeline logs in again' {
+        $outcome.Renewed | Should -Be @('row1@example.com', 'row2@example.com')
+        @($idle.SmtpSessions | Where-Object AuthUser).Count | Should -Be 4 -Because 'each of the two pipelines logged in twice'
+        @($entra.Requests | Where-Object ClientId -EQ 'app-renew').Count | Should -Be 2
+    }
+
+    It 'reads a POP3 mailbox named by -UserName' {
+        $outcome.Pop3 | Should -Be 3
+        $mock.Pop3Sessions[0].AuthMechanism | Should -Be 'XOAUTH2'
+    }
+
+    It 'asks for -UserName on POP3' {
+        $outcome.Pop3NoUser.Id | Should -Be 'UserNameRequired,MailProtocols.Commands.GetPop3MessageCommand'
+    }
+
+    It 'reports <Case> as OAuthTokenFailed with <Code>, as a non-terminating error' -ForEach @(
+        @{ Case = 'BadSecret'; Code = 'AADSTS7000215'; Command = 'SendSmtpMessageCommand' }
+        @{ Case = 'UnknownApp'; Code = 'AADSTS700016'; Command = 'SendSmtpMessageCommand' }
+        @{ Case = 'UnknownTenant'; Code = 'AADSTS90002'; Command = 'SendSmtpMessageCommand' }
+        @{ Case = 'Pop3BadSecret'; Code = 'AADSTS7000215'; Command = 'GetPop3MessageCommand' }
+    ) {
+        $failure = $outcome.$Case
+        $failure.Id | Should -Be "OAuthTokenFailed,MailProtocols.Commands.$Command"
+        $failure.Category | Should -Be 'AuthenticationError'
+        $failure.Code | Should -Be $Code
+        $failure.Message | Should -Match "$Code`:"
+        $failure.Message | Should -Not -Match 'Trace ID'
+        $failure.NextLineRan | Should -BeTrue
+    }
+
+    It 'sends nothing when no token came' {
+        $mock.Messages.To | Should -Not -Contain 'c@example.com'
+        @($mock.Messages).Count | Should -Be 2
+    }
+
+    It 'gets no login for a mailbox the app has no permission for' {
+        $outcome.OtherMailbox.Id | Should -Be 'AuthenticationFailed,MailProtocols.Commands.SendSmtpMessageCommand'
+    }
+
+    It 'checks the token endpoint''s certificate even with -SkipCertificateCheck' {
+        $outcome.Untrusted.Id | Should -Be 'OAuthTokenEndpointUnreachable,MailProtocols.Commands.SendSmtpMessageCommand'
+        $untrusted.Requests | Should -BeNullOrEmpty
+    }
+
+    It 'refuses an -Authority that is not https before any work' {
+        $outcome.HttpAuthority | Should -Be 'InvalidAuthority,MailProtocols.Commands.SendSmtpMessageCommand'
+    }
+
+    It 'shows no secret, token or assertion in any stream, error or transcript' {
+        $entra.Secrets.Count | Should -BeGreaterOrEqual 4
+        $outcome.Text | Should -Match 'Access token for ''reports@contoso.com'''
+        Assert-NoSecret -Text $outcome.Text -Secret (@($secret, $wrongSecret) + $entra.Secrets)
+    }
+}
+
+Describe 'App-only sign-in with a certificate' {
+    BeforeAll {
+        $entra = [MockMail.MockEntra]::new($serverCertificate)
+        $entra.Start()
+        $appAuthority = [MockMail.TestCertificates]::CreateAuthority('Contoso App Certificates')
+        $appCertificate = [MockMail.TestCertificates]::CreateServerCertificate($appAuthority, 'mail-app.contoso.com', $now.AddDays(-1), $now.AddDays(365))
+        $strangerCertificate = [MockMail.TestCertificates]::CreateServerCertificate($appAuthority, 'stranger.contoso.com', $now.AddDays(-1), $now.AddDays(365))
+        foreach ($app in 'app-thumb', 'app-object', 'app-pop') {
+            $entra.AddApp('contoso', $app, $appCertificate, [string[]]@('reports@contoso.com'))
+        }
+        $mock = [MockMail.MockServer]::new()
+        $mock.UseCertificate($serverCertificate)
+        $mock.Entra = $entra
+        $mock.Start()
+        $null = $mock.AddTestMessages('reports@contoso.com', 2)
+
+        $pfxPassword = 'Pfx!Pa55word'
+        $pfx = Join-Path $TestDrive 'app.pfx'
+        $strangerPfx = Join-Path $TestDrive 'stranger.pfx'
+        [IO.File]::WriteAllBytes($pfx, $appCertificate.Export('Pfx', $pfxPassword))
+        [IO.File]::WriteAllBytes($strangerPfx, $strangerCertificate.Export('Pfx', $pfxPassword))
+        $certHome = (New-Item -ItemType Directory (Join-Path $TestDrive 'home-cert')).FullName
+
+        $outcome = Invoke-TrustingChild -HomeDir $certHome -Data @{
+            Authority = $entra.Authority; SmtpPort = $mock.SmtpPort; Pop3Port = $mock.Pop3Port; Pfx = $pfx; StrangerPfx = $strangerPfx
+            Password = $pfxPassword; Thumbprint = $appCertificate.Thumbprint; Transcript = (Join-Path $TestDrive 'cert-transcript.log')
+        } -Body @'
+$X509 = [System.Security.Cryptography.X509Certificates.X509Certificate2]
+$app = @{ TenantId = 'contoso'; Authority = $p.Authority }
+$smtp = @{ SmtpServer = 'localhost'; Port = $p.SmtpPort; TimeoutSec = 30; TranscriptPath = $p.Transcript; From = 'reports@contoso.com' }
+function Get-Failure([scriptblock] $Command) {
+    $Error.Clear()
+    & $Command -ErrorAction SilentlyContinue | Out-Null
+    $e = $Error[0]
+    if (-not $e) { return @{} }
+    @{ Id = $e.FullyQualifiedErrorId; Category = "$($e.CategoryInfo.Category)"; Code = $e.Exception.ServiceErrorCode; Message = $e.Exception.Message }
+}
+# The app's certificate with its key in this account's personal store (under this child's own
+# HOME on Linux), as Import-PfxCertificate puts it there on Windows; removed again below.
+$store = [System.Security.Cryptography.X509Certificates.X509Store]::new('My', 'CurrentUser')
+$store.Open('ReadWrite')
+$store.Add($X509::new($p.Pfx, $p.Password, 'Exportable, PersistKeySet'))
+try {
+    $captured = Invoke-Captured {
+        $outcome.Thumbprint = (Send-SmtpMessage @smtp @app -ClientId app-thumb -CertificateThumbprint $p.Thumbprint.ToLowerInvariant() -To 'thumb@example.com').Accepted -join ','
+        $outcome.Object = (Send-SmtpMessage @smtp @app -ClientId app-object -Certificate ($X509::new($p.Pfx, $p.Password)) -To 'object@example.com').Accepted -join ','
+        $outcome.Pop3 = @(Get-Pop3Message -Pop3Server localhost -Port $p.Pop3Port -TimeoutSec 30 @app -ClientId app-pop -CertificateThumbprint $p.Thumbprint -UserName reports@contoso.com).Count
+        $outcome.NotFound = Get-Failure { Send-SmtpMessage @smtp @app -ClientId app-thumb -CertificateThumbprint ('AB' * 20) -To 'x@example.com' }
+        $outcome.NoKey = Get-Failure { Send-SmtpMessage @smtp @app -ClientId app-object -Certificate ($X509::new($X509::new($p.Pfx, $p.Password).RawData)) -To 'x@example.com' }
+        $outcome.Stranger = Get-Failure { Send-SmtpMessage @smtp @app -ClientId app-object -Certificate ($X509::new($p.StrangerPfx, $p.Password)) -To 'x@example.com' }
+    }
+}
+finally {
+    foreach ($c in @($store.Certificates.Find('FindByThumbprint', $p.Thumbprint, $false))) { $store.Remove($c) }
+    $outcome.LeftInStore = $store.Certificates.Count
+    $store.Dispose()
+}
+$outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript -Raw)
+'@
+    }
+
+    AfterAll {
+        $mock.Dispose()
+        $entra.Dispose()
+    }
+
+    It 'signs in with the certificate found by its thumbprint in CurrentUser\My' {
+        $outcome.Thumbprint | Should -Be 'thumb@example.com'
+        $requests = @($entra.Requests | Where-Object ClientId -EQ 'app-thumb')
+        $requests.Count | Should -Be 1
+        $requests[0].Credential | Should -Be 'assertion'
+        $requests[0].Error | Should -BeNullOrEmpty
+    }
+
+    It 'signs in with a certificate object' {
+        $outcome.Object | Should -Be 'object@example.com'
+    }
+
+    It 'reads a POP3 mailbox with the certificate' {
+        $outcome.Pop3 | Should -Be 2
+    }
+
+    It 'used the store under the child''s own HOME and left it empty' {
+        Join-Path $certHome '.dotnet/corefx/cryptography/x509stores/my' | Should -Exist
+        $outcome.LeftInStore | Should -Be 0
+    }
+
+    It 'reports a thumbprint in no store as CertificateNotFound' {
+        $outcome.NotFound.Id | Should -Be 'CertificateNotFound,MailProtocols.Commands.SendSmtpMessageCommand'
+        $outcome.NotFound.Category | Should -Be 'ObjectNotFound'
+    }
+
+    It 'reports a certificate without its private key as CertificateHasNoPrivateKey' {
+        $outcome.NoKey.Id | Should -Be 'CertificateHasNoPrivateKey,MailProtocols.Commands.SendSmtpMessageCommand'
+    }
+
+    It 'gets no token with a certificate the app does not have (the signature is checked)' {
+        $outcome.Stranger.Id | Should -Be 'OAuthTokenFailed,MailProtocols.Commands.SendSmtpMessageCommand'
+        $outcome.Stranger.Code | Should -Be 'AADSTS700027'
+        @($mock.Messages).Count | Should -Be 2
+    }
+
+    It 'shows no token or client assertion in any stream, error or transcript' {
+        @($entra.Requests | Where-Object Credential -EQ 'assertion').Count | Should -BeGreaterOrEqual 4
+        Assert-NoSecret -Text $outcome.Text -Secret (@($entra.Secrets) + $pfxPassword)
+    }
+}
