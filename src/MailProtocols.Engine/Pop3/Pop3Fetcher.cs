@@ -151,6 +151,7 @@ public static class Pop3Fetcher
     private static IEnumerable<Pop3FetchOutcome> Headers(Pop3Session session, List<Pop3Entry> selected)
     {
         var buffer = new MemoryStream();
+        var parser = Pop3Message.NewParser();
         var done = 0;
 
         // A server that cannot do TOP refuses it for every message (some even advertise it); one
@@ -188,7 +189,7 @@ public static class Pop3Fetcher
             }
 
             buffer.Position = 0;
-            var message = Pop3Message.Create(selected[i], Pop3Message.Parse(buffer, false), headersOnly: true);
+            var message = Pop3Message.Create(selected[i], Pop3Message.Parse(parser, buffer), headersOnly: true);
             yield return new Pop3FetchOutcome { Message = message, Done = done, Total = selected.Count };
         }
 
@@ -262,6 +263,7 @@ public static class Pop3Fetcher
     private static IEnumerable<Pop3FetchOutcome> LoadIntoMemory(Pop3Session session, List<Pop3Entry> selected, FetchTally tally, List<(Pop3Entry, DeletionMark?)> received)
     {
         var buffer = new MemoryStream();
+        var parser = Pop3Message.NewParser();
         foreach (var (i, refusal) in session.Request(selected, headersOnly: false, _ =>
         {
             buffer.SetLength(0);
@@ -276,11 +278,8 @@ public static class Pop3Fetcher
                 continue;
             }
 
-            // The parser copies what it keeps, so the buffer serves the next message.
             buffer.Position = 0;
-            var parsed = Pop3Message.Parse(buffer, persistent: false);
-            var message = Pop3Message.Create(entry, parsed, headersOnly: false);
-            message.Message = parsed;
+            var message = Pop3Message.CreateInMemory(entry, Pop3Message.Parse(parser, buffer));
             received.Add((entry, message.Mark));
             yield return tally.Outcome(message, null);
         }
