@@ -58,6 +58,19 @@ public class PacerTests
     }
 
     [Fact]
+    public void SleepsThroughAWaitShorterThanAMillisecond()
+    {
+        var pacer = new Pacer(120_000); // 0.5 ms apart
+        var reports = new List<TimeSpan>();
+        pacer.WaitTurn(CancellationToken.None, reports.Add);
+        pacer.WaitTurn(CancellationToken.None, reports.Add);
+
+        // One report, then one sleep of a whole millisecond; not a spin that reports each turn.
+        Assert.InRange(reports.Count, 0, 2);
+        Assert.Equal(2, pacer.Started);
+    }
+
+    [Fact]
     public void EndsTheWaitAtOnceWhenCancelled()
     {
         var pacer = new Pacer(1);

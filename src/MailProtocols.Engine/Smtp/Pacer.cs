@@ -69,7 +69,11 @@ public sealed class Pacer
         for (var left = Wait; left > TimeSpan.Zero; left = Wait)
         {
             report?.Invoke(left);
-            if (token.WaitHandle.WaitOne(left < ReportEvery ? left : ReportEvery))
+
+            // Whole milliseconds, rounded up: WaitOne rounds a TimeSpan down, and the last
+            // fraction of a millisecond would otherwise be spun away, reporting on every turn.
+            var slice = left < ReportEvery ? left : ReportEvery;
+            if (token.WaitHandle.WaitOne((int)Math.Ceiling(slice.TotalMilliseconds)))
             {
                 throw new OperationCanceledException(token);
             }
