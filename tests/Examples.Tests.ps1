@@ -93,7 +93,7 @@ BeforeDiscovery {
 
     # How many examples each source holds today: an example added later fails here until it has a case.
     $expectedCounts = [ordered]@{
-        'Send-SmtpMessage'    = 9
+        'Send-SmtpMessage'    = 10
         'Get-Pop3Message'     = 6
         'Remove-Pop3Message'  = 6
         'README'              = 5
@@ -301,6 +301,31 @@ function Get-PSDrive { param([string] $Name) [pscustomobject]@{ Name = $Name; Us
                 ($times[2] - $times[0]).TotalSeconds | Should -BeGreaterThan 2.5
                 $sent = @(Import-Csv -Path (Join-Path $Dir.Work 'sent.csv'))
                 @($sent.Subject) | Should -Be @('Newsletter 1', 'Newsletter 2', 'Newsletter 3')
+            }
+        }
+        @{
+            Source = 'Send-SmtpMessage'; Index = 10; Title = 'Send from a Google Workspace mailbox with a service account key, set up step by step'
+            Setup = {
+                param($Mock, $Dir)
+                $secrets = New-Item -ItemType Directory (Join-Path $Dir.C 'Secrets')
+                $json = $google.AddServiceAccount('mail-sender@contoso-mail.iam.gserviceaccount.com', [string[]]@('https://mail.google.com/'), [string[]]@('reports@contoso.com'))
+                Set-Content -LiteralPath (Join-Path $secrets 'mail-sender.json') -Value $json -NoNewline
+                $google.Reset()
+            }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                $Mock.Messages.Count | Should -Be 1
+                $Mock.Messages[0].AcceptedRecipients | Should -Be @('team@contoso.com')
+                $Mock.SmtpSessions[0].AuthMechanism | Should -Be 'XOAUTH2'
+                $Mock.SmtpSessions[0].AuthUser | Should -Be 'reports@contoso.com' -Because 'the service account acts as the -From mailbox'
+                $Mock.SmtpSessions[0].Tls | Should -BeTrue -Because 'STARTTLS comes before the token'
+                $requests = @($google.Requests)
+                $requests.Count | Should -Be 1
+                $requests[0].Error | Should -BeNullOrEmpty
+                $requests[0].Subject | Should -Be 'reports@contoso.com'
+                $requests[0].Scope | Should -Be 'https://mail.google.com/'
+                [IO.File]::GetUnixFileMode((Join-Path $Dir.C 'Secrets/mail-sender.json')) | Should -Be ([IO.UnixFileMode]'UserRead, UserWrite') -Because 'step 4 leaves the key readable by its owner only'
+                Assert-NoSecret -Text $Run.Text -Secret $google.Secrets
             }
         }
 
@@ -849,6 +874,10 @@ Describe 'Examples run as users run them' {
         $mock = [MockMail.MockServer]::new()
         $mock.UseCertificate([MockMail.TestCertificates]::CreateServerCertificate($authority, 'localhost', $now.AddDays(-1), $now.AddDays(30)))
         $mock.Start()
+        # Google's token endpoint for the service account example, with a certificate of the same CA.
+        $google = [MockMail.MockGoogle]::new([MockMail.TestCertificates]::CreateServerCertificate($authority, 'localhost', $now.AddDays(-1), $now.AddDays(30)))
+        $google.Start()
+        $mock.Google = $google
         $caBundle = Join-Path $TestDrive 'ca.pem'
         Set-Content -Path $caBundle -Value ([MockMail.TestCertificates]::ToPem($authority)) -NoNewline
 
@@ -883,7 +912,7 @@ Describe 'Examples run as users run them' {
             foreach ($command in 'Send-SmtpMessage', 'Get-Pop3Message', 'Remove-Pop3Message') { "`$PSDefaultParameterValues['${command}:Authority'] = '$($entra.Authority)'" }
         ) -join "`n"
 
-        $publicHosts = 'smtp.contoso.com', 'mail.contoso.com', 'pop.contoso.com', 'smtp.office365.com', 'outlook.office365.com', 'pop.gmail.com'
+        $publicHosts = 'smtp.contoso.com', 'mail.contoso.com', 'pop.contoso.com', 'smtp.office365.com', 'outlook.office365.com', 'pop.gmail.com', 'smtp.gmail.com'
 
         function Set-MockAccount {
             # Every account the examples log in with has the same password; the tokens are those
@@ -1052,6 +1081,7 @@ Describe 'Examples run as users run them' {
     AfterAll {
         $mock.Dispose()
         $entra.Dispose()
+        $google.Dispose()
     }
 
     BeforeEach {

@@ -213,3 +213,42 @@ $Body
         NextLineRan = $lines -contains 'NEXT-LINE-RAN'
     }
 }
+
+function Invoke-TrustingChild {
+    # Runs $Body in a child pwsh that trusts the CA of $CaBundle (a PEM file) the way the
+    # operating system's trust store does (on Linux .NET reads OpenSSL's SSL_CERT_FILE), with
+    # common.ps1 loaded and $p holding -Data; the body fills the ordered dictionary $outcome,
+    # which comes back as an object. -HomeDir gives the child a HOME of its own.
+    param([string] $Body, [hashtable] $Data, [string] $CaBundle, [string] $HomeDir)
+    $dataFile = Join-Path $TestDrive "data-$([guid]::NewGuid().ToString('n')).json"
+    $Data | ConvertTo-Json -Depth 5 | Set-Content -LiteralPath $dataFile
+    $script = Join-Path $TestDrive "child-$([guid]::NewGuid().ToString('n')).ps1"
+    Set-Content -LiteralPath $script -Value @"
+`$ErrorActionPreference = 'Continue'
+. '$(Join-Path $PSScriptRoot 'common.ps1')'
+`$p = Get-Content -LiteralPath '$dataFile' -Raw | ConvertFrom-Json
+`$outcome = [ordered]@{}
+$Body
+'OUTCOME:' + (`$outcome | ConvertTo-Json -Depth 6 -Compress)
+"@
+    $start = [Diagnostics.ProcessStartInfo]::new((Join-Path $PSHOME 'pwsh'))
+    foreach ($argument in '-NoProfile', '-NonInteractive', '-File', $script) { $start.ArgumentList.Add($argument) }
+    $start.UseShellExecute = $false
+    $start.RedirectStandardOutput = $true
+    $start.RedirectStandardError = $true
+    $start.Environment['SSL_CERT_FILE'] = $CaBundle
+    $start.Environment['MAILPROTOCOLS_MODULE'] = $modulePath
+    $start.Environment['MAILPROTOCOLS_MOCKSERVER'] = $mockPath
+    if ($HomeDir) { $start.Environment['HOME'] = $HomeDir }
+    $process = [Diagnostics.Process]::Start($start)
+    $stdout = $process.StandardOutput.ReadToEndAsync()
+    $stderr = $process.StandardError.ReadToEndAsync()
+    if (-not $process.WaitForExit(180000)) {
+        $process.Kill($true)
+        throw "The child did not end within 180 s: $($stdout.Result)"
+    }
+    $process.WaitForExit()
+    $line = $stdout.Result -split "`n" | Where-Object { $_ -like 'OUTCOME:*' } | Select-Object -Last 1
+    if (-not $line) { throw "The child printed no outcome.`n$($stdout.Result)`n$($stderr.Result)" }
+    $line.Substring(8) | ConvertFrom-Json
+}

@@ -21,6 +21,7 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
     protected const string AppSecretSet = "AppSecret";
     protected const string AppCertificateThumbprintSet = "AppCertificateThumbprint";
     protected const string AppCertificateSet = "AppCertificate";
+    protected const string ServiceAccountSet = "ServiceAccount";
 
     [Parameter]
     [ValidateRange(0, 65535)]
@@ -49,6 +50,7 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
     [Parameter(ParameterSetName = AppSecretSet)]
     [Parameter(ParameterSetName = AppCertificateThumbprintSet)]
     [Parameter(ParameterSetName = AppCertificateSet)]
+    [Parameter(ParameterSetName = ServiceAccountSet)]
     [ValidateNotNullOrEmpty]
     public string? UserName { get; set; }
 
@@ -86,6 +88,10 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
     [Parameter(ParameterSetName = AppCertificateSet)]
     [ValidateNotNull]
     public Uri? Authority { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = ServiceAccountSet)]
+    [ValidateNotNullOrEmpty]
+    public string? ServiceAccountKeyPath { get; set; }
 
     [Parameter]
     public SwitchParameter AllowUnencryptedAuthentication { get; set; }
@@ -195,6 +201,37 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
             catch (MailOperationException ex)
             {
                 StopWithError(ToErrorRecord(ex));
+                return null;
+            }
+
+            settings.UseOAuth2 = true;
+            settings.Credential = new NetworkCredential(user, "");
+            WriteVerbose($"Tokens for '{user}' come from {settings.TokenSource.Description}.");
+        }
+        else if (ParameterSetName == ServiceAccountSet)
+        {
+            // Domain-wide delegation: the service account signs in as the mailbox itself.
+            var user = UserName ?? defaultUserName;
+            if (user == null)
+            {
+                StopWithError(new ErrorRecord(new ArgumentException("A service account needs the mailbox to act as: give -UserName."),
+                    "UserNameRequired", ErrorCategory.InvalidArgument, host));
+                return null;
+            }
+
+            try
+            {
+                var key = GoogleServiceAccountKey.Load(GetUnresolvedProviderPathFromPSPath(ServiceAccountKeyPath));
+                settings.TokenSource = new GoogleServiceAccountTokenSource(key, WriteVerbose);
+            }
+            catch (MailOperationException ex)
+            {
+                StopWithError(ToErrorRecord(ex));
+                return null;
+            }
+            catch (Exception ex) when (ex is SessionStateException || ex is NotSupportedException || ex is ArgumentException)
+            {
+                StopWithError(new ErrorRecord(ex, "ServiceAccountKeyUnreadable", ErrorCategory.InvalidArgument, ServiceAccountKeyPath));
                 return null;
             }
 

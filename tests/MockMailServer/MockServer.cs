@@ -56,6 +56,10 @@ public sealed partial class MockServer : IDisposable
     /// app that got them, until they expire. Null: only <see cref="OAuthTokens"/>.</summary>
     public MockEntra? Entra { get; set; }
 
+    /// <summary>A mock Google token endpoint whose tokens XOAUTH2 also accepts, for the mailbox
+    /// each was issued for, until it expires. Null: not asked.</summary>
+    public MockGoogle? Google { get; set; }
+
     public string Host => "127.0.0.1";
 
     /// <summary>Plain SMTP port (STARTTLS capable); 0 before Start.</summary>
@@ -404,7 +408,8 @@ public sealed partial class MockServer : IDisposable
     internal bool CheckPassword(string user, string password) => Locked(() => Users.TryGetValue(user, out var expected) && expected == password);
 
     internal bool CheckToken(string user, string token) =>
-        Locked(() => OAuthTokens.TryGetValue(user, out var expected) && expected == token) || Entra?.Accepts(user, token) == true;
+        Locked(() => OAuthTokens.TryGetValue(user, out var expected) && expected == token) || Entra?.Accepts(user, token) == true ||
+        Google?.Accepts(user, token) == true;
 
     internal string NextQueueId() => "MOCK" + Interlocked.Increment(ref _queueCounter).ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
 
