@@ -35,6 +35,9 @@ internal sealed class DeadlineStream : Stream
         _onCancel = token.Register(() => Abort(new OperationCanceledException(token)));
     }
 
+    /// <summary>The connected socket, for unit tests.</summary>
+    internal Socket Socket => _socket;
+
     /// <summary>True once a read or write ran out of time, or the stream was aborted for a timeout.</summary>
     public bool TimedOut => Volatile.Read(ref _timedOut) != 0 || Volatile.Read(ref _abortReason) is TimeoutException;
 

@@ -1,6 +1,7 @@
 using System;
 using System.Diagnostics;
 using System.IO;
+using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.ExceptionServices;
@@ -86,32 +87,7 @@ internal class MailWire : IDisposable
     public void Connect(string scheme, bool implicitTls, CancellationToken token)
     {
         Close();
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(token))
-        {
-            timeout.CancelAfter(_settings.Timeout);
-            try
-            {
-                Await(socket.ConnectAsync(_settings.Host, _settings.Port), timeout.Token);
-            }
-            catch (OperationCanceledException ex) when (!token.IsCancellationRequested)
-            {
-                socket.Dispose();
-                throw ConnectErrors.Unreachable(_settings, new TimeoutException("The connection attempt timed out.", ex));
-            }
-            catch (Exception ex) when (!token.IsCancellationRequested && !(ex is OperationCanceledException))
-            {
-                // e.g. refused, or a host name that DNS cannot take: no connection, said as such.
-                socket.Dispose();
-                throw ConnectErrors.Unreachable(_settings, ex);
-            }
-            catch (Exception)
-            {
-                socket.Dispose();
-                throw;
-            }
-        }
-
+        var socket = Dial(token);
         socket.NoDelay = true;
         LocalEndPoint = socket.LocalEndPoint;
         _deadline = new DeadlineStream(socket, _settings.Timeout, token);
@@ -123,6 +99,79 @@ internal class MailWire : IDisposable
         {
             StartTls(token);
         }
+    }
+
+    /// <summary>The socket the wire reads and writes through, for unit tests.</summary>
+    internal Socket? Socket => _deadline?.Socket;
+
+    /// <summary>Opens the TCP connection with a blocking connect, trying each address of the host
+    /// in turn within the one timeout. Never an async socket call: on Linux that leaves the socket
+    /// non-blocking for good, and every reply waited for afterwards would wake this thread from
+    /// the runtime's epoll thread instead of from the kernel. The timeout or the token ends a
+    /// connect under way by closing its socket.</summary>
+    private Socket Dial(CancellationToken token)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+        timeout.CancelAfter(_settings.Timeout);
+        try
+        {
+            var addresses = IPAddress.TryParse(_settings.Host, out var literal) ? new[] { literal } : Resolve(timeout.Token);
+            Exception? last = null;
+            foreach (var address in addresses)
+            {
+                Socket? socket = null;
+                try
+                {
+                    socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                    using (timeout.Token.Register(socket.Dispose))
+                    {
+                        socket.Connect(new IPEndPoint(address, _settings.Port));
+                    }
+
+                    // The timeout may have closed the socket just as the connect ended.
+                    timeout.Token.ThrowIfCancellationRequested();
+                    return socket;
+                }
+                catch (Exception ex) when (!timeout.IsCancellationRequested && ex is SocketException)
+                {
+                    // e.g. refused, or no IPv6 here: the next address may take it.
+                    socket?.Dispose();
+                    last = ex;
+                }
+                catch (Exception)
+                {
+                    socket?.Dispose();
+                    throw;
+                }
+            }
+
+            throw last ?? new SocketException((int)SocketError.HostNotFound);
+        }
+        catch (Exception) when (token.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(token);
+        }
+        catch (Exception ex) when (timeout.IsCancellationRequested)
+        {
+            throw ConnectErrors.Unreachable(_settings, new TimeoutException("The connection attempt timed out.", ex));
+        }
+        catch (Exception ex)
+        {
+            // e.g. refused, or a host name that DNS cannot take: no connection, said as such.
+            throw ConnectErrors.Unreachable(_settings, ex);
+        }
+    }
+
+    /// <summary>The host's addresses; the lookup touches no socket of ours.</summary>
+    private IPAddress[] Resolve(CancellationToken token)
+    {
+#if NET
+        var lookup = Dns.GetHostAddressesAsync(_settings.Host, token);
+#else
+        var lookup = Dns.GetHostAddressesAsync(_settings.Host);
+#endif
+        Await(lookup, token);
+        return lookup.Result;
     }
 
     /// <summary>Negotiates TLS on the open connection (after STARTTLS/STLS, or at once for implicit TLS).</summary>
