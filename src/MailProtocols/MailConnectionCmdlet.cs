@@ -111,6 +111,12 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
             ThrowTerminatingError(new ErrorRecord(new ArgumentException($"-Authority must be an absolute https URL (the sign-in authority's base, e.g. https://login.microsoftonline.com); '{Authority}' is not."),
                 "InvalidAuthority", ErrorCategory.InvalidArgument, Authority));
         }
+
+        if (ClientSecret != null && ClientSecret.Length == 0)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-ClientSecret is empty: give the client secret's value (not its ID) from the app registration's Certificates & secrets page."),
+                "ClientSecretEmpty", ErrorCategory.InvalidArgument, ClientId));
+        }
     }
 
     private bool AppOnly => ParameterSetName is AppSecretSet or AppCertificateThumbprintSet or AppCertificateSet;
