@@ -94,13 +94,15 @@ $wrong = ConvertTo-SecureString $p.WrongSecret -AsPlainText -Force
 $app = @{ TenantId = 'contoso'; ClientSecret = $secure; Authority = $p.Authority }
 $smtp = @{ SmtpServer = 'localhost'; Port = $p.SmtpPort; TimeoutSec = 30; TranscriptPath = $p.Transcript }
 function Get-Failure([scriptblock] $Command) {
+    # Silenced, a non-terminating error (WriteError) lets the next line run and reaches no catch;
+    # a terminating one (ThrowTerminatingError, an exception) lands in catch whatever the preference.
     $Error.Clear()
+    $ErrorActionPreference = 'SilentlyContinue'
     $ran = $false
-    & $Command -ErrorAction SilentlyContinue | Out-Null
-    $ran = $true
+    try { & $Command | Out-Null; $ran = $true } catch { $ran = $false }
     $e = $Error[0]
     if (-not $e) { return @{ NextLineRan = $ran } }
-    @{ Id = $e.FullyQualifiedErrorId; Category = "$($e.CategoryInfo.Category)"; Code = $e.Exception.ServiceErrorCode; Message = $e.Exception.Message; Target = "$($e.TargetObject)"; NextLineRan = $ran }
+    @{ Id = $e.FullyQualifiedErrorId; Category = "$($e.CategoryInfo.Category)"; Code = $e.Exception.ServiceErrorCode; Message = $e.Exception.Message; Target = "$($e.TargetObject)"; NextLineRan = $ran; Errors = $Error.Count }
 }
 $captured = Invoke-Captured {
     $r1 = Send-SmtpMessage @smtp @app -ClientId app-send -From 'Reports <reports@contoso.com>' -To 'a@example.com' -Subject 'First'
@@ -183,7 +185,8 @@ $outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript 
         $failure.Message | Should -Match "$Code`:"
         $failure.Message | Should -Match $Fix
         $failure.Message | Should -Not -Match 'Trace ID'
-        $failure.NextLineRan | Should -BeTrue
+        $failure.NextLineRan | Should -BeTrue -Because 'a refused token is a non-terminating error'
+        $failure.Errors | Should -Be 1
     }
 
     It 'sends nothing when no token came' {
