@@ -126,6 +126,8 @@ $captured = Invoke-Captured {
     $outcome.Untrusted = Get-Failure { Send-SmtpMessage @smtp -SkipCertificateCheck -TenantId contoso -ClientId app-send -ClientSecret $secure -Authority $p.UntrustedAuthority -From reports@contoso.com -To c@example.com }
     try { Send-SmtpMessage @smtp @app -ClientId app-send -Authority 'http://localhost/' -From reports@contoso.com -To c@example.com -ErrorAction SilentlyContinue; $outcome.HttpAuthority = 'no error' }
     catch { $outcome.HttpAuthority = $_.FullyQualifiedErrorId }
+    try { Send-SmtpMessage @smtp @app -ClientId app-send -Authority ($p.Authority.TrimEnd('/') + '/contoso') -From reports@contoso.com -To c@example.com -ErrorAction SilentlyContinue; $outcome.PathAuthority = 'no error' }
+    catch { $outcome.PathAuthority = $_.FullyQualifiedErrorId }
         try { Send-SmtpMessage @smtp -TenantId contoso -ClientId app-send -ClientSecret ([securestring]::new()) -Authority $p.Authority -From reports@contoso.com -To c@example.com -ErrorAction SilentlyContinue; $outcome.EmptySecret = 'no error' }
     catch { $outcome.EmptySecret = @{ Id = $_.FullyQualifiedErrorId; Category = "$($_.CategoryInfo.Category)" } }
 }
@@ -205,6 +207,10 @@ $outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript 
 
     It 'refuses an -Authority that is not https before any work' {
         $outcome.HttpAuthority | Should -Be 'InvalidAuthority,MailProtocols.Commands.SendSmtpMessageCommand'
+    }
+
+    It 'refuses an -Authority with a path (the tenant comes from -TenantId) before any work' {
+        $outcome.PathAuthority | Should -Be 'InvalidAuthority,MailProtocols.Commands.SendSmtpMessageCommand'
     }
 
     It 'refuses an empty -ClientSecret before any work, with a stable ErrorId' {
