@@ -191,6 +191,10 @@ $outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript 
         $failure.Errors | Should -Be 1
     }
 
+    It 'opens no mail connection when no token came (the token is got first)' {
+        @($mock.Pop3Sessions).Count | Should -Be 1 -Because 'only the POP3 read that had a token connected'
+    }
+
     It 'sends nothing when no token came' {
         $mock.Messages.To | Should -Not -Contain 'c@example.com'
         @($mock.Messages).Count | Should -Be 2
