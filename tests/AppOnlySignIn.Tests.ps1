@@ -94,13 +94,15 @@ $wrong = ConvertTo-SecureString $p.WrongSecret -AsPlainText -Force
 $app = @{ TenantId = 'contoso'; ClientSecret = $secure; Authority = $p.Authority }
 $smtp = @{ SmtpServer = 'localhost'; Port = $p.SmtpPort; TimeoutSec = 30; TranscriptPath = $p.Transcript }
 function Get-Failure([scriptblock] $Command) {
+    # Silenced, a non-terminating error (WriteError) lets the next line run and reaches no catch;
+    # a terminating one (ThrowTerminatingError, an exception) lands in catch whatever the preference.
     $Error.Clear()
+    $ErrorActionPreference = 'SilentlyContinue'
     $ran = $false
-    & $Command -ErrorAction SilentlyContinue | Out-Null
-    $ran = $true
+    try { & $Command | Out-Null; $ran = $true } catch { $ran = $false }
     $e = $Error[0]
     if (-not $e) { return @{ NextLineRan = $ran } }
-    @{ Id = $e.FullyQualifiedErrorId; Category = "$($e.CategoryInfo.Category)"; Code = $e.Exception.ServiceErrorCode; Message = $e.Exception.Message; Target = "$($e.TargetObject)"; NextLineRan = $ran }
+    @{ Id = $e.FullyQualifiedErrorId; Category = "$($e.CategoryInfo.Category)"; Code = $e.Exception.ServiceErrorCode; Message = $e.Exception.Message; Target = "$($e.TargetObject)"; NextLineRan = $ran; Errors = $Error.Count }
 }
 $captured = Invoke-Captured {
     $r1 = Send-SmtpMessage @smtp @app -ClientId app-send -From 'Reports <reports@contoso.com>' -To 'a@example.com' -Subject 'First'
@@ -124,6 +126,10 @@ $captured = Invoke-Captured {
     $outcome.Untrusted = Get-Failure { Send-SmtpMessage @smtp -SkipCertificateCheck -TenantId contoso -ClientId app-send -ClientSecret $secure -Authority $p.UntrustedAuthority -From reports@contoso.com -To c@example.com }
     try { Send-SmtpMessage @smtp @app -ClientId app-send -Authority 'http://localhost/' -From reports@contoso.com -To c@example.com -ErrorAction SilentlyContinue; $outcome.HttpAuthority = 'no error' }
     catch { $outcome.HttpAuthority = $_.FullyQualifiedErrorId }
+    try { Send-SmtpMessage @smtp @app -ClientId app-send -Authority ($p.Authority.TrimEnd('/') + '/contoso') -From reports@contoso.com -To c@example.com -ErrorAction SilentlyContinue; $outcome.PathAuthority = 'no error' }
+    catch { $outcome.PathAuthority = $_.FullyQualifiedErrorId }
+        try { Send-SmtpMessage @smtp -TenantId contoso -ClientId app-send -ClientSecret ([securestring]::new()) -Authority $p.Authority -From reports@contoso.com -To c@example.com -ErrorAction SilentlyContinue; $outcome.EmptySecret = 'no error' }
+    catch { $outcome.EmptySecret = @{ Id = $_.FullyQualifiedErrorId; Category = "$($_.CategoryInfo.Category)" } }
 }
 $outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript -Raw)
 '@
@@ -168,19 +174,25 @@ $outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript 
         $outcome.Pop3NoUser.Id | Should -Be 'UserNameRequired,MailProtocols.Commands.GetPop3MessageCommand'
     }
 
-    It 'reports <Case> as OAuthTokenFailed with <Code>, as a non-terminating error' -ForEach @(
-        @{ Case = 'BadSecret'; Code = 'AADSTS7000215'; Command = 'SendSmtpMessageCommand' }
-        @{ Case = 'UnknownApp'; Code = 'AADSTS700016'; Command = 'SendSmtpMessageCommand' }
-        @{ Case = 'UnknownTenant'; Code = 'AADSTS90002'; Command = 'SendSmtpMessageCommand' }
-        @{ Case = 'Pop3BadSecret'; Code = 'AADSTS7000215'; Command = 'GetPop3MessageCommand' }
+    It 'reports <Case> as <Id> with <Code> and the fix, as a non-terminating error' -ForEach @(
+        @{ Case = 'BadSecret'; Code = 'AADSTS7000215'; Id = 'ClientSecretInvalid'; Category = 'AuthenticationError'; Fix = 'not its Secret ID'; Command = 'SendSmtpMessageCommand' }
+        @{ Case = 'UnknownApp'; Code = 'AADSTS700016'; Id = 'ApplicationNotFound'; Category = 'ObjectNotFound'; Fix = 'Application \(client\) ID to -ClientId'; Command = 'SendSmtpMessageCommand' }
+        @{ Case = 'UnknownTenant'; Code = 'AADSTS90002'; Id = 'TenantNotFound'; Category = 'ObjectNotFound'; Fix = 'Directory \(tenant\) ID'; Command = 'SendSmtpMessageCommand' }
+        @{ Case = 'Pop3BadSecret'; Code = 'AADSTS7000215'; Id = 'ClientSecretInvalid'; Category = 'AuthenticationError'; Fix = 'not its Secret ID'; Command = 'GetPop3MessageCommand' }
     ) {
         $failure = $outcome.$Case
-        $failure.Id | Should -Be "OAuthTokenFailed,MailProtocols.Commands.$Command"
-        $failure.Category | Should -Be 'AuthenticationError'
+        $failure.Id | Should -Be "$Id,MailProtocols.Commands.$Command"
+        $failure.Category | Should -Be $Category
         $failure.Code | Should -Be $Code
         $failure.Message | Should -Match "$Code`:"
+        $failure.Message | Should -Match $Fix
         $failure.Message | Should -Not -Match 'Trace ID'
-        $failure.NextLineRan | Should -BeTrue
+        $failure.NextLineRan | Should -BeTrue -Because 'a refused token is a non-terminating error'
+        $failure.Errors | Should -Be 1
+    }
+
+    It 'opens no mail connection when no token came (the token is got first)' {
+        @($mock.Pop3Sessions).Count | Should -Be 1 -Because 'only the POP3 read that had a token connected'
     }
 
     It 'sends nothing when no token came' {
@@ -201,6 +213,15 @@ $outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript 
         $outcome.HttpAuthority | Should -Be 'InvalidAuthority,MailProtocols.Commands.SendSmtpMessageCommand'
     }
 
+    It 'refuses an -Authority with a path (the tenant comes from -TenantId) before any work' {
+        $outcome.PathAuthority | Should -Be 'InvalidAuthority,MailProtocols.Commands.SendSmtpMessageCommand'
+    }
+
+    It 'refuses an empty -ClientSecret before any work, with a stable ErrorId' {
+        $outcome.EmptySecret.Id | Should -Be 'ClientSecretEmpty,MailProtocols.Commands.SendSmtpMessageCommand'
+        $outcome.EmptySecret.Category | Should -Be 'InvalidArgument'
+    }
+
     It 'shows no secret, token or assertion in any stream, error or transcript' {
         $entra.Secrets.Count | Should -BeGreaterOrEqual 4
         $outcome.Text | Should -Match 'Access token for ''reports@contoso.com'''
@@ -215,9 +236,12 @@ Describe 'App-only sign-in with a certificate' {
         $appAuthority = [MockMail.TestCertificates]::CreateAuthority('Contoso App Certificates')
         $appCertificate = [MockMail.TestCertificates]::CreateServerCertificate($appAuthority, 'mail-app.contoso.com', $now.AddDays(-1), $now.AddDays(365))
         $strangerCertificate = [MockMail.TestCertificates]::CreateServerCertificate($appAuthority, 'stranger.contoso.com', $now.AddDays(-1), $now.AddDays(365))
-        foreach ($app in 'app-thumb', 'app-object', 'app-pop') {
+        $expiredCertificate = [MockMail.TestCertificates]::CreateServerCertificate($appAuthority, 'expired.contoso.com', $now.AddDays(-30), $now.AddDays(-1))
+        foreach ($app in 'app-thumb', 'app-object', 'app-pop', 'app-dispose') {
             $entra.AddApp('contoso', $app, $appCertificate, [string[]]@('reports@contoso.com'))
         }
+        $entra.AddApp('contoso', 'app-expired', $expiredCertificate, [string[]]@('reports@contoso.com'))
+        $entra.SetTokenLifetime('app-dispose', 301) # MSAL keeps a 5-minute margin: reused for 1 s only
         $mock = [MockMail.MockServer]::new()
         $mock.UseCertificate($serverCertificate)
         $mock.Entra = $entra
@@ -227,12 +251,14 @@ Describe 'App-only sign-in with a certificate' {
         $pfxPassword = 'Pfx!Pa55word'
         $pfx = Join-Path $TestDrive 'app.pfx'
         $strangerPfx = Join-Path $TestDrive 'stranger.pfx'
+        $expiredPfx = Join-Path $TestDrive 'expired.pfx'
+        [IO.File]::WriteAllBytes($expiredPfx, $expiredCertificate.Export('Pfx', $pfxPassword))
         [IO.File]::WriteAllBytes($pfx, $appCertificate.Export('Pfx', $pfxPassword))
         [IO.File]::WriteAllBytes($strangerPfx, $strangerCertificate.Export('Pfx', $pfxPassword))
         $certHome = (New-Item -ItemType Directory (Join-Path $TestDrive 'home-cert')).FullName
 
         $outcome = Invoke-TrustingChild -HomeDir $certHome -Data @{
-            Authority = $entra.Authority; SmtpPort = $mock.SmtpPort; Pop3Port = $mock.Pop3Port; Pfx = $pfx; StrangerPfx = $strangerPfx
+            Authority = $entra.Authority; SmtpPort = $mock.SmtpPort; Pop3Port = $mock.Pop3Port; Pfx = $pfx; StrangerPfx = $strangerPfx; ExpiredPfx = $expiredPfx
             Password = $pfxPassword; Thumbprint = $appCertificate.Thumbprint; Transcript = (Join-Path $TestDrive 'cert-transcript.log')
         } -Body @'
 $X509 = [System.Security.Cryptography.X509Certificates.X509Certificate2]
@@ -258,6 +284,19 @@ try {
         $outcome.NotFound = Get-Failure { Send-SmtpMessage @smtp @app -ClientId app-thumb -CertificateThumbprint ('AB' * 20) -To 'x@example.com' }
         $outcome.NoKey = Get-Failure { Send-SmtpMessage @smtp @app -ClientId app-object -Certificate ($X509::new($X509::new($p.Pfx, $p.Password).RawData)) -To 'x@example.com' }
         $outcome.Stranger = Get-Failure { Send-SmtpMessage @smtp @app -ClientId app-object -Certificate ($X509::new($p.StrangerPfx, $p.Password)) -To 'x@example.com' }
+        $outcome.Expired = Get-Failure { Send-SmtpMessage @smtp @app -ClientId app-expired -Certificate ($X509::new($p.ExpiredPfx, $p.Password)) -To 'x@example.com' }
+        $outcome.DialogThumbprint = (Send-SmtpMessage @smtp @app -ClientId app-thumb -CertificateThumbprint ([char]0x200E + ($p.Thumbprint -replace '(..)', '$1 ').Trim()) -To 'dialog@example.com').Accepted -join ','
+        $outcome.DialogNotFound = Get-Failure { Send-SmtpMessage @smtp @app -ClientId app-thumb -CertificateThumbprint ([char]0x200E + 'AB' * 20) -To 'x@example.com' }
+        $outcome.ShortThumbprint = Get-Failure { Send-SmtpMessage @smtp @app -ClientId app-thumb -CertificateThumbprint 'AB12' -To 'x@example.com' }
+
+        # The process keeps the app (and its token cache) after the command; the caller may then
+        # dispose its certificate object, and a later sign-in with another object must still work.
+        $first = $X509::new($p.Pfx, $p.Password)
+        $outcome.BeforeDispose = (Send-SmtpMessage @smtp @app -ClientId app-dispose -Certificate $first -To 'first@example.com').Accepted -join ','
+        $first.Dispose()
+        Start-Sleep -Milliseconds 1500
+        $outcome.AfterDispose = (Send-SmtpMessage @smtp @app -ClientId app-dispose -Certificate ($X509::new($p.Pfx, $p.Password)) -To 'second@example.com' -ErrorAction SilentlyContinue).Accepted -join ','
+        $outcome.AfterDisposeError = "$($Error[0])"
     }
 }
 finally {
@@ -305,9 +344,35 @@ $outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript 
     }
 
     It 'gets no token with a certificate the app does not have (the signature is checked)' {
-        $outcome.Stranger.Id | Should -Be 'OAuthTokenFailed,MailProtocols.Commands.SendSmtpMessageCommand'
+        $outcome.Stranger.Id | Should -Be 'ClientCertificateNotAccepted,MailProtocols.Commands.SendSmtpMessageCommand'
         $outcome.Stranger.Code | Should -Be 'AADSTS700027'
-        @($mock.Messages).Count | Should -Be 2
+        $outcome.Stranger.Message | Should -Match 'upload its public key'
+        $mock.Messages.To | Should -Not -Contain 'x@example.com'
+    }
+
+    It 'reports an expired certificate as CertificateExpired before asking for a token' {
+        $outcome.Expired.Id | Should -Be 'CertificateExpired,MailProtocols.Commands.SendSmtpMessageCommand'
+        $outcome.Expired.Category | Should -Be 'InvalidArgument'
+        $outcome.Expired.Message | Should -Match 'Upload a new certificate to the app registration'
+        $entra.Requests | Where-Object ClientId -EQ 'app-expired' | Should -BeNullOrEmpty
+    }
+
+    It 'finds a thumbprint copied from the Windows certificate dialog (U+200E, spaces)' {
+        $outcome.DialogThumbprint | Should -Be 'dialog@example.com'
+        $outcome.DialogNotFound.Id | Should -Be 'CertificateNotFound,MailProtocols.Commands.SendSmtpMessageCommand'
+        $outcome.DialogNotFound.Message | Should -Match ('AB' * 20)
+        $outcome.DialogNotFound.Message | Should -Not -Match ([char]0x200E) -Because 'the message shows the digits that were looked for'
+    }
+
+    It 'reports a thumbprint that is not 40 hex digits as InvalidCertificateThumbprint' {
+        $outcome.ShortThumbprint.Id | Should -Be 'InvalidCertificateThumbprint,MailProtocols.Commands.SendSmtpMessageCommand'
+        $outcome.ShortThumbprint.Message | Should -Match '40 hex digits'
+    }
+
+    It 'still signs in after the caller disposed the certificate object of the first sign-in' {
+        $outcome.BeforeDispose | Should -Be 'first@example.com'
+        $outcome.AfterDispose | Should -Be 'second@example.com' -Because $outcome.AfterDisposeError
+        @($entra.Requests | Where-Object ClientId -EQ 'app-dispose' | Where-Object Error -EQ $null).Count | Should -Be 2
     }
 
     It 'shows no token or client assertion in any stream, error or transcript' {

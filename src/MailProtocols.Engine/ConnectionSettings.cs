@@ -34,6 +34,16 @@ public sealed class ConnectionSettings
     internal string OAuth2Token(NetworkCredential credential, System.Threading.CancellationToken token) =>
         TokenSource == null ? credential.Password : TokenSource.GetToken(credential.UserName, Timeout, token).Value;
 
+    /// <summary>Gets the token before the mail server is connected to (the login then takes it from
+    /// the cache), so that a refused or unreachable token endpoint costs no mail connection.</summary>
+    internal void PrefetchToken(System.Threading.CancellationToken token)
+    {
+        if (UseOAuth2 && TokenSource != null && Credential != null)
+        {
+            TokenSource.GetToken(Credential.UserName, Timeout, token);
+        }
+    }
+
     /// <summary>Allows credentials over a connection that is not encrypted. Off by default.</summary>
     public bool AllowUnencryptedAuthentication { get; set; }
 

@@ -62,6 +62,7 @@ internal sealed class Connector
     {
         Extensions = SmtpExtensions.None;
         IsAuthenticated = false;
+        _settings.PrefetchToken(token);
         var phase = Stopwatch.StartNew();
         var implicitTls = SocketOptions == SecureSocketOptions.SslOnConnect;
         _wire.Connect(implicitTls ? "smtps" : "smtp", implicitTls: false, token);

@@ -112,10 +112,17 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
                 "ConflictingTlsParameters", ErrorCategory.InvalidArgument, TlsMode));
         }
 
-        if (Authority != null && !(Authority.IsAbsoluteUri && Authority.Scheme == Uri.UriSchemeHttps))
+        // The base URL only: the tenant comes from -TenantId, and a tenant in the path too would be doubled.
+        if (Authority != null && !(Authority.IsAbsoluteUri && Authority.Scheme == Uri.UriSchemeHttps && Authority.AbsolutePath.Trim('/').Length == 0))
         {
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException($"-Authority must be an absolute https URL (the sign-in authority's base, e.g. https://login.microsoftonline.com); '{Authority}' is not."),
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException($"-Authority must be the sign-in authority's base URL, https with no path (e.g. https://login.microsoftonline.us; the tenant comes from -TenantId); '{Authority}' is not."),
                 "InvalidAuthority", ErrorCategory.InvalidArgument, Authority));
+        }
+
+        if (ClientSecret != null && ClientSecret.Length == 0)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-ClientSecret is empty: give the client secret's value (not its ID) from the app registration's Certificates & secrets page."),
+                "ClientSecretEmpty", ErrorCategory.InvalidArgument, ClientId));
         }
     }
 

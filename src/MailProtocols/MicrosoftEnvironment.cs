@@ -9,9 +9,12 @@ public enum MicrosoftEnvironment
     /// <summary>Microsoft 365 worldwide, GCC included: login.microsoftonline.com, outlook.office365.com.</summary>
     Global = Engine.OAuth.MicrosoftCloud.Global,
 
-    /// <summary>Microsoft 365 GCC High and DoD: login.microsoftonline.us, outlook.office365.us.</summary>
+    /// <summary>Microsoft 365 GCC High: login.microsoftonline.us, outlook.office365.us.</summary>
     USGovernment = Engine.OAuth.MicrosoftCloud.USGovernment,
 
     /// <summary>Office 365 operated by 21Vianet: login.chinacloudapi.cn, partner.outlook.cn.</summary>
     China = Engine.OAuth.MicrosoftCloud.China,
+
+    /// <summary>Microsoft 365 DoD: login.microsoftonline.us, outlook-dod.office365.us.</summary>
+    USGovernmentDoD = Engine.OAuth.MicrosoftCloud.USGovernmentDoD,
 }

@@ -10,6 +10,7 @@ public class EntraAppTests
     [Theory]
     [InlineData(MicrosoftCloud.Global, "https://login.microsoftonline.com/contoso.onmicrosoft.com/", "https://outlook.office365.com/.default")]
     [InlineData(MicrosoftCloud.USGovernment, "https://login.microsoftonline.us/contoso.onmicrosoft.com/", "https://outlook.office365.us/.default")]
+    [InlineData(MicrosoftCloud.USGovernmentDoD, "https://login.microsoftonline.us/contoso.onmicrosoft.com/", "https://outlook-dod.office365.us/.default")]
     [InlineData(MicrosoftCloud.China, "https://login.chinacloudapi.cn/contoso.onmicrosoft.com/", "https://partner.outlook.cn/.default")]
     public void EachCloudHasItsAuthorityAndExchangeScope(MicrosoftCloud cloud, string authority, string scope)
     {

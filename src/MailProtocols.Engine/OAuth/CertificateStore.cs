@@ -1,4 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
+using System.Text.RegularExpressions;
 
 namespace MailProtocols.Engine.OAuth;
 
@@ -10,7 +11,17 @@ public static class CertificateStore
     /// throws CertificateNotFound when neither store has it.</summary>
     public static X509Certificate2 FindByThumbprint(string thumbprint)
     {
-        var wanted = thumbprint.Replace(" ", "").Replace(":", "").ToUpperInvariant();
+        // Only the hex digits: a thumbprint copied from Windows' certificate dialog starts with an
+        // invisible U+200E, and others come with spaces or colons.
+        var wanted = Regex.Replace(thumbprint, "[^0-9A-Fa-f]", "").ToUpperInvariant();
+        if (wanted.Length != 40)
+        {
+            throw new MailOperationException("InvalidCertificateThumbprint", MailErrorKind.InvalidArgument, thumbprint,
+                $"'{wanted}' is not a certificate thumbprint: a SHA-1 thumbprint has 40 hex digits, this one {wanted.Length}. " +
+                "Copy it from the app registration's Certificates & secrets page or from (Get-PfxCertificate <file>).Thumbprint.")
+            { IsSessionFailure = true };
+        }
+
         foreach (var location in new[] { StoreLocation.CurrentUser, StoreLocation.LocalMachine })
         {
             using var store = new X509Store(StoreName.My, location);

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Concurrent;
 using System.Net.Http;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.RegularExpressions;
 using System.Threading;
@@ -44,6 +45,14 @@ public sealed class EntraTokenSource : IAccessTokenSource
             { IsSessionFailure = true };
         }
 
+        if (app.Certificate != null && app.Certificate.NotAfter.ToUniversalTime() < DateTime.UtcNow)
+        {
+            throw new MailOperationException("CertificateExpired", MailErrorKind.InvalidArgument, app.Certificate.Thumbprint,
+                $"The certificate {app.Certificate.Thumbprint} ({app.Certificate.Subject}) expired on {app.Certificate.NotAfter.ToUniversalTime():u}, " +
+                "so Microsoft Entra ID would refuse it. Upload a new certificate to the app registration and import it here with its private key.")
+            { IsSessionFailure = true };
+        }
+
         _client = Apps.GetOrAdd(CacheKey(app), _ => Build(app));
     }
 
@@ -79,8 +88,10 @@ public sealed class EntraTokenSource : IAccessTokenSource
             // ("AADSTSn: what is wrong") is what the admin needs, without trace ids.
             var code = AadstsCode.Match(ex.Message);
             var reply = code.Success ? FirstLine(ex.Message.Substring(code.Index)) : FirstLine(ex.Message);
-            throw new MailOperationException("OAuthTokenFailed", MailErrorKind.AuthenticationError, _app.ClientId,
-                $"Microsoft Entra ID refused a token to app '{_app.ClientId}' of tenant '{_app.TenantId}': {reply}", ex)
+            // A known code gets the table's stable ErrorId and its fix; any other stays OAuthTokenFailed.
+            var hint = AuthenticationHints.ForAadsts(code.Success ? code.Value : null);
+            throw new MailOperationException(hint?.ErrorId ?? "OAuthTokenFailed", hint?.Kind ?? MailErrorKind.AuthenticationError, _app.ClientId,
+                $"Microsoft Entra ID refused a token to app '{_app.ClientId}' of tenant '{_app.TenantId}': {reply}" + (hint == null ? "" : " " + hint.Hint), ex)
             {
                 IsSessionFailure = true,
                 ServiceErrorCode = code.Success ? code.Value : ex.ErrorCode,
@@ -119,7 +130,8 @@ public sealed class EntraTokenSource : IAccessTokenSource
 
         if (app.Certificate != null)
         {
-            builder = builder.WithCertificate(app.Certificate);
+            // A copy of its own: the app lives for the process, and the caller may dispose its object.
+            builder = builder.WithCertificate(new X509Certificate2(app.Certificate));
         }
         else if (!string.IsNullOrEmpty(app.ClientSecret))
         {

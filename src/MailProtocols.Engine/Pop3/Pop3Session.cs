@@ -79,6 +79,7 @@ public sealed class Pop3Session : IDisposable
             "A POP3 mailbox needs a login: give -Credential, or -AccessToken for OAuth2.") { IsSessionFailure = true };
         var implicitTls = _settings.TlsMode == TlsMode.Implicit || (_settings.TlsMode == TlsMode.Auto && _settings.Port == ImplicitTlsPort);
 
+        _settings.PrefetchToken(_token);
         _verbose($"Connecting to {_settings.Endpoint} ({(implicitTls ? "implicit TLS" : _settings.TlsMode.ToString())}).");
         Exchange("while connecting", true, () =>
         {
