@@ -85,10 +85,21 @@ public static class AuthenticationHints
         // "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.
         // Visit https://aka.ms/smtp_auth_disabled for more information." (or "...for the Mailbox."),
         // Exchange Online's reply where SMTP AUTH is off, with a password or a token.
-        new(AuthenticationSource.Smtp, "535 5.7.139", null, null, "SmtpAuthenticationDisabled", MailErrorKind.AuthenticationError,
+        new(AuthenticationSource.Smtp, "535 5.7.139", "SmtpClientAuthentication is disabled", null, "SmtpAuthenticationDisabled", MailErrorKind.AuthenticationError,
             "SMTP AUTH is turned off for this mailbox or the whole tenant: enable it with " +
             "Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false " +
             "(for the tenant, Set-TransportConfig -SmtpClientAuthenticationDisabled $false)."),
+
+        // Two more 5.7.139 texts that public issue threads show, where SMTP AUTH itself is on:
+        // "535 5.7.139 Authentication unsuccessful, basic authentication is disabled." (the password
+        // retirement) and "..., the user credentials were incorrect." Any other 5.7.139 text is
+        // left to the ordinary AuthenticationFailed rather than given a fix that may be wrong.
+        new(AuthenticationSource.Smtp, "535 5.7.139", "basic authentication is disabled", null, "BasicAuthenticationNotSupported", MailErrorKind.AuthenticationError,
+            "Exchange Online no longer takes a password for SMTP AUTH: send with OAuth2 instead, through an Entra app registration " +
+            "with the SMTP.SendAsApp application permission (app-only sign-in) or a token given to -AccessToken."),
+        new(AuthenticationSource.Smtp, "535 5.7.139", "user credentials were incorrect", false, "AuthenticationFailed", MailErrorKind.AuthenticationError,
+            "Check the user name and password; if they are right, Exchange Online no longer takes a password for this mailbox, " +
+            "so send with OAuth2 (app-only sign-in or -AccessToken)."),
 
         // "535 5.7.3 Authentication unsuccessful [host]": Exchange Online's XOAUTH2 refusal in Microsoft's
         // "Authenticate an IMAP, POP or SMTP connection using OAuth" (MicrosoftDocs/office-developer-exchange-docs,

@@ -12,6 +12,8 @@ public class AuthenticationHintsTests
     [InlineData(535, "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.", true, "SmtpAuthenticationDisabled", "-SmtpClientAuthenticationDisabled $false")]
     [InlineData(535, "5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults policy.", false, "SmtpAuthenticationBlockedByPolicy", "security defaults")]
     [InlineData(535, "5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully.", false, "SmtpAuthenticationBlockedByPolicy", "Conditional Access")]
+    [InlineData(535, "5.7.139 Authentication unsuccessful, basic authentication is disabled. [PH7P220CA0132.NAMP220.PROD.OUTLOOK.COM]", false, "BasicAuthenticationNotSupported", "SMTP.SendAsApp")]
+    [InlineData(535, "5.7.139 Authentication unsuccessful, the user credentials were incorrect. [PH0PR07CA0004.namprd07.prod.outlook.com]", false, "AuthenticationFailed", "Check the user name and password")]
     [InlineData(535, "5.7.3 Authentication unsuccessful [SN2PR00CA0018.namprd00.prod.outlook.com]", true, "MailboxAccessNotGranted", "New-ServicePrincipal")]
     [InlineData(535, "5.7.3 Authentication unsuccessful [SN2PR00CA0018.namprd00.prod.outlook.com]", false, "AuthenticationFailed", "OAuth2")]
     public void KnowsExchangeOnlineSmtpRefusals(int code, string text, bool oauth, string errorId, string fix)
@@ -27,6 +29,7 @@ public class AuthenticationHintsTests
     [InlineData(535, "5.7.8 Authentication credentials invalid", false)]
     [InlineData(535, "5.7.8 Authentication credentials invalid", true)]
     [InlineData(535, "5.7.39 Something else", true)] // not 5.7.3
+    [InlineData(535, "5.7.139 Authentication unsuccessful, some text not known here.", false)] // no fix to guess
     [InlineData(535, "5.7.1390 Something else", true)] // not 5.7.139
     [InlineData(454, "4.7.0 Temporary authentication failure", false)]
     [InlineData(550, "5.7.1 Relaying denied", false)]
