@@ -15,42 +15,10 @@ BeforeAll {
     $caBundle = Join-Path $TestDrive 'ca.pem'
     Set-Content -Path $caBundle -Value ([MockMail.TestCertificates]::ToPem($authority)) -NoNewline
 
-    function Invoke-TrustingChild {
-        # Runs $Body in a child pwsh that trusts the test CA, with common.ps1 loaded (the built
-        # module, Invoke-Captured) and $p holding -Data; the body fills the ordered dictionary
-        # $outcome, which comes back as an object.
+    function Invoke-AppChild {
+        # Invoke-TrustingChild of common.ps1, with this file's test CA as the trusted one.
         param([string] $Body, [hashtable] $Data, [string] $HomeDir)
-        $dataFile = Join-Path $TestDrive "data-$([guid]::NewGuid().ToString('n')).json"
-        $Data | ConvertTo-Json -Depth 5 | Set-Content -LiteralPath $dataFile
-        $script = Join-Path $TestDrive "child-$([guid]::NewGuid().ToString('n')).ps1"
-        Set-Content -LiteralPath $script -Value @"
-`$ErrorActionPreference = 'Continue'
-. '$(Join-Path $PSScriptRoot 'common.ps1')'
-`$p = Get-Content -LiteralPath '$dataFile' -Raw | ConvertFrom-Json
-`$outcome = [ordered]@{}
-$Body
-'OUTCOME:' + (`$outcome | ConvertTo-Json -Depth 6 -Compress)
-"@
-        $start = [Diagnostics.ProcessStartInfo]::new((Join-Path $PSHOME 'pwsh'))
-        foreach ($argument in '-NoProfile', '-NonInteractive', '-File', $script) { $start.ArgumentList.Add($argument) }
-        $start.UseShellExecute = $false
-        $start.RedirectStandardOutput = $true
-        $start.RedirectStandardError = $true
-        $start.Environment['SSL_CERT_FILE'] = $caBundle
-        $start.Environment['MAILPROTOCOLS_MODULE'] = $modulePath
-        $start.Environment['MAILPROTOCOLS_MOCKSERVER'] = $mockPath
-        if ($HomeDir) { $start.Environment['HOME'] = $HomeDir }
-        $process = [Diagnostics.Process]::Start($start)
-        $stdout = $process.StandardOutput.ReadToEndAsync()
-        $stderr = $process.StandardError.ReadToEndAsync()
-        if (-not $process.WaitForExit(180000)) {
-            $process.Kill($true)
-            throw "The child did not end within 180 s: $($stdout.Result)"
-        }
-        $process.WaitForExit()
-        $line = $stdout.Result -split "`n" | Where-Object { $_ -like 'OUTCOME:*' } | Select-Object -Last 1
-        if (-not $line) { throw "The child printed no outcome.`n$($stdout.Result)`n$($stderr.Result)" }
-        $line.Substring(8) | ConvertFrom-Json
+        Invoke-TrustingChild -Body $Body -Data $Data -HomeDir $HomeDir -CaBundle $caBundle
     }
 }
 
@@ -85,7 +53,7 @@ Describe 'App-only sign-in with a client secret' {
         $untrusted.Start()
         $untrusted.AddApp('contoso', 'app-send', $secret, [string[]]@('reports@contoso.com'))
 
-        $outcome = Invoke-TrustingChild -Data @{
+        $outcome = Invoke-AppChild -Data @{
             Secret = $secret; WrongSecret = $wrongSecret; Authority = $entra.Authority; UntrustedAuthority = $untrusted.Authority
             SmtpPort = $mock.SmtpPort; Pop3Port = $mock.Pop3Port; IdlePort = $idle.SmtpPort; Transcript = (Join-Path $TestDrive 'secret-transcript.log')
         } -HomeDir (New-Item -ItemType Directory (Join-Path $TestDrive 'home-secret')).FullName -Body @'
@@ -257,7 +225,7 @@ Describe 'App-only sign-in with a certificate' {
         [IO.File]::WriteAllBytes($strangerPfx, $strangerCertificate.Export('Pfx', $pfxPassword))
         $certHome = (New-Item -ItemType Directory (Join-Path $TestDrive 'home-cert')).FullName
 
-        $outcome = Invoke-TrustingChild -HomeDir $certHome -Data @{
+        $outcome = Invoke-AppChild -HomeDir $certHome -Data @{
             Authority = $entra.Authority; SmtpPort = $mock.SmtpPort; Pop3Port = $mock.Pop3Port; Pfx = $pfx; StrangerPfx = $strangerPfx; ExpiredPfx = $expiredPfx
             Password = $pfxPassword; Thumbprint = $appCertificate.Thumbprint; Transcript = (Join-Path $TestDrive 'cert-transcript.log')
         } -Body @'
