@@ -80,14 +80,14 @@ public sealed class EntraTokenSource : IAccessTokenSource
         }
         catch (MsalServiceException ex) when (ex.StatusCode == 0 || ex.InnerException is HttpRequestException)
         {
-            throw Unreachable(Unwrap(ex), ex);
+            throw Unreachable(ErrorText.Unwrap(ex), ex);
         }
         catch (MsalServiceException ex)
         {
             // MSAL's message puts its own advice before the reply; the reply's first line
             // ("AADSTSn: what is wrong") is what the admin needs, without trace ids.
             var code = AadstsCode.Match(ex.Message);
-            var reply = code.Success ? FirstLine(ex.Message.Substring(code.Index)) : FirstLine(ex.Message);
+            var reply = code.Success ? ErrorText.FirstLine(ex.Message.Substring(code.Index)) : ErrorText.FirstLine(ex.Message);
             // A known code gets the table's stable ErrorId and its fix; any other stays OAuthTokenFailed.
             var hint = AuthenticationHints.ForAadsts(code.Success ? code.Value : null);
             throw new MailOperationException(hint?.ErrorId ?? "OAuthTokenFailed", hint?.Kind ?? MailErrorKind.AuthenticationError, _app.ClientId,
@@ -100,7 +100,7 @@ public sealed class EntraTokenSource : IAccessTokenSource
         catch (MsalClientException ex)
         {
             throw new MailOperationException("OAuthTokenFailed", MailErrorKind.InvalidArgument, _app.ClientId,
-                $"No token could be requested for app '{_app.ClientId}' of tenant '{_app.TenantId}': {FirstLine(ex.Message)}", ex)
+                $"No token could be requested for app '{_app.ClientId}' of tenant '{_app.TenantId}': {ErrorText.FirstLine(ex.Message)}", ex)
             {
                 IsSessionFailure = true,
                 ServiceErrorCode = ex.ErrorCode,
@@ -108,7 +108,7 @@ public sealed class EntraTokenSource : IAccessTokenSource
         }
         catch (HttpRequestException ex)
         {
-            throw Unreachable(Unwrap(ex), ex);
+            throw Unreachable(ErrorText.Unwrap(ex), ex);
         }
 
         var fromCache = result.AuthenticationResultMetadata?.TokenSource == TokenSource.Cache;
@@ -168,21 +168,4 @@ public sealed class EntraTokenSource : IAccessTokenSource
             $"No token came from {_app.AuthorityUri} for app '{_app.ClientId}': {problem}. Check the network path (and proxy) to the " +
             "sign-in endpoint; its certificate is always checked against this machine's trusted CAs.", ex)
         { IsSessionFailure = true };
-
-    private static string Unwrap(Exception ex)
-    {
-        var text = ex.Message;
-        for (var inner = ex.InnerException; inner != null; inner = inner.InnerException)
-        {
-            text += " " + inner.Message;
-        }
-
-        return FirstLine(text);
-    }
-
-    private static string FirstLine(string text)
-    {
-        var end = text.IndexOfAny(new[] { '\r', '\n' });
-        return (end < 0 ? text : text.Substring(0, end)).Trim();
-    }
 }

@@ -122,7 +122,7 @@ public sealed class GoogleServiceAccountTokenSource : IAccessTokenSource
         }
         catch (HttpRequestException ex)
         {
-            throw Unreachable(Unwrap(ex), ex);
+            throw Unreachable(ErrorText.Unwrap(ex), ex);
         }
 
         string? accessToken = null, error = null, description = null;
@@ -157,7 +157,7 @@ public sealed class GoogleServiceAccountTokenSource : IAccessTokenSource
 
     private MailOperationException Refused(string userName, int status, string? error, string? description)
     {
-        var reply = error == null ? $"HTTP {status} without an OAuth2 answer" : description == null ? error : $"{error}: {FirstLine(description)}";
+        var reply = error == null ? $"HTTP {status} without an OAuth2 answer" : description == null ? error : $"{error}: {ErrorText.FirstLine(description)}";
         var fix = error switch
         {
             "unauthorized_client" =>
@@ -206,21 +206,4 @@ public sealed class GoogleServiceAccountTokenSource : IAccessTokenSource
     }
 
     private static string Base64Url(byte[] data) => Convert.ToBase64String(data).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-
-    private static string Unwrap(Exception ex)
-    {
-        var text = ex.Message;
-        for (var inner = ex.InnerException; inner != null; inner = inner.InnerException)
-        {
-            text += " " + inner.Message;
-        }
-
-        return FirstLine(text);
-    }
-
-    private static string FirstLine(string text)
-    {
-        var end = text.IndexOfAny(new[] { '\r', '\n' });
-        return (end < 0 ? text : text.Substring(0, end)).Trim();
-    }
 }
