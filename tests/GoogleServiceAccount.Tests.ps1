@@ -69,12 +69,15 @@ BeforeAll {
     } -Body @'
 $smtp = @{ SmtpServer = 'localhost'; Port = $p.SmtpPort; TimeoutSec = 30; TranscriptPath = $p.Transcript; To = 'a@example.com' }
 function Get-Failure([scriptblock] $Command) {
+    # Silenced, a non-terminating error (WriteError) lets the next line run and reaches no catch;
+    # a terminating one (ThrowTerminatingError, an exception) lands in catch whatever the preference.
     $Error.Clear()
-    & $Command -ErrorAction SilentlyContinue | Out-Null
-    $ran = $true
+    $ErrorActionPreference = 'SilentlyContinue'
+    $ran = $false
+    try { & $Command | Out-Null; $ran = $true } catch { $ran = $false }
     $e = $Error[0]
     if (-not $e) { return @{ NextLineRan = $ran } }
-    @{ Id = $e.FullyQualifiedErrorId; Category = "$($e.CategoryInfo.Category)"; Code = $e.Exception.ServiceErrorCode; Message = $e.Exception.Message; Target = "$($e.TargetObject)"; NextLineRan = $ran }
+    @{ Id = $e.FullyQualifiedErrorId; Category = "$($e.CategoryInfo.Category)"; Code = $e.Exception.ServiceErrorCode; Message = $e.Exception.Message; Target = "$($e.TargetObject)"; NextLineRan = $ran; Errors = $Error.Count }
 }
 $captured = Invoke-Captured {
     $r1 = Send-SmtpMessage @smtp -ServiceAccountKeyPath $p.Keys.mailer -From 'Reports <reports@contoso.com>' -Subject 'First'
@@ -161,7 +164,8 @@ Describe 'Google Workspace through a service account key file' {
         $failure.Message | Should -Match 'domain-wide delegation'
         $failure.Message | Should -Match 'Admin console'
         $failure.Message | Should -Match ([regex]::Escape('https://mail.google.com/'))
-        $failure.NextLineRan | Should -BeTrue
+        $failure.NextLineRan | Should -BeTrue -Because 'a refusal is a non-terminating error'
+        $failure.Errors | Should -Be 1
     }
 
     It 'names the client id whose delegation is missing' {
@@ -198,7 +202,8 @@ Describe 'Google Workspace through a service account key file' {
         $failure.Category | Should -Be $Category
         $failure.Message | Should -Match ([regex]::Escape($Text))
         $failure.Target | Should -Match "$Name\.json$"
-        $failure.NextLineRan | Should -BeTrue
+        $failure.NextLineRan | Should -BeTrue -Because 'a refusal is a non-terminating error'
+        $failure.Errors | Should -Be 1
     }
 
     It 'refuses a token_uri that is not https and sends it nothing' {
