@@ -161,3 +161,82 @@ Describe 'The built module''s dependencies' {
         }
     }
 }
+
+# Windows PowerShell 5.1 (compiled here, not run: it needs Windows) binds a strong-named reference
+# only to exactly the version it names, and powershell.exe has no binding redirects for a module:
+# MSAL and System.Text.Json name older versions of System.Memory, System.Buffers and others than
+# the files shipped beside them, which the desktop build's AssemblyResolve handler serves
+# (src/MailProtocols/DesktopAssemblyResolver.cs; its decision is in the engine's unit tests).
+Describe 'The Windows PowerShell 5.1 build''s assembly references' {
+    BeforeAll {
+        . (Join-Path $PSScriptRoot 'common.ps1')
+        $desktop = Join-Path (Split-Path $modulePath) 'desktop'
+        $packages = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path $HOME '.nuget/packages' }
+        # The framework's own assemblies, by name: the reference assemblies the build compiled against.
+        $framework = Get-ChildItem (Join-Path $packages 'microsoft.netframework.referenceassemblies.net472') -Directory |
+            Sort-Object Name -Descending | Select-Object -First 1 |
+            ForEach-Object { Join-Path $_.FullName 'build/.NETFramework/v4.7.2' }
+        $frameworkNames = @(Get-ChildItem $framework, (Join-Path $framework 'Facades') -Filter *.dll | ForEach-Object BaseName)
+        $hostNames = @('System.Management.Automation') # PowerShell itself
+
+        function Read-Metadata {
+            # The assembly's references (name, version, public key token), type names and the names
+            # of the members it calls on other assemblies' types.
+            param([string] $Path)
+            $stream = [IO.File]::OpenRead($Path)
+            try {
+                $pe = [Reflection.PortableExecutable.PEReader]::new($stream)
+                $md = [Reflection.Metadata.PEReaderExtensions]::GetMetadataReader($pe)
+                [pscustomobject]@{
+                    References = @(foreach ($handle in $md.AssemblyReferences) {
+                            $reference = $md.GetAssemblyReference($handle)
+                            $token = $md.GetBlobBytes($reference.PublicKeyOrToken)
+                            [pscustomobject]@{ Name = $md.GetString($reference.Name); Version = $reference.Version; Token = [Convert]::ToHexString($token) }
+                        })
+                    Types      = @(foreach ($handle in $md.TypeDefinitions) { $md.GetString($md.GetTypeDefinition($handle).Name) })
+                    Calls      = @(foreach ($handle in $md.MemberReferences) { $md.GetString($md.GetMemberReference($handle).Name) })
+                }
+                $pe.Dispose()
+            }
+            finally { $stream.Dispose() }
+        }
+
+        $shipped = @{}
+        $references = foreach ($dll in Get-ChildItem $desktop -Filter *.dll) {
+            $name = [Reflection.AssemblyName]::GetAssemblyName($dll.FullName)
+            $shipped[$name.Name] = [pscustomobject]@{ Version = $name.Version; Token = [Convert]::ToHexString(@($name.GetPublicKeyToken())) }
+            foreach ($reference in (Read-Metadata $dll.FullName).References) {
+                $reference | Add-Member -NotePropertyName From -NotePropertyValue $dll.Name -PassThru
+            }
+        }
+        $module = Read-Metadata (Join-Path $desktop 'MailProtocols.dll')
+    }
+
+    It 'finds the framework''s reference assemblies to compare with' {
+        $frameworkNames | Should -Contain 'mscorlib'
+        $frameworkNames | Should -Contain 'netstandard'
+    }
+
+    It 'has a file in desktop/, in the framework or in PowerShell for every reference' {
+        $missing = @($references | Where-Object { -not $shipped.ContainsKey($_.Name) -and $_.Name -notin $frameworkNames -and $_.Name -notin $hostNames } |
+                ForEach-Object { "$($_.From) -> $($_.Name) $($_.Version)" })
+        $missing | Should -BeNullOrEmpty
+    }
+
+    It 'ships each referenced assembly of the same publisher in at least the version referenced' {
+        $short = @($references | Where-Object { $shipped.ContainsKey($_.Name) } | Where-Object {
+                $file = $shipped[$_.Name]
+                $file.Version -lt $_.Version -or ($_.Token -and $file.Token -ne $_.Token)
+            } | ForEach-Object { "$($_.From) -> $($_.Name) $($_.Version) (shipped: $($shipped[$_.Name].Version))" })
+        $short | Should -BeNullOrEmpty
+    }
+
+    It 'serves a reference to an older version than the file shipped through its AssemblyResolve handler' {
+        $redirected = @($references | Where-Object { $shipped.ContainsKey($_.Name) -and $shipped[$_.Name].Version -ne $_.Version })
+        # MSAL and System.Text.Json as they are today; should none remain, the handler may go.
+        $redirected.Count | Should -BeGreaterThan 0
+        $module.Types | Should -Contain 'DesktopAssemblyResolver'
+        $module.Calls | Should -Contain 'add_AssemblyResolve'
+        $module.Calls | Should -Contain 'remove_AssemblyResolve'
+    }
+}
