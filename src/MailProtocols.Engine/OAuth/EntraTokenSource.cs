@@ -16,8 +16,9 @@ namespace MailProtocols.Engine.OAuth;
 /// confidential client per app, authority and credential lives for the process, so its in-memory
 /// app token cache serves every command of the session: MSAL hands out the cached token until it
 /// is about to expire (its 5-minute margin) and only then asks the token endpoint again. Nothing
-/// is written to disk. The token endpoint's certificate is checked by MSAL's own HttpClient
-/// against the system's trust store, whatever -SkipCertificateCheck says about the mail server.
+/// is written to disk. MSAL's requests go through <see cref="TokenEndpointHttp"/>: the endpoint's
+/// certificate is checked against the system's trust store, whatever -SkipCertificateCheck says
+/// about the mail server, and no redirect is followed.
 /// </summary>
 public sealed class EntraTokenSource : IAccessTokenSource
 {
@@ -122,7 +123,8 @@ public sealed class EntraTokenSource : IAccessTokenSource
     private static IConfidentialClientApplication Build(EntraApp app)
     {
         var builder = ConfidentialClientApplicationBuilder.Create(app.ClientId)
-            .WithAuthority(app.AuthorityUri.AbsoluteUri, validateAuthority: app.Authority == null);
+            .WithAuthority(app.AuthorityUri.AbsoluteUri, validateAuthority: app.Authority == null)
+            .WithHttpClientFactory(new TokenEndpointHttp.MsalFactory());
         if (app.Authority != null)
         {
             builder = builder.WithInstanceDiscovery(false);

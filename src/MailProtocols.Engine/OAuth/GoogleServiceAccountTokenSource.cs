@@ -28,10 +28,6 @@ public sealed class GoogleServiceAccountTokenSource : IAccessTokenSource
     private static readonly TimeSpan AssertionLifetime = TimeSpan.FromHours(1);
     private static readonly ConcurrentDictionary<string, AccessToken> Tokens = new(StringComparer.Ordinal);
 
-    // One client for the process (its connection pool and TLS sessions), with the system's proxy
-    // and certificate checks; each request has its own time limit through its token.
-    private static readonly HttpClient Http = new() { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
-
     private readonly GoogleServiceAccountKey _key;
     private readonly Action<string> _verbose;
 
@@ -107,7 +103,7 @@ public sealed class GoogleServiceAccountTokenSource : IAccessTokenSource
             (status, body) = Task.Run(
                 async () =>
                 {
-                    using var response = await Http.PostAsync(_key.TokenUri, form, limit.Token).ConfigureAwait(false);
+                    using var response = await TokenEndpointHttp.Client.PostAsync(_key.TokenUri, form, limit.Token).ConfigureAwait(false);
                     return ((int)response.StatusCode, await response.Content.ReadAsStringAsync().ConfigureAwait(false));
                 },
                 limit.Token).GetAwaiter().GetResult();
@@ -123,6 +119,11 @@ public sealed class GoogleServiceAccountTokenSource : IAccessTokenSource
         catch (HttpRequestException ex)
         {
             throw Unreachable(ErrorText.Unwrap(ex), ex);
+        }
+
+        if (status is >= 300 and < 400)
+        {
+            throw Unreachable($"it answered HTTP {status}, a redirect, which is not followed: the assertion goes to the key file's token_uri only", null);
         }
 
         string? accessToken = null, error = null, description = null;
@@ -181,7 +182,7 @@ public sealed class GoogleServiceAccountTokenSource : IAccessTokenSource
         };
     }
 
-    private MailOperationException Unreachable(string problem, Exception ex) =>
+    private MailOperationException Unreachable(string problem, Exception? ex) =>
         new("OAuthTokenEndpointUnreachable", MailErrorKind.ConnectionError, _key.TokenUri.AbsoluteUri,
             $"No token came from {_key.TokenUri} for service account '{_key.ClientEmail}': {problem}. Check the network path (and proxy) to " +
             "the token endpoint; its certificate is always checked against this machine's trusted CAs.", ex)
