@@ -26,6 +26,7 @@ BeforeDiscovery {
             Name             = $cmdlet.Name
             CommonParameters = $commonParameters
             ParameterCases   = @(foreach ($parameter in $parameters) { @{ Command = $cmdlet.Name; Parameter = $parameter } })
+            SetCases         = @(foreach ($set in $cmdlet.ParameterSets) { @{ Command = $cmdlet.Name; Set = $set.Name } })
         }
     }
 
@@ -36,6 +37,26 @@ BeforeDiscovery {
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'common.ps1')
+
+    function Get-SyntaxSignature {
+        # A parameter list as "Name=required" pairs in name order, for a syntax item of the help
+        # (MAML's command:syntaxItem, which Get-Help prints under SYNTAX) or a parameter set of the
+        # cmdlet: its parameters without the common ones and those hidden with DontShow, as
+        # PowerShell's own syntax leaves them out.
+        param([Parameter(ParameterSetName = 'Help')] $SyntaxItem, [Parameter(ParameterSetName = 'Set')] $ParameterSet)
+        $pairs = if ($SyntaxItem) {
+            foreach ($parameter in @($SyntaxItem.parameter)) { "$($parameter.name)=$("$($parameter.required)".ToLowerInvariant())" }
+        }
+        else {
+            foreach ($parameter in $ParameterSet.Parameters) {
+                $hidden = $parameter.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] -and $_.DontShow }
+                if ($parameter.Name -notin [System.Management.Automation.Cmdlet]::CommonParameters -and -not $hidden) {
+                    "$($parameter.Name)=$("$($parameter.IsMandatory)".ToLowerInvariant())"
+                }
+            }
+        }
+        (@($pairs) | Sort-Object) -join ' '
+    }
 
     function Get-HelpText {
         # The text of a MAML description or remarks as Get-Help returns it (objects with a Text property).
@@ -73,6 +94,19 @@ Describe 'Help of <Name>' -ForEach $cmdletCases {
             "$($example.title)".Trim('- ') | Should -Not -BeNullOrEmpty -Because "example $i needs a title"
             "$($example.code)".Trim() | Should -Not -BeNullOrEmpty -Because "example $i ($($example.title.Trim('- '))) needs code"
             Get-HelpText $example.remarks | Should -Not -BeNullOrEmpty -Because "example $i ($($example.title.Trim('- '))) needs remarks"
+        }
+    }
+
+    It 'has exactly as many syntax items as parameter sets' {
+        @($help.syntax.syntaxItem).Count | Should -Be @($cmdletInfo.ParameterSets).Count -Because (
+            "each parameter set ($($cmdletInfo.ParameterSets.Name -join ', ')) is one way to call the cmdlet that Get-Help must show")
+    }
+
+    Context 'parameter set <Set>' -ForEach $SetCases {
+        It 'has a syntax item with exactly its parameters, mandatory where they are' {
+            $expected = Get-SyntaxSignature -ParameterSet ($cmdletInfo.ParameterSets | Where-Object Name -EQ $Set)
+            $items = @($help.syntax.syntaxItem | ForEach-Object { Get-SyntaxSignature -SyntaxItem $_ })
+            $expected | Should -BeIn $items -Because "Get-Help $Command must show how to call it with the parameter set $Set"
         }
     }
 
