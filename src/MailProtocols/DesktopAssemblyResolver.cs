@@ -74,16 +74,19 @@ internal static class DesktopAssemblyResolver
 
     private static Assembly? Resolve(object? sender, ResolveEventArgs args)
     {
-        var requested = new AssemblyName(args.Name);
-        if (string.IsNullOrEmpty(requested.Name) || requested.Name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
-        {
-            return null;
-        }
-
-        var path = Path.Combine(Folder, requested.Name + ".dll");
-        AssemblyName shipped;
+        // Any failure here leaves the load to fail as it would have without this handler (the
+        // handler also sees other modules' requests): nothing may escape into their loads.
+        AssemblyName requested, shipped;
+        string path;
         try
         {
+            requested = new AssemblyName(args.Name);
+            if (string.IsNullOrEmpty(requested.Name) || requested.Name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
+            {
+                return null;
+            }
+
+            path = Path.Combine(Folder, requested.Name + ".dll");
             if (!File.Exists(path))
             {
                 return null;
@@ -91,7 +94,7 @@ internal static class DesktopAssemblyResolver
 
             shipped = AssemblyName.GetAssemblyName(path);
         }
-        catch (Exception ex) when (ex is IOException || ex is BadImageFormatException || ex is UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException || ex is BadImageFormatException || ex is UnauthorizedAccessException || ex is ArgumentException)
         {
             return null;
         }
