@@ -202,8 +202,8 @@ Describe 'App-only sign-in with a certificate' {
         $entra = [MockMail.MockEntra]::new($serverCertificate)
         $entra.Start()
         $appAuthority = [MockMail.TestCertificates]::CreateAuthority('Contoso App Certificates')
-        $appCertificate = [MockMail.TestCertificates]::CreateServerCertificate($appAuthority, 'mail-app.contoso.com', $now.AddDays(-1), $now.AddDays(365))
-        $strangerCertificate = [MockMail.TestCertificates]::CreateServerCertificate($appAuthority, 'stranger.contoso.com', $now.AddDays(-1), $now.AddDays(365))
+        $appCertificate = [MockMail.TestCertificates]::CreateServerCertificate($appAuthority, 'mail-app.contoso.com', $now.AddDays(-1), $now.AddDays(300))
+        $strangerCertificate = [MockMail.TestCertificates]::CreateServerCertificate($appAuthority, 'stranger.contoso.com', $now.AddDays(-1), $now.AddDays(300))
         $expiredCertificate = [MockMail.TestCertificates]::CreateServerCertificate($appAuthority, 'expired.contoso.com', $now.AddDays(-30), $now.AddDays(-1))
         foreach ($app in 'app-thumb', 'app-object', 'app-pop', 'app-dispose') {
             $entra.AddApp('contoso', $app, $appCertificate, [string[]]@('reports@contoso.com'))

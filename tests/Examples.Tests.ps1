@@ -894,7 +894,7 @@ Describe 'Examples run as users run them' {
         $entra.Start()
         $mock.Entra = $entra
         $appId = '6f1c8e2a-4b7d-4e0b-9a51-3c2d7e8f9a10'
-        $appCertificate = [MockMail.TestCertificates]::CreateServerCertificate($authority, 'mail-app.contoso.com', $now.AddDays(-1), $now.AddDays(365))
+        $appCertificate = [MockMail.TestCertificates]::CreateServerCertificate($authority, 'mail-app.contoso.com', $now.AddDays(-1), $now.AddDays(300))
         $appSecret = 'Qx8~Example.App-Secret_value'
         $pfxPassword = 'Pfx!Example-Pa55'
         $appPfx = Join-Path $TestDrive 'mail-app.pfx'
