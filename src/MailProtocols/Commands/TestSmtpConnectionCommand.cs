@@ -13,7 +13,7 @@ namespace MailProtocols.Commands;
 /// parameters are errors.
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "SmtpConnection", DefaultParameterSetName = CredentialSet)]
-[OutputType("MailProtocols.Engine.Smtp.SmtpProbeResult", "System.Boolean")]
+[OutputType("MailProtocols.Engine.Smtp.SmtpProbeResult")]
 public sealed class TestSmtpConnectionCommand : MailConnectionCmdlet
 {
     private bool _quitAfterGiven;
