@@ -96,6 +96,7 @@ BeforeDiscovery {
         'Send-SmtpMessage'    = 10
         'Get-Pop3Message'     = 6
         'Remove-Pop3Message'  = 6
+        'Test-SmtpConnection' = 3
         'README'              = 5
         'about_MailProtocols' = 6
     }
@@ -600,6 +601,57 @@ function Get-PSDrive { param([string] $Name) [pscustomobject]@{ Name = $Name; Us
                 $rows[0].PSObject.Properties.Name | Should -Be @('Uid', 'Date', 'From', 'Subject', 'Size')
                 $Mock.GetMailbox('monitoring').Count | Should -Be 0
                 foreach ($uid in $Dir.Extra.Uids) { $Run.Output | Should -Match "(?m)^$([regex]::Escape($uid))\s+\d+\s+\d+\s*$" }
+            }
+        }
+
+        # ---------------------------------------------------------------- Test-SmtpConnection
+        @{
+            Source = 'Test-SmtpConnection'; Index = 1; Title = 'Probe a relay and check two recipients'
+            Assert = {
+                param($Mock, $Run, $Dir)
+                $Run.Output | Should -Match '(?m)^Success\s+: True$'
+                $Run.Output | Should -Match 'ops@contoso\.com: 250'
+                $Run.Output | Should -Match 'helpdesk@contoso\.com: 250'
+                $Mock.Messages.Count | Should -Be 0 -Because 'a probe sends nothing'
+                $commands = @($Mock.SmtpSessions[0].Commands)
+                $commands | Should -Contain 'STARTTLS'
+                $commands | Should -Contain 'RCPT TO:<helpdesk@contoso.com>'
+                $commands | Should -Contain 'RSET'
+                @($commands -match '^(DATA|BDAT)').Count | Should -Be 0
+            }
+        }
+        @{
+            Source = 'Test-SmtpConnection'; Index = 2; Title = 'Check certificate expiry across a list of servers from a CSV'
+            Setup = {
+                param($Mock, $Dir)
+                @(
+                    [pscustomobject]@{ SmtpServer = 'localhost'; Port = $Mock.SmtpPort; TlsMode = 'StartTls' }
+                    [pscustomobject]@{ SmtpServer = 'localhost'; Port = $Mock.SmtpsPort; TlsMode = 'Implicit' }
+                ) | Export-Csv -LiteralPath (Join-Path $Dir.Work 'servers.csv')
+            }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                # The mock's certificate expires in 30 days: both rows are listed.
+                $Run.Output | Should -Match "(?m)^localhost:$($Mock.SmtpPort)\s+True\s+\d{4}-\d\d-\d\d\s+29\s*$"
+                $Run.Output | Should -Match "(?m)^localhost:$($Mock.SmtpsPort)\s+True\s+\d{4}-\d\d-\d\d\s+29\s*$"
+                @($Mock.SmtpSessions).Count | Should -Be 2
+                $Mock.SmtpSessions[1].ImplicitTls | Should -BeTrue
+                $Mock.Messages.Count | Should -Be 0
+            }
+        }
+        @{
+            Source = 'Test-SmtpConnection'; Index = 3; Title = 'Find which port speaks what: 25, 465 and 587 in one pipeline'
+            Assert = {
+                param($Mock, $Run, $Dir)
+                # 25 and 587 are both the mock's STARTTLS port, 465 its implicit-TLS port.
+                @($Run.Output -split "`n" -match "^\s*$($Mock.SmtpPort)\s+StartTls\s+True\s").Count | Should -Be 2
+                @($Run.Output -split "`n" -match "^\s*$($Mock.SmtpPort)\s+Implicit\s+False\s+Tls\s").Count | Should -Be 2
+                $Run.Output | Should -Match "(?m)^\s*$($Mock.SmtpsPort)\s+StartTls\s+False\s+Banner\s"
+                $Run.Output | Should -Match "(?m)^\s*$($Mock.SmtpsPort)\s+Implicit\s+True\s"
+                # The list wraps the hints at the console's width.
+                $Run.Output -replace '\s' | Should -Match 'answeredinplaintextwhereaTLShandshakewasexpected'
+                $Run.Output -replace '\s' | Should -Match 'sentnoSMTPgreeting'
+                $Mock.Messages.Count | Should -Be 0
             }
         }
 

@@ -27,15 +27,41 @@ internal sealed class CertificateValidator
     /// <summary>True when the last certificate passed the system's check.</summary>
     public bool Validated { get; private set; }
 
+    /// <summary>The system's verdict on the last certificate, whatever was made of it.</summary>
+    public SslPolicyErrors Errors { get; private set; }
+
+    /// <summary>The chain statuses of the last certificate (none when the chain was fine).</summary>
+    public X509ChainStatusFlags[] ChainStatus { get; private set; } = new X509ChainStatusFlags[0];
+
+    /// <summary>The subjects of the last certificate's chain, the server's first.</summary>
+    public string[] ChainSubjects { get; private set; } = new string[0];
+
     public void Reset()
     {
         Problem = null;
         Validated = false;
+        Errors = SslPolicyErrors.None;
+        ChainStatus = new X509ChainStatusFlags[0];
+        ChainSubjects = new string[0];
     }
 
     public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
         Validated = errors == SslPolicyErrors.None;
+        Errors = errors;
+        if (chain != null)
+        {
+            // The chain is the caller's, reused after this call: only its facts are kept.
+            ChainStatus = System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Select(chain.ChainStatus, c => c.Status));
+            var subjects = new string[chain.ChainElements.Count];
+            for (var i = 0; i < subjects.Length; i++)
+            {
+                subjects[i] = chain.ChainElements[i].Certificate.Subject;
+            }
+
+            ChainSubjects = subjects;
+        }
+
         if (_skip || Validated)
         {
             return true;

@@ -129,17 +129,7 @@ internal sealed class Connector
         }
 
         var offered = Extensions.AuthMechanisms;
-        SaslMechanism? mechanism = null;
-        if (_settings.UseOAuth2)
-        {
-            mechanism = offered.Count == 0 ? null : new SaslMechanismOAuth2(credential.UserName, _settings.OAuth2Token(credential, token));
-        }
-        else
-        {
-            var name = PasswordMechanisms.FirstOrDefault(m => offered.Contains(m) && SaslMechanism.IsSupported(m));
-            mechanism = name == null ? null : SaslMechanism.Create(name, credential);
-        }
-
+        var mechanism = ChooseMechanism(_settings, offered, token);
         if (mechanism == null)
         {
             throw ConnectErrors.AuthenticationNotSupported(_settings, offered.Count == 0 ? "none" : string.Join(", ", offered));
@@ -148,7 +138,7 @@ internal sealed class Connector
         SmtpReply reply;
         try
         {
-            reply = Sasl(mechanism, token);
+            reply = Sasl(_wire, mechanism, token);
         }
         catch (AuthenticationException ex)
         {
@@ -162,6 +152,20 @@ internal sealed class Connector
         }
 
         IsAuthenticated = true;
+    }
+
+    /// <summary>The SASL mechanism for the settings' credential among those offered: XOAUTH2 for
+    /// a token, else the strongest password mechanism; null when none fits.</summary>
+    internal static SaslMechanism? ChooseMechanism(ConnectionSettings settings, System.Collections.Generic.IList<string> offered, CancellationToken token)
+    {
+        var credential = settings.Credential!;
+        if (settings.UseOAuth2)
+        {
+            return offered.Count == 0 ? null : new SaslMechanismOAuth2(credential.UserName, settings.OAuth2Token(credential, token));
+        }
+
+        var name = PasswordMechanisms.FirstOrDefault(m => offered.Contains(m) && SaslMechanism.IsSupported(m));
+        return name == null ? null : SaslMechanism.Create(name, credential);
     }
 
     private void Negotiate(bool implicitTls, CancellationToken token)
@@ -201,7 +205,7 @@ internal sealed class Connector
     /// <summary>EHLO, and HELO (no extensions) when the server refuses EHLO.</summary>
     private void Hello(CancellationToken token)
     {
-        var name = LocalName();
+        var name = LocalName(_wire);
         _wire.Send($"EHLO {name}", -1, token);
         var reply = _wire.ReadReply(token);
         if (reply.Code == 250)
@@ -222,9 +226,9 @@ internal sealed class Connector
 
     /// <summary>The address literal of this end of the connection (RFC 5321 4.1.4, for a
     /// client without a domain name of its own).</summary>
-    private string LocalName()
+    internal static string LocalName(MailWire wire)
     {
-        if (!(_wire.LocalEndPoint is IPEndPoint local))
+        if (!(wire.LocalEndPoint is IPEndPoint local))
         {
             return "[127.0.0.1]";
         }
@@ -235,22 +239,22 @@ internal sealed class Connector
 
     /// <summary>AUTH with a MailKit SASL mechanism (RFC 4954); every line the client sends after
     /// the mechanism name is a secret and is redacted in the transcript.</summary>
-    private SmtpReply Sasl(SaslMechanism mechanism, CancellationToken token)
+    internal static SmtpReply Sasl(SmtpWire wire, SaslMechanism mechanism, CancellationToken token)
     {
         var command = $"AUTH {mechanism.MechanismName}";
         if (mechanism.SupportsInitialResponse)
         {
             var initial = mechanism.Challenge(null, token);
-            _wire.Send($"{command} {initial}", command.Length + 1, token);
+            wire.Send($"{command} {initial}", command.Length + 1, token);
         }
         else
         {
-            _wire.Send(command, -1, token);
+            wire.Send(command, -1, token);
         }
 
         while (true)
         {
-            var reply = _wire.ReadReply(token);
+            var reply = wire.ReadReply(token);
             if (reply.Code != 334)
             {
                 return reply;
@@ -259,7 +263,7 @@ internal sealed class Connector
             // After the last step (e.g. a failed XOAUTH2 reports its error as a challenge), an
             // empty line lets the server finish with its error.
             var answer = mechanism.IsAuthenticated ? "" : mechanism.Challenge(reply.Text.Trim(), token);
-            _wire.Send(answer, 0, token);
+            wire.Send(answer, 0, token);
         }
     }
 

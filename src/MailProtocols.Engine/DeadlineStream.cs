@@ -48,6 +48,10 @@ internal sealed class DeadlineStream : Stream
     /// 0x15, version 3.x): it speaks TLS where plain text was expected.</summary>
     public bool ReceivedTlsRecord => BytesRead >= 2 && (_firstBytes[0] == 0x16 || _firstBytes[0] == 0x15) && _firstBytes[1] == 0x03;
 
+    /// <summary>True when the server's first bytes were digits, as an SMTP reply starts: it speaks
+    /// plain text where a TLS handshake was expected.</summary>
+    public bool ReceivedDigits => BytesRead >= 2 && _firstBytes[0] >= (byte)'0' && _firstBytes[0] <= (byte)'9' && _firstBytes[1] >= (byte)'0' && _firstBytes[1] <= (byte)'9';
+
     /// <summary>Ends the connection: a read or write waiting now, and every later one, throws.
     /// A <see cref="TimeoutException"/> reason counts as a timeout (<see cref="TimedOut"/>).</summary>
     public void Abort(Exception reason)

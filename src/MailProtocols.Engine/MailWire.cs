@@ -75,6 +75,21 @@ internal class MailWire : IDisposable
     /// <summary>This end of the connection, or null.</summary>
     public System.Net.EndPoint? LocalEndPoint { get; private set; }
 
+    /// <summary>The addresses the host name resolved to at the last connect (the literal, for an address).</summary>
+    public IPAddress[] ResolvedAddresses { get; private set; } = new IPAddress[0];
+
+    /// <summary>The address the last connect reached, or null.</summary>
+    public IPAddress? RemoteAddress { get; private set; }
+
+    /// <summary>True when the server's first bytes were digits: plain SMTP where TLS was expected.</summary>
+    public bool ReceivedDigits => _deadline?.ReceivedDigits == true;
+
+    /// <summary>The TLS layer of the current connection, or null, for reports of what was negotiated.</summary>
+    internal SslStream? Tls => _stream as SslStream;
+
+    /// <summary>The check every certificate of this wire goes through, and its verdict on the last one.</summary>
+    internal CertificateValidator Validator => _validator;
+
     /// <summary>For unit tests: talk over a given stream instead of a socket.</summary>
     internal void UseStream(Stream stream, DeadlineStream? deadline = null)
     {
@@ -87,9 +102,12 @@ internal class MailWire : IDisposable
     public void Connect(string scheme, bool implicitTls, CancellationToken token)
     {
         Close();
+        ResolvedAddresses = new IPAddress[0];
+        RemoteAddress = null;
         var socket = Dial(token);
         socket.NoDelay = true;
         LocalEndPoint = socket.LocalEndPoint;
+        RemoteAddress = (socket.RemoteEndPoint as IPEndPoint)?.Address;
         _deadline = new DeadlineStream(socket, _settings.Timeout, token);
         _stream = _deadline;
         _start = _end = 0;
@@ -116,6 +134,7 @@ internal class MailWire : IDisposable
         try
         {
             var addresses = IPAddress.TryParse(_settings.Host, out var literal) ? new[] { literal } : Resolve(timeout.Token);
+            ResolvedAddresses = addresses;
             Exception? last = null;
             foreach (var address in addresses)
             {

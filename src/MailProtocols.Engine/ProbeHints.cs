@@ -1,0 +1,102 @@
+using System;
+using System.Linq;
+
+namespace MailProtocols.Engine;
+
+/// <summary>
+/// The plain-words causes and fixes the connection probes give, one sentence each, for what the
+/// sign-in table (<see cref="AuthenticationHints"/>) does not cover: the port and TLS mismatches,
+/// what the server does not offer, the certificate, and replies to MAIL and RCPT.
+/// </summary>
+public static class ProbeHints
+{
+    /// <summary>Days before expiry from which a certificate gets a hint.</summary>
+    public const int ExpiryWarningDays = 14;
+
+    public const string ImplicitTlsOnStartTlsPort =
+        "The server answered in plain text where a TLS handshake was expected: this port takes STARTTLS (as 25 and 587 do), not TLS from the first byte. Use -TlsMode StartTls (or Auto).";
+
+    public const string StartTlsOnImplicitTlsPort =
+        "The server sent no SMTP greeting (or began a TLS handshake): this port likely expects TLS from the first byte, as 465 does. Use -TlsMode Implicit.";
+
+    public const string NoStartTlsRequired =
+        "The server does not offer STARTTLS on this port. Use its implicit-TLS port (465, -TlsMode Implicit), or have STARTTLS enabled on the server.";
+
+    public const string NoStartTlsOffered =
+        "The server does not offer STARTTLS: mail and credentials would go in plain text. Use its implicit-TLS port (465, -TlsMode Implicit) if it has one.";
+
+    public const string AuthOnlyAfterStartTls =
+        "The server offers AUTH only after STARTTLS: use -TlsMode Auto or StartTls, not None.";
+
+    public const string NoAuthOffered =
+        "The server offers no AUTH at all here: on this port it is a relay that takes mail without signing in (send without -Credential), or sign-in is on its submission port (587 with STARTTLS, or 465).";
+
+    public const string MustStartTlsFirst =
+        "The server wants STARTTLS before this command: use -TlsMode Auto or StartTls, not None.";
+
+    public const string Greylisting =
+        "A recipient got a temporary refusal (4xx), as greylisting gives a first attempt from an unknown sender: a real sender retries and is accepted minutes later, so the address itself may be fine.";
+
+    public const string UnencryptedAuthentication =
+        "The connection is not encrypted, so the credentials were not sent: use a port or -TlsMode with TLS, or -AllowUnencryptedAuthentication to test a plain-text sign-in anyway.";
+
+    public const string UntrustedCertificateNoCredentials =
+        "The certificate failed the check, so the credentials were not sent: fix the certificate, or add -SkipCertificateCheck if you know this server.";
+
+    public const string UntrustedRoot =
+        "The certificate's issuer is not trusted on this machine: trust the issuing CA here, or replace the certificate with one from a public CA.";
+
+    /// <summary>For a certificate that expired or expires within <see cref="ExpiryWarningDays"/>.</summary>
+    public static string? CertificateExpiry(CertificateReport certificate) =>
+        certificate.NotAfter < DateTime.Now
+            ? $"The certificate expired on {certificate.NotAfter:yyyy-MM-dd}: renew it."
+            : certificate.DaysToExpiry <= ExpiryWarningDays
+                ? $"The certificate expires in {certificate.DaysToExpiry} days, on {certificate.NotAfter:yyyy-MM-dd}: renew it."
+                : null;
+
+    /// <summary>For a certificate issued to names other than the host connected to.</summary>
+    public static string CertificateNameMismatch(string host, CertificateReport certificate) =>
+        $"The certificate is for {(certificate.SubjectAlternativeNames.Count > 0 ? string.Join(", ", certificate.SubjectAlternativeNames) : certificate.Subject)}, not for '{host}': " +
+        "connect by one of those names, or have the certificate reissued to include this one.";
+
+    /// <summary>For TLS 1.0 or 1.1, which Exchange Online and current servers refuse.</summary>
+    public static string? OldProtocol(string protocol) =>
+        protocol is "Tls" or "Tls11" or "Ssl3" or "Ssl2"
+            ? $"Only {protocol} was negotiated: TLS 1.0 and 1.1 are retired (Exchange Online refuses them); enable TLS 1.2 or 1.3 on the server and this machine."
+            : null;
+
+    /// <summary>Every certificate and protocol hint that applies to a TLS session.</summary>
+    public static string[] ForTls(string host, TlsReport tls)
+    {
+        var certificate = tls.Certificate;
+        var hints = new[]
+        {
+            OldProtocol(tls.Protocol),
+            certificate == null ? null : CertificateExpiry(certificate),
+            certificate != null && certificate.Problems.Contains("NameMismatch") ? CertificateNameMismatch(host, certificate) : null,
+            certificate != null && certificate.Problems.Any(p => p is "UntrustedRoot" or "PartialChain") ? UntrustedRoot : null,
+        };
+        return hints.Where(h => h != null).Select(h => h!).ToArray();
+    }
+
+    /// <summary>For a server that could not be reached: by the connection error's ErrorId.</summary>
+    public static string? ForConnectError(string errorId, int port) => errorId switch
+    {
+        "HostNotFound" => "The host name does not resolve: check its spelling and this machine's DNS.",
+        "ConnectFailed" => $"Nothing accepts connections on port {port} there (refused or unreachable): check the port, that the server runs, and any firewall between.",
+        "ConnectTimeout" => $"Nothing answered on port {port} in time: a firewall (or a provider blocking outbound port 25) may drop the packets, or the server is down.",
+        _ => null,
+    };
+
+    /// <summary>For a refused MAIL FROM or AUTH: the 530 of a server that wants STARTTLS first,
+    /// else the sign-in table's hint for the reply; null when neither knows it.</summary>
+    public static string? ForReply(int code, string text, bool oauth)
+    {
+        if (code == 530 && text.IndexOf("STARTTLS", StringComparison.OrdinalIgnoreCase) >= 0)
+        {
+            return MustStartTlsFirst;
+        }
+
+        return AuthenticationHints.ForSmtpReply(code, text, oauth)?.Hint;
+    }
+}

@@ -1,0 +1,118 @@
+using System;
+using System.Management.Automation;
+using MailProtocols.Engine;
+using MailProtocols.Engine.Smtp;
+
+namespace MailProtocols.Commands;
+
+/// <summary>
+/// Probes SMTP servers without sending anything: connection, greeting, EHLO, TLS and its
+/// certificate, sign-in, and with -To whether each recipient would be accepted (MAIL and RCPT,
+/// then RSET; never DATA). One result per endpoint. As with Test-Connection, a server that cannot
+/// be reached or refuses is a result (Success false, FailedStage, Hint), not an error: only bad
+/// parameters are errors.
+/// </summary>
+[Cmdlet(VerbsDiagnostic.Test, "SmtpConnection", DefaultParameterSetName = CredentialSet)]
+[OutputType("MailProtocols.Engine.Smtp.SmtpProbeResult")]
+public sealed class TestSmtpConnectionCommand : MailConnectionCmdlet
+{
+    private bool _quitAfterGiven;
+
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("ComputerName")]
+    [ValidateNotNullOrEmpty]
+    public string[] SmtpServer { get; set; } = Array.Empty<string>();
+
+    /// <summary>Bound by property name too, so that rows of servers and ports pipe in.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateRange(0, 65535)]
+    public new int Port
+    {
+        get => base.Port;
+        set => base.Port = value;
+    }
+
+    /// <summary>Bound by property name too, so that each row can say how its port is secured.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public new MailTlsMode TlsMode
+    {
+        get => base.TlsMode;
+        set => base.TlsMode = value;
+    }
+
+    [Parameter]
+    public SmtpTestStage QuitAfter { get; set; } = SmtpTestStage.Recipient;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? From { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? To { get; set; }
+
+    [Parameter]
+    public SwitchParameter Quiet { get; set; }
+
+    protected override void BeginProcessing()
+    {
+        base.BeginProcessing();
+        _quitAfterGiven = MyInvocation.BoundParameters.ContainsKey(nameof(QuitAfter));
+        if (_quitAfterGiven && QuitAfter == SmtpTestStage.Recipient && (To == null || To.Length == 0))
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-QuitAfter Recipient needs the addresses to try: give -To."),
+                "QuitAfterNeedsInput", ErrorCategory.InvalidArgument, QuitAfter));
+        }
+
+        if (_quitAfterGiven && QuitAfter == SmtpTestStage.Auth && ParameterSetName == CredentialSet && Credential == null)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-QuitAfter Auth needs something to sign in with: give -Credential, -AccessToken or an app-only sign-in."),
+                "QuitAfterNeedsInput", ErrorCategory.InvalidArgument, QuitAfter));
+        }
+    }
+
+    protected override void ProcessRecord()
+    {
+        foreach (var server in SmtpServer)
+        {
+            if (StoppedBy != null)
+            {
+                return;
+            }
+
+            var settings = CreateSettings(server, SmtpSender.ImplicitTlsPort, SmtpSender.RelayPort, Mailbox(From));
+            if (settings == null)
+            {
+                return;
+            }
+
+            var probe = new SmtpProbe(settings, WriteVerbose, CancelToken)
+            {
+                QuitAfter = (SmtpProbeStage)QuitAfter,
+                From = From,
+                To = To ?? Array.Empty<string>(),
+            };
+            WriteVerbose($"Probing {settings.Endpoint} (TLS mode {settings.TlsMode}) up to the {QuitAfter} stage.");
+            var result = OpenOrStop(() => Guard(probe.Run));
+            if (result == null)
+            {
+                return;
+            }
+
+            WriteObject(Quiet ? result.Success : result);
+        }
+    }
+
+    /// <summary>The bare address of "Name &lt;a@b&gt;", the user name of an OAuth sign-in without -UserName.</summary>
+    private static string? Mailbox(string? address)
+    {
+        if (address == null)
+        {
+            return null;
+        }
+
+        var open = address.LastIndexOf('<');
+        var close = address.LastIndexOf('>');
+        return open >= 0 && close > open ? address.Substring(open + 1, close - open - 1).Trim() : address.Trim();
+    }
+}

@@ -1,0 +1,356 @@
+# Test-SmtpConnection against the mock: what each stage reports, each stage's failure (the stage,
+# the hint, and nothing sent), the certificate report, the pipeline, -Quiet, -QuitAfter, and the
+# error contract (an unreachable server is a result; a bad parameter is an error).
+
+BeforeDiscovery {
+    # Each stage's failure: how the mock misbehaves, the probe's parameters, and what it must say.
+    # Setup gets the mock; Parameters are added to the common ones (the mock's STARTTLS port).
+    $failures = @(
+        @{ Case = 'nothing listens on the port'; Stage = 'Connect'; Hint = 'Nothing accepts connections on port'
+            Parameters = @{ Port = 'dead' } }
+        @{ Case = 'the greeting is a refusal'; Stage = 'Banner'; Hint = $null; Message = '554 5\.3\.2 no service'
+            Setup = { param($m) $null = $m.ReplyTo('CONNECT', '554 5.3.2 no service') } }
+        @{ Case = 'a plain-text probe of an implicit-TLS port'; Stage = 'Banner'; Hint = 'expects TLS from the first byte.*-TlsMode Implicit'
+            Parameters = @{ Port = 'smtps'; TlsMode = 'StartTls'; TimeoutSec = 2 } }
+        @{ Case = 'EHLO and HELO refused'; Stage = 'Ehlo'; Hint = $null; Message = 'refused EHLO'
+            Setup = { param($m) $null = $m.ReplyTo('EHLO', '554 5.7.1 go away'); $null = $m.ReplyTo('HELO', '554 5.7.1 go away') } }
+        @{ Case = 'implicit TLS on the STARTTLS port'; Stage = 'Tls'; Hint = 'answered in plain text.*-TlsMode StartTls'
+            Parameters = @{ TlsMode = 'Implicit' } }
+        @{ Case = 'no STARTTLS offered where -TlsMode StartTls requires it'; Stage = 'Tls'; Hint = 'does not offer STARTTLS on this port'
+            Parameters = @{ TlsMode = 'StartTls' }; Setup = { param($m) $m.Smtp.StartTls = $false } }
+        @{ Case = 'STARTTLS offered and refused'; Stage = 'Tls'; Hint = $null; Message = 'offered STARTTLS but refused it: 454'
+            Setup = { param($m) $m.Smtp.StartTlsFails = $true } }
+        @{ Case = 'a wrong password'; Stage = 'Auth'; Hint = $null; Message = "refused the sign-in of 'alice': 535"
+            Parameters = @{ Credential = 'bad' } }
+        @{ Case = '535 5.7.139: SMTP AUTH disabled for the tenant'; Stage = 'Auth'; Hint = 'SMTP AUTH is turned off'
+            Parameters = @{ Credential = 'alice' }; Setup = { param($m) $m.Smtp.ExchangeAuthRefusal = 'SmtpAuthDisabledForTenant' } }
+        @{ Case = '550 5.7.30: Basic authentication retired'; Stage = 'Auth'; Hint = 'no longer takes a password'
+            Parameters = @{ Credential = 'alice' }; Setup = { param($m) $m.Smtp.ExchangeAuthRefusal = 'BasicAuthNotSupported' } }
+        @{ Case = 'no AUTH offered at all'; Stage = 'Auth'; Hint = 'offers no AUTH at all'
+            Parameters = @{ Credential = 'alice' }; Setup = { param($m) $m.Smtp.AuthMechanisms = [string[]]@() } }
+        @{ Case = 'AUTH offered only after STARTTLS, probed with -TlsMode None'; Stage = 'Auth'; Hint = 'AUTH only after STARTTLS'
+            Parameters = @{ Credential = 'alice'; TlsMode = 'None' }
+            Setup = { param($m) $null = $m.ReplyTo('EHLO', '', "250-mock.test`r`n250-PIPELINING`r`n250-STARTTLS`r`n250 8BITMIME", 1) } }
+        @{ Case = '530 5.7.0 Must issue a STARTTLS command first'; Stage = 'Recipient'; Hint = 'wants STARTTLS before this command'
+            Parameters = @{ TlsMode = 'None'; To = 'bob@example.com' }
+            Setup = { param($m) $null = $m.ReplyTo('MAIL', '530 5.7.0 Must issue a STARTTLS command first') } }
+        @{ Case = 'greylisting: 450 at RCPT'; Stage = 'Recipient'; Hint = 'greylisting'
+            Parameters = @{ To = 'bob@example.com' }
+            Setup = { param($m) $null = $m.ReplyTo('RCPT', '450 4.7.1 <bob@example.com>: Recipient address rejected: Greylisted, try again later') } }
+        @{ Case = 'a recipient refused for good'; Stage = 'Recipient'; Hint = $null; Message = 'refused 1 of 2 recipient'
+            Parameters = @{ To = 'bob@example.com', 'nobody@example.com' }
+            Setup = { param($m) $null = $m.ReplyTo('RCPT', 'nobody@', '550 5.1.1 <nobody@example.com> No such user') } }
+        @{ Case = 'a server that goes silent after the greeting'; Stage = 'Ehlo'; Hint = $null; Message = 'did not answer within 2 s at the Ehlo stage'
+            Parameters = @{ TimeoutSec = 2 }; Setup = { param($m) $null = $m.NeverReply('EHLO') } }
+    )
+    foreach ($f in $failures) { foreach ($key in 'Parameters', 'Setup', 'Message') { if (-not $f.ContainsKey($key)) { $f[$key] = $null } } }
+}
+
+Describe 'Test-SmtpConnection' {
+    BeforeAll {
+        . (Join-Path $PSScriptRoot 'common.ps1')
+        $mock = New-MockServer
+        $password = 'Secr3t!Pa55'
+        $alice = [pscredential]::new('alice', (ConvertTo-SecureString $password -AsPlainText -Force))
+        $bad = [pscredential]::new('alice', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
+
+        function Get-Probe {
+            # The mock's STARTTLS port, its self-signed certificate skipped, a short timeout.
+            @{ SmtpServer = $mock.Host; Port = $mock.SmtpPort; SkipCertificateCheck = $true; TimeoutSec = 5 }
+        }
+
+        function Assert-NothingSent {
+            # The mock saw no message data and accepted no message on any session.
+            param($Mock)
+            $null = $Mock.WaitForIdle(5000)
+            $Mock.Messages.Count | Should -Be 0
+            foreach ($s in $Mock.SmtpSessions) {
+                @($s.Commands | Where-Object { $_ -match '^(DATA|BDAT)\b' }).Count | Should -Be 0 -Because 'a probe never sends message data'
+            }
+        }
+    }
+
+    AfterAll {
+        $mock.Dispose()
+    }
+
+    BeforeEach {
+        $mock.Reset()
+        $probe = Get-Probe
+    }
+
+    It 'reports every stage of a full probe: capabilities, TLS and certificate, sign-in, recipients; then RSET and QUIT' {
+        $r = Test-SmtpConnection @probe -Credential $alice -From 'Ops <ops@example.com>' -To 'bob@example.com', 'carol@example.com'
+
+        $r.GetType().FullName | Should -Be 'MailProtocols.Engine.Smtp.SmtpProbeResult'
+        $r.Success | Should -BeTrue
+        $r.FailedStage | Should -BeNullOrEmpty
+        $r.Error | Should -BeNullOrEmpty
+        @($r.Stages) | Should -Be @('Connect', 'Banner', 'Ehlo', 'Tls', 'Auth', 'Recipient')
+        foreach ($t in 'ConnectTime', 'BannerTime', 'EhloTime', 'TlsTime', 'AuthTime', 'RecipientTime') { $r.$t | Should -BeOfType [timespan] }
+        $r.Endpoint | Should -Be "$($mock.Host):$($mock.SmtpPort)"
+        @($r.Addresses) | Should -Be @('127.0.0.1')
+        $r.Banner | Should -Be '220 mock.test ESMTP MockMail ready'
+
+        $r.Capabilities.SizeLimit | Should -Be 52428800
+        $r.Capabilities.Pipelining | Should -BeTrue
+        $r.Capabilities.EightBitMime | Should -BeTrue
+        $r.Capabilities.SmtpUtf8 | Should -BeTrue
+        $r.Capabilities.Dsn | Should -BeTrue
+        $r.Capabilities.Chunking | Should -BeFalse
+        $r.Capabilities.StartTls | Should -BeFalse -Because 'after STARTTLS the server no longer offers it'
+        $r.CapabilitiesBeforeTls.StartTls | Should -BeTrue
+        @($r.Capabilities.AuthMechanisms) | Should -Be @('PLAIN', 'LOGIN', 'XOAUTH2')
+
+        $r.Tls.Method | Should -Be 'StartTls'
+        $r.Tls.Protocol | Should -Match '^Tls1[23]$'
+        $r.Tls.CipherSuite | Should -Not -BeNullOrEmpty
+        $c = $r.Tls.Certificate
+        $c.Thumbprint | Should -Be $mock.Certificate.Thumbprint
+        $c.Subject | Should -Be 'CN=localhost'
+        @($c.SubjectAlternativeNames) | Should -Contain 'localhost'
+        $c.NotAfter | Should -Be $mock.Certificate.NotAfter
+        $c.DaysToExpiry | Should -Be ([Math]::Floor(($mock.Certificate.NotAfter - [DateTime]::Now).TotalDays))
+        $c.Valid | Should -BeFalse -Because 'the mock''s certificate is self-signed'
+        @($c.Problems) | Should -Contain 'UntrustedRoot'
+
+        $r.AuthMechanism | Should -Be 'PLAIN'
+        $r.AuthReply | Should -Match '^235 '
+        $r.Authenticated | Should -BeTrue
+        $r.Sender.Address | Should -Be 'ops@example.com'
+        $r.Sender.Accepted | Should -BeTrue
+        @($r.Recipients.Address) | Should -Be @('bob@example.com', 'carol@example.com')
+        @($r.Recipients.Accepted) | Should -Be @($true, $true)
+
+        Assert-NothingSent $mock
+        $s = $mock.SmtpSessions[0]
+        $s.AuthUser | Should -Be 'alice'
+        $s.Commands[-2] | Should -Be 'RSET'
+        $s.QuitReceived | Should -BeTrue
+    }
+
+    It 'sees AUTH offered only after STARTTLS, and signs in after it' {
+        $null = $mock.ReplyTo('EHLO', '', "250-mock.test`r`n250-PIPELINING`r`n250-STARTTLS`r`n250 8BITMIME", 1)
+        $r = Test-SmtpConnection @probe -Credential $alice
+
+        $r.Success | Should -BeTrue
+        @($r.CapabilitiesBeforeTls.AuthMechanisms).Count | Should -Be 0
+        @($r.Capabilities.AuthMechanisms) | Should -Contain 'PLAIN'
+        $r.Authenticated | Should -BeTrue
+    }
+
+    It 'says when the server offers no STARTTLS, without failing a probe that did not require it' {
+        $mock.Smtp.StartTls = $false
+        $r = Test-SmtpConnection @probe
+
+        $r.Success | Should -BeTrue
+        $r.Tls | Should -BeNullOrEmpty
+        @($r.Stages) | Should -Not -Contain 'Tls'
+        $r.Hint | Should -Match 'does not offer STARTTLS: mail and credentials would go in plain text'
+    }
+
+    It 'reports implicit TLS on the implicit-TLS port' {
+        $r = Test-SmtpConnection @probe -Port $mock.SmtpsPort -TlsMode Implicit
+
+        $r.Success | Should -BeTrue
+        @($r.Stages) | Should -Be @('Connect', 'Tls', 'Banner', 'Ehlo')
+        $r.Tls.Method | Should -Be 'Implicit'
+        $r.CapabilitiesBeforeTls | Should -BeNullOrEmpty
+        $mock.SmtpSessions[0].ImplicitTls | Should -BeTrue
+    }
+
+    Context 'a stage fails: <Case>' -ForEach $failures {
+        It 'reports the stage and the hint as a result, not an error, and sends nothing' {
+            if ($Setup) { & $Setup $mock }
+            $stand = @{ dead = { Get-FreeTcpPort }; smtps = { $mock.SmtpsPort }; alice = { $alice }; bad = { $bad } }
+            foreach ($key in @(if ($Parameters) { $Parameters.Keys })) {
+                $value = $Parameters[$key]
+                $probe[$key] = if ($value -is [string] -and $stand.ContainsKey($value)) { & $stand[$value] } else { $value }
+            }
+
+            $r = Test-SmtpConnection @probe -ErrorVariable errors -ErrorAction SilentlyContinue
+
+            $errors.Count | Should -Be 0 -Because 'a failed stage is a result'
+            $r.Success | Should -BeFalse
+            $r.FailedStage | Should -Be $Stage
+            $r.Error | Should -Not -BeNullOrEmpty
+            if ($Message) { $r.Error | Should -Match $Message }
+            if ($Hint) { $r.Hint | Should -Match $Hint }
+            else { $r.Hint | Should -Not -Match 'STARTTLS|AUTH|greylist|first byte' -Because 'no hint of another failure' }
+            @($r.Stages)[-1] | Should -Be $Stage
+            Assert-NothingSent $mock
+            Assert-NoSecret -Text ($r | Format-List * | Out-String) -Secret $password
+        }
+    }
+
+    Context 'the certificate' {
+        BeforeAll {
+            $authority = [MockMail.TestCertificates]::CreateAuthority('Probe Test CA')
+            $now = [DateTimeOffset]::Now
+            $certificates = @{
+                Other    = [MockMail.TestCertificates]::CreateServerCertificate($authority, 'other.example.com', $now.AddDays(-1), $now.AddDays(200))
+                Expired  = [MockMail.TestCertificates]::CreateServerCertificate($authority, 'localhost', $now.AddDays(-60), $now.AddDays(-2))
+                Expiring = [MockMail.TestCertificates]::CreateServerCertificate($authority, 'localhost', $now.AddDays(-60), $now.AddDays(5).AddHours(1))
+            }
+            $tlsMocks = @{}
+            foreach ($name in $certificates.Keys) {
+                # A mock takes its certificate before it starts.
+                $tlsMocks[$name] = [MockMail.MockServer]::new()
+                $tlsMocks[$name].UseCertificate($certificates[$name])
+                $tlsMocks[$name].Start()
+            }
+        }
+
+        AfterAll {
+            foreach ($m in $tlsMocks.Values) { $m.Dispose() }
+        }
+
+        It 'reports a certificate for another name, and refuses to send credentials to it, without failing the TLS stage' {
+            $tlsMock = $tlsMocks.Other
+            $r = Test-SmtpConnection -SmtpServer localhost -Port $tlsMock.SmtpPort -Credential $alice -TimeoutSec 5
+
+            $r.Tls.Certificate.Subject | Should -Be 'CN=other.example.com'
+            @($r.Tls.Certificate.Problems) | Should -Contain 'NameMismatch'
+            $r.Tls.Certificate.Issuer | Should -Be 'CN=Probe Test CA'
+            @($r.Tls.Certificate.Problems | Where-Object { $_ -in 'UntrustedRoot', 'PartialChain' }).Count | Should -Be 1 -Because "the CA is not trusted here ($($r.Tls.Certificate.Problems))"
+            $r.Hint | Should -Match 'issuer is not trusted on this machine'
+            $r.Hint | Should -Match "The certificate is for other\.example\.com, not for 'localhost'"
+            $r.FailedStage | Should -Be 'Auth'
+            $r.Error | Should -Match 'so the credentials were not sent'
+            $tlsMock.SmtpSessions[0].AuthAttempts | Should -Be 0
+        }
+
+        It 'reports an expired certificate: Expired, negative days, a hint; the probe itself succeeds' {
+            $tlsMock = $tlsMocks.Expired
+            $r = Test-SmtpConnection -SmtpServer localhost -Port $tlsMock.SmtpPort -TimeoutSec 5
+
+            $r.Success | Should -BeTrue
+            @($r.Tls.Certificate.Problems) | Should -Contain 'Expired'
+            $r.Tls.Certificate.DaysToExpiry | Should -BeLessThan 0
+            $r.Hint | Should -Match 'The certificate expired on \d{4}-\d\d-\d\d'
+        }
+
+        It 'warns of a certificate about to expire' {
+            $tlsMock = $tlsMocks.Expiring
+            $r = Test-SmtpConnection -SmtpServer localhost -Port $tlsMock.SmtpPort -TimeoutSec 5
+
+            $r.Tls.Certificate.DaysToExpiry | Should -Be 5
+            $r.Hint | Should -Match 'The certificate expires in 5 days'
+        }
+    }
+
+    It '-Quiet returns only $true or $false' {
+        $ok = Test-SmtpConnection @probe -Quiet
+        $probe.Port = Get-FreeTcpPort
+        $dead = Test-SmtpConnection @probe -Quiet
+
+        $ok | Should -BeOfType [bool]
+        $ok | Should -BeTrue
+        $dead | Should -BeOfType [bool]
+        $dead | Should -BeFalse
+    }
+
+    It 'probes a list of endpoints from a CSV in one pipeline, binding SmtpServer, Port and TlsMode by name, in order' {
+        $csv = Join-Path $TestDrive 'servers.csv'
+        $dead = Get-FreeTcpPort
+        @(
+            [pscustomobject]@{ SmtpServer = '127.0.0.1'; Port = $mock.SmtpPort; TlsMode = 'Auto' }
+            [pscustomobject]@{ SmtpServer = 'localhost'; Port = $mock.SmtpsPort; TlsMode = 'Implicit' }
+            [pscustomobject]@{ SmtpServer = '127.0.0.1'; Port = $dead; TlsMode = 'Auto' }
+        ) | Export-Csv -LiteralPath $csv
+        $results = @(Import-Csv -LiteralPath $csv | Test-SmtpConnection -SkipCertificateCheck -TimeoutSec 5)
+
+        $results.Count | Should -Be 3
+        @($results.Port) | Should -Be @($mock.SmtpPort, $mock.SmtpsPort, $dead)
+        @($results.Success) | Should -Be @($true, $true, $false)
+        @($results.Tls.Method) | Should -Be @('StartTls', 'Implicit')
+        $results[2].FailedStage | Should -Be 'Connect'
+        Assert-NothingSent $mock
+    }
+
+    It 'probes several servers given to -SmtpServer, and strings piped in' {
+        $given = @(Test-SmtpConnection -SmtpServer '127.0.0.1', 'localhost' -Port $mock.SmtpPort -SkipCertificateCheck -TimeoutSec 5)
+        $piped = @('localhost', '127.0.0.1' | Test-SmtpConnection -Port $mock.SmtpPort -SkipCertificateCheck -TimeoutSec 5)
+
+        @($given.SmtpServer) | Should -Be @('127.0.0.1', 'localhost')
+        @($piped.SmtpServer) | Should -Be @('localhost', '127.0.0.1')
+        @($given.Success + $piped.Success) | Should -Be @($true, $true, $true, $true)
+    }
+
+    It '-QuitAfter <QuitAfter> runs the stages up to it and then QUITs' -ForEach @(
+        @{ QuitAfter = 'Connect'; Stages = @('Connect'); Commands = @() }
+        @{ QuitAfter = 'Banner'; Stages = @('Connect', 'Banner'); Commands = @('QUIT') }
+        @{ QuitAfter = 'Ehlo'; Stages = @('Connect', 'Banner', 'Ehlo'); Commands = @('EHLO [127.0.0.1]', 'QUIT') }
+        @{ QuitAfter = 'Tls'; Stages = @('Connect', 'Banner', 'Ehlo', 'Tls'); Commands = @('EHLO [127.0.0.1]', 'STARTTLS', 'EHLO [127.0.0.1]', 'QUIT') }
+    ) {
+        $r = Test-SmtpConnection @probe -QuitAfter $QuitAfter -Credential $alice -To 'bob@example.com'
+        $null = $mock.WaitForIdle(5000)
+
+        $r.Success | Should -BeTrue
+        @($r.Stages) | Should -Be $Stages
+        @($mock.SmtpSessions[0].Commands) | Should -Be $Commands
+    }
+
+    It 'writes a transcript with the credentials redacted' {
+        $path = Join-Path $TestDrive 'probe.log'
+        $r = Test-SmtpConnection @probe -Credential $alice -To 'bob@example.com' -TranscriptPath $path
+
+        $r.Success | Should -BeTrue
+        $text = Get-Content -LiteralPath $path -Raw
+        $text | Should -Match 'AUTH PLAIN \*+'
+        $text | Should -Match 'RCPT TO:<bob@example.com>'
+        Assert-NoSecret -Text $text -Secret $password, "`0alice`0$password"
+    }
+
+    It 'stops at once on Ctrl+C while the server is silent' {
+        $null = $mock.NeverReply('EHLO')
+        $stop = Measure-Stop -Script {
+            param($Port)
+            Test-SmtpConnection -SmtpServer 127.0.0.1 -Port $Port -TimeoutSec 60
+        } -ArgumentList $mock.SmtpPort -Until { $mock.SmtpSessions.Commands -like 'EHLO*' }
+
+        $stop.Reached | Should -BeTrue
+        $stop.Completed | Should -BeTrue
+        $stop.Seconds | Should -BeLessThan 1
+        $stop.State | Should -Be 'Stopped'
+    }
+
+    Context 'errors' {
+        It 'writes no error for an unreachable server, even with -ErrorAction Stop' {
+            { $script:r = Test-SmtpConnection -SmtpServer 127.0.0.1 -Port (Get-FreeTcpPort) -TimeoutSec 5 -ErrorAction Stop } | Should -Not -Throw
+            $r.Success | Should -BeFalse
+            $r.FailedStage | Should -Be 'Connect'
+        }
+
+        It 'fails on a bad parameter before connecting, whatever -ErrorAction says: <Case>' -ForEach @(
+            @{ Case = '-QuitAfter Recipient without -To'; ErrorId = 'QuitAfterNeedsInput,MailProtocols.Commands.TestSmtpConnectionCommand'
+                Parameters = @{ QuitAfter = 'Recipient' } }
+            @{ Case = '-QuitAfter Auth without credentials'; ErrorId = 'QuitAfterNeedsInput,MailProtocols.Commands.TestSmtpConnectionCommand'
+                Parameters = @{ QuitAfter = 'Auth' } }
+            @{ Case = '-UseSsl with -TlsMode None'; ErrorId = 'ConflictingTlsParameters,MailProtocols.Commands.TestSmtpConnectionCommand'
+                Parameters = @{ UseSsl = $true; TlsMode = 'None' } }
+            @{ Case = 'a port out of range'; ErrorId = 'ParameterArgumentValidationError,MailProtocols.Commands.TestSmtpConnectionCommand'
+                Parameters = @{ Port = 70000 } }
+            @{ Case = 'an unknown -QuitAfter stage'; ErrorId = 'CannotConvertArgumentNoMessage,MailProtocols.Commands.TestSmtpConnectionCommand'
+                Parameters = @{ QuitAfter = 'Data' } }
+        ) {
+            $probe.Remove('Port')
+            foreach ($key in $Parameters.Keys) { $probe[$key] = $Parameters[$key] }
+            $probe.Port = if ($Parameters.ContainsKey('Port')) { $Parameters.Port } else { $mock.SmtpPort }
+
+            { Test-SmtpConnection @probe -ErrorAction SilentlyContinue } | Should -Throw -ErrorId $ErrorId
+            $mock.SmtpConnectionCount | Should -Be 0
+        }
+
+        It 'lets a scheduled-task script go on after an unreachable server: exit code 0, the next line runs' {
+            $run = Invoke-ScriptTask $mock @'
+$r = Test-SmtpConnection -SmtpServer $Server -Port $DeadPort -TimeoutSec 5 -ErrorAction Stop
+"success=$($r.Success) stage=$($r.FailedStage)"
+if (-not (Test-SmtpConnection -SmtpServer $Server -Port $DeadPort -TimeoutSec 5 -Quiet)) { 'quiet=false' }
+'NEXT-LINE-RAN'
+'@
+            $run.ExitCode | Should -Be 0 -Because $run.Output
+            $run.Lines | Should -Be @('success=False stage=Connect', 'quiet=false', 'NEXT-LINE-RAN')
+        }
+    }
+}
