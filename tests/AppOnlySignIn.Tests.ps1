@@ -348,3 +348,72 @@ $outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript 
         Assert-NoSecret -Text $outcome.Text -Secret (@($entra.Secrets) + $pfxPassword)
     }
 }
+
+# A refused token the way a scheduled task meets it: `pwsh -NonInteractive -File` with no
+# preference variable set (Invoke-ScriptTask of common.ps1). The refusal is an ordinary error:
+# the script goes on to its next line unless the line says -ErrorAction Stop, which ends it with
+# exit code 1. A statement-terminating error would let that line run on as well.
+Describe 'A refused token in a script run as a scheduled task' {
+    BeforeAll {
+        $entra = [MockMail.MockEntra]::new($serverCertificate)
+        $entra.Start()
+        $secret = 'Task~Secret.Value_7'
+        $entra.AddApp('contoso', 'app-task', $secret, [string[]]@('reports@contoso.com'))
+        # A resource no app here may have: a right secret still gets no token (AADSTS1002012), an
+        # AADSTS code with no hint of its own.
+        $entra.ExpectedScope = 'https://resource.invalid/.default'
+        $mock = [MockMail.MockServer]::new()
+        $mock.UseCertificate($serverCertificate)
+        $mock.Entra = $entra
+        $mock.Start()
+
+        function Invoke-AppTask {
+            # Invoke-ScriptTask, its child trusting this file's test CA as the system's trust store.
+            param([string] $Body)
+            $saved = $env:SSL_CERT_FILE
+            try {
+                $env:SSL_CERT_FILE = $caBundle
+                Invoke-ScriptTask $mock $Body
+            }
+            finally { $env:SSL_CERT_FILE = $saved }
+        }
+    }
+
+    AfterAll {
+        $mock.Dispose()
+        $entra.Dispose()
+    }
+
+    Context '<Case>' -ForEach @(
+        @{ Case = 'a wrong client secret'; Secret = 'Wr0ng~Task.Secret_0'; ErrorId = 'ClientSecretInvalid'; Code = 'AADSTS7000215' }
+        @{ Case = 'a refusal with no hint of its own'; Secret = 'Task~Secret.Value_7'; ErrorId = 'OAuthTokenFailed'; Code = 'AADSTS1002012' }
+    ) {
+        BeforeAll {
+            $send = "Send-SmtpMessage -SmtpServer localhost -Port `$SmtpPort -TenantId contoso -ClientId app-task -Authority '$($entra.Authority)' " +
+                "-ClientSecret (ConvertTo-SecureString '$Secret' -AsPlainText -Force) -From reports@contoso.com -To task@example.com -Subject 'Nightly' -TimeoutSec 30"
+        }
+
+        It 'writes <ErrorId> (<Code>) and runs the next line; -ErrorVariable holds the ErrorId' {
+            $run = Invoke-AppTask "$send -ErrorVariable ev`n`"ok=`$?`"`n`"id=`$(`$ev[0].FullyQualifiedErrorId)`"`n`"code=`$(`$ev[0].Exception.ServiceErrorCode)`"`n`"count=`$(`$ev.Count)`"`n'NEXT-LINE-RAN'"
+            $run.ExitCode | Should -Be 0 -Because $run.Output
+            $run.NextLineRan | Should -BeTrue
+            $run.Lines | Should -Contain 'ok=False'
+            $run.Lines | Should -Contain "id=$ErrorId,MailProtocols.Commands.SendSmtpMessageCommand"
+            $run.Lines | Should -Contain "code=$Code"
+            $run.Lines | Should -Contain 'count=1'
+            $run.Output | Should -Match "$Code`:" -Because 'the error is printed with Entra''s reply'
+        }
+
+        It 'stops the script with -ErrorAction Stop: exit code 1, the next line never runs' {
+            $run = Invoke-AppTask "$send -ErrorAction Stop`n'NEXT-LINE-RAN'"
+            $run.ExitCode | Should -Be 1 -Because $run.Output
+            $run.NextLineRan | Should -BeFalse
+            $run.Output | Should -Match $Code
+        }
+
+        It 'sends nothing and opens no mail connection' {
+            $mock.Messages | Should -BeNullOrEmpty
+            $mock.SmtpSessions | Should -BeNullOrEmpty
+        }
+    }
+}
