@@ -28,7 +28,7 @@ Describe 'App-only sign-in with a client secret' {
         $entra.Start()
         $secret = 'Cl1ent~Secret.Value_42'
         $wrongSecret = 'Wr0ng~Secret.Value_00'
-        foreach ($app in 'app-send', 'app-renew', 'app-reuse', 'app-pop') {
+        foreach ($app in 'app-send', 'app-renew', 'app-reuse', 'app-pop', 'app-gov') {
             $entra.AddApp('contoso', $app, $secret, [string[]]@('reports@contoso.com'))
         }
         $entra.SetTokenLifetime('app-renew', 301) # MSAL keeps a 5-minute margin: reused for 1 s only
@@ -94,8 +94,15 @@ $captured = Invoke-Captured {
     $outcome.Untrusted = Get-Failure { Send-SmtpMessage @smtp -SkipCertificateCheck -TenantId contoso -ClientId app-send -ClientSecret $secure -Authority $p.UntrustedAuthority -From reports@contoso.com -To c@example.com }
     try { Send-SmtpMessage @smtp @app -ClientId app-send -Authority 'http://localhost/' -From reports@contoso.com -To c@example.com -ErrorAction SilentlyContinue; $outcome.HttpAuthority = 'no error' }
     catch { $outcome.HttpAuthority = $_.FullyQualifiedErrorId }
-    try { Send-SmtpMessage @smtp @app -ClientId app-send -Authority ($p.Authority.TrimEnd('/') + '/contoso') -From reports@contoso.com -To c@example.com -ErrorAction SilentlyContinue; $outcome.PathAuthority = 'no error' }
-    catch { $outcome.PathAuthority = $_.FullyQualifiedErrorId }
+    # An -Authority that is more than a base URL: the tenant (as a portal shows the authority), the
+    # token endpoint itself, a query, a fragment.
+    $base = $p.Authority.TrimEnd('/')
+    $outcome.PathAuthority = @(foreach ($a in "$base/contoso", "$base/contoso.onmicrosoft.com/oauth2/v2.0/token", "$base/?tenant=contoso", "$base/#contoso") {
+        try { Send-SmtpMessage @smtp @app -ClientId app-authority -Authority $a -From reports@contoso.com -To c@example.com -ErrorAction SilentlyContinue; @{ Authority = $a; Id = 'no error' } }
+        catch { @{ Authority = $a; Id = $_.FullyQualifiedErrorId; Category = "$($_.CategoryInfo.Category)"; Message = $_.Exception.Message } }
+    })
+    # With -Authority, -Environment still chooses the resource the token is for.
+    $outcome.GovScope = Get-Failure { Send-SmtpMessage @smtp @app -ClientId app-gov -Environment USGovernment -From reports@contoso.com -To c@example.com }
         try { Send-SmtpMessage @smtp -TenantId contoso -ClientId app-send -ClientSecret ([securestring]::new()) -Authority $p.Authority -From reports@contoso.com -To c@example.com -ErrorAction SilentlyContinue; $outcome.EmptySecret = 'no error' }
     catch { $outcome.EmptySecret = @{ Id = $_.FullyQualifiedErrorId; Category = "$($_.CategoryInfo.Category)" } }
 }
@@ -181,8 +188,25 @@ $outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript 
         $outcome.HttpAuthority | Should -Be 'InvalidAuthority,MailProtocols.Commands.SendSmtpMessageCommand'
     }
 
-    It 'refuses an -Authority with a path (the tenant comes from -TenantId) before any work' {
-        $outcome.PathAuthority | Should -Be 'InvalidAuthority,MailProtocols.Commands.SendSmtpMessageCommand'
+    It 'refuses an -Authority with a path, query or fragment (the tenant comes from -TenantId) before any work' {
+        $outcome.PathAuthority.Count | Should -Be 4
+        foreach ($refused in $outcome.PathAuthority) {
+            $refused.Id | Should -Be 'InvalidAuthority,MailProtocols.Commands.SendSmtpMessageCommand' -Because $refused.Authority
+            $refused.Category | Should -Be 'InvalidArgument'
+            $refused.Message | Should -Match 'no path, query or fragment'
+            $refused.Message | Should -Match 'scope from -Environment'
+        }
+        $entra.Requests | Where-Object ClientId -EQ 'app-authority' | Should -BeNullOrEmpty
+    }
+
+    It 'asks the -Authority for a token for the scope of -Environment' {
+        $request = @($entra.Requests | Where-Object ClientId -EQ 'app-gov')
+        $request.Count | Should -Be 1
+        $request[0].Path | Should -Be '/contoso/oauth2/v2.0/token'
+        $request[0].Scope | Should -Be 'https://outlook.office365.us/.default'
+        # This endpoint only issues tokens for the global resource.
+        $outcome.GovScope.Id | Should -Be 'OAuthTokenFailed,MailProtocols.Commands.SendSmtpMessageCommand'
+        $outcome.GovScope.Code | Should -Be 'AADSTS1002012'
     }
 
     It 'refuses an empty -ClientSecret before any work, with a stable ErrorId' {
