@@ -28,7 +28,7 @@ Describe 'App-only sign-in with a client secret' {
         $entra.Start()
         $secret = 'Cl1ent~Secret.Value_42'
         $wrongSecret = 'Wr0ng~Secret.Value_00'
-        foreach ($app in 'app-send', 'app-renew', 'app-reuse', 'app-pop') {
+        foreach ($app in 'app-send', 'app-renew', 'app-reuse', 'app-pop', 'app-gov') {
             $entra.AddApp('contoso', $app, $secret, [string[]]@('reports@contoso.com'))
         }
         $entra.SetTokenLifetime('app-renew', 301) # MSAL keeps a 5-minute margin: reused for 1 s only
@@ -94,8 +94,15 @@ $captured = Invoke-Captured {
     $outcome.Untrusted = Get-Failure { Send-SmtpMessage @smtp -SkipCertificateCheck -TenantId contoso -ClientId app-send -ClientSecret $secure -Authority $p.UntrustedAuthority -From reports@contoso.com -To c@example.com }
     try { Send-SmtpMessage @smtp @app -ClientId app-send -Authority 'http://localhost/' -From reports@contoso.com -To c@example.com -ErrorAction SilentlyContinue; $outcome.HttpAuthority = 'no error' }
     catch { $outcome.HttpAuthority = $_.FullyQualifiedErrorId }
-    try { Send-SmtpMessage @smtp @app -ClientId app-send -Authority ($p.Authority.TrimEnd('/') + '/contoso') -From reports@contoso.com -To c@example.com -ErrorAction SilentlyContinue; $outcome.PathAuthority = 'no error' }
-    catch { $outcome.PathAuthority = $_.FullyQualifiedErrorId }
+    # An -Authority that is more than a base URL: the tenant (as a portal shows the authority), the
+    # token endpoint itself, a query, a fragment.
+    $base = $p.Authority.TrimEnd('/')
+    $outcome.PathAuthority = @(foreach ($a in "$base/contoso", "$base/contoso.onmicrosoft.com/oauth2/v2.0/token", "$base/?tenant=contoso", "$base/#contoso") {
+        try { Send-SmtpMessage @smtp @app -ClientId app-authority -Authority $a -From reports@contoso.com -To c@example.com -ErrorAction SilentlyContinue; @{ Authority = $a; Id = 'no error' } }
+        catch { @{ Authority = $a; Id = $_.FullyQualifiedErrorId; Category = "$($_.CategoryInfo.Category)"; Message = $_.Exception.Message } }
+    })
+    # With -Authority, -Environment still chooses the resource the token is for.
+    $outcome.GovScope = Get-Failure { Send-SmtpMessage @smtp @app -ClientId app-gov -Environment USGovernment -From reports@contoso.com -To c@example.com }
         try { Send-SmtpMessage @smtp -TenantId contoso -ClientId app-send -ClientSecret ([securestring]::new()) -Authority $p.Authority -From reports@contoso.com -To c@example.com -ErrorAction SilentlyContinue; $outcome.EmptySecret = 'no error' }
     catch { $outcome.EmptySecret = @{ Id = $_.FullyQualifiedErrorId; Category = "$($_.CategoryInfo.Category)" } }
 }
@@ -181,8 +188,25 @@ $outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript 
         $outcome.HttpAuthority | Should -Be 'InvalidAuthority,MailProtocols.Commands.SendSmtpMessageCommand'
     }
 
-    It 'refuses an -Authority with a path (the tenant comes from -TenantId) before any work' {
-        $outcome.PathAuthority | Should -Be 'InvalidAuthority,MailProtocols.Commands.SendSmtpMessageCommand'
+    It 'refuses an -Authority with a path, query or fragment (the tenant comes from -TenantId) before any work' {
+        $outcome.PathAuthority.Count | Should -Be 4
+        foreach ($refused in $outcome.PathAuthority) {
+            $refused.Id | Should -Be 'InvalidAuthority,MailProtocols.Commands.SendSmtpMessageCommand' -Because $refused.Authority
+            $refused.Category | Should -Be 'InvalidArgument'
+            $refused.Message | Should -Match 'no path, query or fragment'
+            $refused.Message | Should -Match 'scope from -Environment'
+        }
+        $entra.Requests | Where-Object ClientId -EQ 'app-authority' | Should -BeNullOrEmpty
+    }
+
+    It 'asks the -Authority for a token for the scope of -Environment' {
+        $request = @($entra.Requests | Where-Object ClientId -EQ 'app-gov')
+        $request.Count | Should -Be 1
+        $request[0].Path | Should -Be '/contoso/oauth2/v2.0/token'
+        $request[0].Scope | Should -Be 'https://outlook.office365.us/.default'
+        # This endpoint only issues tokens for the global resource.
+        $outcome.GovScope.Id | Should -Be 'OAuthTokenFailed,MailProtocols.Commands.SendSmtpMessageCommand'
+        $outcome.GovScope.Code | Should -Be 'AADSTS1002012'
     }
 
     It 'refuses an empty -ClientSecret before any work, with a stable ErrorId' {
@@ -346,5 +370,74 @@ $outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript 
     It 'shows no token or client assertion in any stream, error or transcript' {
         @($entra.Requests | Where-Object Credential -EQ 'assertion').Count | Should -BeGreaterOrEqual 4
         Assert-NoSecret -Text $outcome.Text -Secret (@($entra.Secrets) + $pfxPassword)
+    }
+}
+
+# A refused token the way a scheduled task meets it: `pwsh -NonInteractive -File` with no
+# preference variable set (Invoke-ScriptTask of common.ps1). The refusal is an ordinary error:
+# the script goes on to its next line unless the line says -ErrorAction Stop, which ends it with
+# exit code 1. A statement-terminating error would let that line run on as well.
+Describe 'A refused token in a script run as a scheduled task' {
+    BeforeAll {
+        $entra = [MockMail.MockEntra]::new($serverCertificate)
+        $entra.Start()
+        $secret = 'Task~Secret.Value_7'
+        $entra.AddApp('contoso', 'app-task', $secret, [string[]]@('reports@contoso.com'))
+        # A resource no app here may have: a right secret still gets no token (AADSTS1002012), an
+        # AADSTS code with no hint of its own.
+        $entra.ExpectedScope = 'https://resource.invalid/.default'
+        $mock = [MockMail.MockServer]::new()
+        $mock.UseCertificate($serverCertificate)
+        $mock.Entra = $entra
+        $mock.Start()
+
+        function Invoke-AppTask {
+            # Invoke-ScriptTask, its child trusting this file's test CA as the system's trust store.
+            param([string] $Body)
+            $saved = $env:SSL_CERT_FILE
+            try {
+                $env:SSL_CERT_FILE = $caBundle
+                Invoke-ScriptTask $mock $Body
+            }
+            finally { $env:SSL_CERT_FILE = $saved }
+        }
+    }
+
+    AfterAll {
+        $mock.Dispose()
+        $entra.Dispose()
+    }
+
+    Context '<Case>' -ForEach @(
+        @{ Case = 'a wrong client secret'; Secret = 'Wr0ng~Task.Secret_0'; ErrorId = 'ClientSecretInvalid'; Code = 'AADSTS7000215' }
+        @{ Case = 'a refusal with no hint of its own'; Secret = 'Task~Secret.Value_7'; ErrorId = 'OAuthTokenFailed'; Code = 'AADSTS1002012' }
+    ) {
+        BeforeAll {
+            $send = "Send-SmtpMessage -SmtpServer localhost -Port `$SmtpPort -TenantId contoso -ClientId app-task -Authority '$($entra.Authority)' " +
+                "-ClientSecret (ConvertTo-SecureString '$Secret' -AsPlainText -Force) -From reports@contoso.com -To task@example.com -Subject 'Nightly' -TimeoutSec 30"
+        }
+
+        It 'writes <ErrorId> (<Code>) and runs the next line; -ErrorVariable holds the ErrorId' {
+            $run = Invoke-AppTask "$send -ErrorVariable ev`n`"ok=`$?`"`n`"id=`$(`$ev[0].FullyQualifiedErrorId)`"`n`"code=`$(`$ev[0].Exception.ServiceErrorCode)`"`n`"count=`$(`$ev.Count)`"`n'NEXT-LINE-RAN'"
+            $run.ExitCode | Should -Be 0 -Because $run.Output
+            $run.NextLineRan | Should -BeTrue
+            $run.Lines | Should -Contain 'ok=False'
+            $run.Lines | Should -Contain "id=$ErrorId,MailProtocols.Commands.SendSmtpMessageCommand"
+            $run.Lines | Should -Contain "code=$Code"
+            $run.Lines | Should -Contain 'count=1'
+            $run.Output | Should -Match "$Code`:" -Because 'the error is printed with Entra''s reply'
+        }
+
+        It 'stops the script with -ErrorAction Stop: exit code 1, the next line never runs' {
+            $run = Invoke-AppTask "$send -ErrorAction Stop`n'NEXT-LINE-RAN'"
+            $run.ExitCode | Should -Be 1 -Because $run.Output
+            $run.NextLineRan | Should -BeFalse
+            $run.Output | Should -Match $Code
+        }
+
+        It 'sends nothing and opens no mail connection' {
+            $mock.Messages | Should -BeNullOrEmpty
+            $mock.SmtpSessions | Should -BeNullOrEmpty
+        }
     }
 }

@@ -337,3 +337,89 @@ Send-SmtpMessage -SmtpServer $Server -Port $SmtpPort -SkipCertificateCheck -From
         }
     }
 }
+
+# Exchange Online refuses a connection at the greeting while the mailbox has more than 3 open:
+# the connection is tried again with the send path's back-off; another 421 is not.
+Describe 'Exchange Online''s connection limit at the greeting' {
+    BeforeAll {
+        . (Join-Path $PSScriptRoot 'common.ps1')
+        $mock = New-MockServer
+        $smtp = @{ SmtpServer = $mock.Host; Port = $mock.SmtpPort; SkipCertificateCheck = $true; From = 'ops@example.com' }
+        $limit421 = '421 4.3.2 The maximum number of concurrent connections has exceeded a limit, closing transmission channel'
+    }
+
+    AfterAll {
+        $mock.Dispose()
+    }
+
+    BeforeEach {
+        $mock.Reset()
+    }
+
+    It 'connects again with back-off after <Reply>, and sends once the server lets it' -ForEach @(
+        @{ Reply = '421 4.3.2 The maximum number of concurrent connections has exceeded a limit, closing transmission channel' }
+        @{ Reply = '432 4.3.2 Concurrent connections limit exceeded.' }
+    ) {
+        $rule = $mock.ReplyThenClose('CONNECT', '', $Reply, 2)
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $out = Send-SmtpMessage @smtp -To 'a@example.com' -Subject 'x' -RetryIntervalSec 1 -ErrorVariable ev -Verbose 4>&1
+        $watch.Stop()
+        $ev.Count | Should -Be 0
+        @($out | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }).Accepted | Should -Be 'a@example.com'
+        @($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -match 'too many connections open' }).Count | Should -Be 2
+        $rule.Hits | Should -Be 2
+        @($mock.SmtpSessions).Count | Should -Be 3
+        $mock.Messages.Count | Should -Be 1
+        $watch.Elapsed.TotalSeconds | Should -BeGreaterOrEqual 2.9 -Because 'it waits 1 s, then 2 s'
+    }
+
+    It 'reports SubmissionThrottled when the retries run out, and NotSent for each row after it' {
+        $null = $mock.ReplyThenClose('CONNECT', '', $limit421)
+        $rows = 1..3 | ForEach-Object { [pscustomobject]@{ To = "u$_@example.com"; Subject = "row $_" } }
+        $out = $rows | Send-SmtpMessage @smtp -RetryIntervalSec 0 -MaximumRetryCount 2 -ErrorAction SilentlyContinue -ErrorVariable ev
+        $out | Should -BeNullOrEmpty
+        @($mock.SmtpSessions).Count | Should -Be 3 -Because 'one connection and 2 retries, then the command takes no more work'
+        $ev.Count | Should -Be 3
+        $ev[0].FullyQualifiedErrorId | Should -Be 'SubmissionThrottled,MailProtocols.Commands.SendSmtpMessageCommand'
+        $ev[0].CategoryInfo.Category | Should -Be 'ResourceBusy'
+        $ev[0].TargetObject | Should -Be "$($mock.Host):$($mock.SmtpPort)"
+        $ev[0].Exception.Message | Should -BeLike "*2 retries included*$limit421*"
+        $ev[0].Exception.Message | Should -Match '3 connections per mailbox'
+        @($ev | Select-Object -Skip 1 | ForEach-Object { ($_.FullyQualifiedErrorId -split ',')[0] }) | Should -Be @('NotSent', 'NotSent')
+        @($ev | Select-Object -Skip 1 | ForEach-Object { $_.TargetObject.Subject }) | Should -Be @('row 2', 'row 3')
+        $mock.Messages.Count | Should -Be 0
+    }
+
+    It 'does not retry another 421 (Postfix''s ''Service shutting down'')' {
+        $null = $mock.ReplyThenClose('CONNECT', '', '421 4.3.2 Service shutting down')
+        $null = Send-SmtpMessage @smtp -To 'a@example.com' -Subject 'x' -RetryIntervalSec 0 -ErrorAction SilentlyContinue -ErrorVariable ev
+        $ev.Count | Should -Be 1
+        $ev[0].FullyQualifiedErrorId | Should -Be 'ServerRefusedConnection,MailProtocols.Commands.SendSmtpMessageCommand'
+        @($mock.SmtpSessions).Count | Should -Be 1
+    }
+
+    It 'gives each new connection -TimeoutSec for its greeting' {
+        $null = $mock.ReplyThenClose('CONNECT', '', $limit421, 1)
+        $null = $mock.NeverReply('CONNECT')
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $null = Send-SmtpMessage @smtp -To 'a@example.com' -Subject 'x' -RetryIntervalSec 1 -TimeoutSec 2 -ErrorAction SilentlyContinue -ErrorVariable ev
+        $watch.Stop()
+        $ev.Count | Should -Be 1
+        $ev[0].FullyQualifiedErrorId | Should -Be 'ConnectTimeout,MailProtocols.Commands.SendSmtpMessageCommand'
+        @($mock.SmtpSessions).Count | Should -Be 2 -Because 'a silent greeting is not the connection limit: it is not retried'
+        $watch.Elapsed.TotalSeconds | Should -BeLessThan 6 -Because 'it waits 1 s, then 2 s for the second greeting'
+    }
+
+    It 'stops at once on Ctrl+C while it waits to connect again' {
+        $rule = $mock.ReplyThenClose('CONNECT', '', $limit421)
+        $stop = Measure-Stop -Script {
+            param($Smtp)
+            Send-SmtpMessage @Smtp -To 'a@example.com' -Subject 'x' -RetryIntervalSec 30
+        } -ArgumentList @(, $smtp) -Until { $rule.Hits -ge 1 }
+        $stop.Reached | Should -BeTrue
+        $stop.Completed | Should -BeTrue
+        $stop.Seconds | Should -BeLessThan 2
+        $stop.State | Should -Be 'Stopped'
+        $mock.Messages.Count | Should -Be 0
+    }
+}

@@ -1,29 +1,39 @@
-# Coexistence with other modules' MailKit/MimeKit: the module loads them in a private
-# AssemblyLoadContext, so another MimeKit of another version in the session, loaded before or
+# Coexistence with other modules' copies of our dependencies (MimeKit, MSAL): the module loads
+# them in a private AssemblyLoadContext, so another version of one in the session, loaded before or
 # after the module, breaks neither the module nor the other assembly.
+BeforeAll {
+    function New-StandIn {
+        # Another module's copy of a dependency: an assembly of that name and another version,
+        # with one marker type (<Name>.OtherModuleMarker) to show it still works. Built outside
+        # the repository, so that its Directory.Build.props does not apply.
+        param([string] $Name, [version] $Version)
+        $project = (New-Item -ItemType Directory -Path (Join-Path $TestDrive "standin-src-$Name")).FullName
+        $output = (New-Item -ItemType Directory -Path (Join-Path $TestDrive "standin-$Name")).FullName
+        Set-Content (Join-Path $project "$Name.csproj") @"
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <TargetFramework>net8.0</TargetFramework>
+    <AssemblyName>$Name</AssemblyName>
+    <Version>$Version</Version>
+    <AssemblyVersion>$Version.0</AssemblyVersion>
+  </PropertyGroup>
+</Project>
+"@
+        Set-Content (Join-Path $project 'Marker.cs') "namespace $Name { public static class OtherModuleMarker { public static string Hello() => `"other $Name $Version`"; } }"
+        $null = & dotnet build $project -c Release -o $output -nologo -v q 2>&1
+        $dll = Join-Path $output "$Name.dll"
+        $dll | Should -Exist
+        $dll
+    }
+}
+
 Describe 'Dependency isolation' {
     BeforeAll {
         . (Join-Path $PSScriptRoot 'common.ps1')
         $mock = New-MockServer
 
-        # A stand-in for another module's MimeKit: an assembly named MimeKit, of another version.
-        $stubDir = (New-Item -ItemType Directory -Path (Join-Path $TestDrive 'othermodule')).FullName
-        $stub = Join-Path $stubDir 'MimeKit.dll'
-        $project = (New-Item -ItemType Directory -Path (Join-Path $TestDrive 'stubsrc')).FullName
-        Set-Content (Join-Path $project 'MimeKit.csproj') @'
-<Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup>
-    <TargetFramework>net8.0</TargetFramework>
-    <AssemblyName>MimeKit</AssemblyName>
-    <Version>3.6.0</Version>
-    <AssemblyVersion>3.6.0.0</AssemblyVersion>
-  </PropertyGroup>
-</Project>
-'@
-        Set-Content (Join-Path $project 'Marker.cs') 'namespace MimeKit { public static class OtherModuleMarker { public static string Hello() => "other MimeKit 3.6"; } }'
-        # Built outside the repository, so that its Directory.Build.props does not apply.
-        $null = & dotnet build $project -c Release -o $stubDir -nologo -v q 2>&1
-        $stub | Should -Exist
+        # A stand-in for another module's MimeKit, of another version.
+        $stub = New-StandIn -Name MimeKit -Version 3.6.0
 
         $child = @'
 param($ModulePath, $Stub, $Order, $SmtpPort, $Pop3Port, $Password)
@@ -70,7 +80,7 @@ $outcome.ModuleMimeKit = $got[0].Message.GetType().Assembly.GetName().Version.To
         $result.Sent | Should -BeTrue
         $result.Subjects | Should -Be @('isolation StubFirst')
         $result.Left | Should -Be 0
-        $result.Stub | Should -Be 'other MimeKit 3.6'
+        $result.Stub | Should -Be 'other MimeKit 3.6.0'
         $result.DefaultContextMimeKit | Should -Be @('3.6.0.0')
         $result.ModuleMimeKit | Should -Not -Be '3.6.0.0'
     }
@@ -80,7 +90,7 @@ $outcome.ModuleMimeKit = $got[0].Message.GetType().Assembly.GetName().Version.To
         $result.Sent | Should -BeTrue
         $result.Subjects | Should -Be @('isolation StubAfter')
         $result.Left | Should -Be 0
-        $result.Stub | Should -Be 'other MimeKit 3.6'
+        $result.Stub | Should -Be 'other MimeKit 3.6.0'
         $result.DefaultContextMimeKit | Should -Be @('3.6.0.0')
     }
 
@@ -173,9 +183,10 @@ $seen.RemovedEverywhere = Test-Engine
     }
 }
 
-# The same for MSAL (Microsoft.Identity.Client), which ExchangeOnlineManagement, Az.Accounts and
-# Microsoft.Graph load in their own versions: an app-only sign-in works beside a stand-in MSAL of
-# another version loaded before or after the module, and the stand-in keeps working.
+# The same for MSAL (Microsoft.Identity.Client) and Microsoft.IdentityModel.Abstractions, which
+# ExchangeOnlineManagement, Az.Accounts and Microsoft.Graph load in their own versions: an app-only
+# sign-in works beside stand-ins of other versions loaded before or after the module, and the
+# stand-ins keep working.
 Describe 'MSAL isolation' {
     BeforeAll {
         . (Join-Path $PSScriptRoot 'common.ps1')
@@ -193,28 +204,16 @@ Describe 'MSAL isolation' {
         $mock.Entra = $entra
         $mock.Start()
 
-        $stubDir = (New-Item -ItemType Directory -Path (Join-Path $TestDrive 'othermsal')).FullName
-        $stub = Join-Path $stubDir 'Microsoft.Identity.Client.dll'
-        $project = (New-Item -ItemType Directory -Path (Join-Path $TestDrive 'msalstubsrc')).FullName
-        Set-Content (Join-Path $project 'Microsoft.Identity.Client.csproj') @'
-<Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup>
-    <TargetFramework>net8.0</TargetFramework>
-    <AssemblyName>Microsoft.Identity.Client</AssemblyName>
-    <Version>4.50.0</Version>
-    <AssemblyVersion>4.50.0.0</AssemblyVersion>
-  </PropertyGroup>
-</Project>
-'@
-        Set-Content (Join-Path $project 'Marker.cs') 'namespace Microsoft.Identity.Client { public static class OtherModuleMarker { public static string Hello() => "other MSAL 4.50"; } }'
-        $null = & dotnet build $project -c Release -o $stubDir -nologo -v q 2>&1
-        $stub | Should -Exist
+        # Stand-ins for MSAL and for the Microsoft.IdentityModel.Abstractions it references, which
+        # Az.Accounts and Microsoft.Graph also ship in versions of their own.
+        $stubs = (New-StandIn -Name Microsoft.Identity.Client -Version 4.50.0), (New-StandIn -Name Microsoft.IdentityModel.Abstractions -Version 6.22.0)
 
         $child = @'
-param($ModulePath, $Stub, $Order, $SmtpPort, $Authority, $Secret)
+param($ModulePath, $Stubs, $Order, $SmtpPort, $Authority, $Secret)
 $ErrorActionPreference = 'Stop'
 $outcome = [ordered]@{}
-function Import-Stub { $null = [System.Runtime.Loader.AssemblyLoadContext]::Default.LoadFromAssemblyPath($Stub) }
+function Import-Stub { foreach ($s in $Stubs -split ';') { $null = [System.Runtime.Loader.AssemblyLoadContext]::Default.LoadFromAssemblyPath($s) } }
+function Get-Versions($Context, $Name) { @($Context.Assemblies | Where-Object { $_.GetName().Name -eq $Name } | ForEach-Object { $_.GetName().Version.ToString() }) }
 if ($Order -eq 'StubFirst') { Import-Stub }
 Import-Module $ModulePath
 $app = @{ TenantId = 'contoso'; ClientId = 'app-iso'; ClientSecret = (ConvertTo-SecureString $Secret -AsPlainText -Force); Authority = $Authority }
@@ -222,9 +221,11 @@ $sent = Send-SmtpMessage -SmtpServer localhost -Port $SmtpPort @app -From 'repor
 if ($Order -eq 'StubAfter') { Import-Stub }
 $sent = $sent, (Send-SmtpMessage -SmtpServer localhost -Port $SmtpPort @app -From 'reports@contoso.com' -To 'b@example.com' -Subject "msal $Order again")
 $outcome.Sent = @($sent | ForEach-Object { $_.Accepted -join ',' })
-$outcome.Stub = [Microsoft.Identity.Client.OtherModuleMarker]::Hello()
-$outcome.DefaultContextMsal = @([System.Runtime.Loader.AssemblyLoadContext]::Default.Assemblies | Where-Object { $_.GetName().Name -eq 'Microsoft.Identity.Client' } | ForEach-Object { $_.GetName().Version.ToString() })
-$outcome.ModuleMsal = @(([System.Runtime.Loader.AssemblyLoadContext]::All | Where-Object Name -EQ 'MailProtocols').Assemblies | Where-Object { $_.GetName().Name -eq 'Microsoft.Identity.Client' } | ForEach-Object { $_.GetName().Version.ToString() })
+$outcome.Stubs = @([Microsoft.Identity.Client.OtherModuleMarker]::Hello(), [Microsoft.IdentityModel.Abstractions.OtherModuleMarker]::Hello())
+$default = [System.Runtime.Loader.AssemblyLoadContext]::Default
+$module = [System.Runtime.Loader.AssemblyLoadContext]::All | Where-Object Name -EQ 'MailProtocols'
+$outcome.DefaultContext = @(Get-Versions $default Microsoft.Identity.Client) + @(Get-Versions $default Microsoft.IdentityModel.Abstractions)
+$outcome.ModuleContext = @(Get-Versions $module Microsoft.Identity.Client) + @(Get-Versions $module Microsoft.IdentityModel.Abstractions)
 [pscustomobject]$outcome | ConvertTo-Json -Compress
 '@
         $childScript = Join-Path $TestDrive 'msal-isolation.ps1'
@@ -236,7 +237,7 @@ $outcome.ModuleMsal = @(([System.Runtime.Loader.AssemblyLoadContext]::All | Wher
             try {
                 # The child trusts the test CA as the system's trust store (OpenSSL's SSL_CERT_FILE).
                 $env:SSL_CERT_FILE = $caBundle
-                $json = & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -File $childScript $modulePath $stub $Order $mock.SmtpPort $entra.Authority $secret 2>&1
+                $json = & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -File $childScript $modulePath ($stubs -join ';') $Order $mock.SmtpPort $entra.Authority $secret 2>&1
             }
             finally { $env:SSL_CERT_FILE = $saved }
             $last = $json | Where-Object { $_ -is [string] -and $_.StartsWith('{') } | Select-Object -Last 1
@@ -250,7 +251,7 @@ $outcome.ModuleMsal = @(([System.Runtime.Loader.AssemblyLoadContext]::All | Wher
         $entra.Dispose()
     }
 
-    It 'gets a token and sends beside another MSAL version loaded <When> the module' -ForEach @(
+    It 'gets a token and sends beside other MSAL and Abstractions versions loaded <When> the module' -ForEach @(
         @{ Order = 'StubFirst'; When = 'before' }
         @{ Order = 'StubAfter'; When = 'after' }
     ) {
@@ -258,8 +259,8 @@ $outcome.ModuleMsal = @(([System.Runtime.Loader.AssemblyLoadContext]::All | Wher
         $result = Invoke-MsalIsolated -Order $Order
         $result.Sent | Should -Be @('a@example.com', 'b@example.com')
         @($entra.Requests).Count - $before | Should -Be 1 -Because 'the token of the first send is reused by the second'
-        $result.Stub | Should -Be 'other MSAL 4.50'
-        $result.DefaultContextMsal | Should -Be @('4.50.0.0')
-        $result.ModuleMsal | Should -Be @('4.92.0.0')
+        $result.Stubs | Should -Be @('other Microsoft.Identity.Client 4.50.0', 'other Microsoft.IdentityModel.Abstractions 6.22.0')
+        $result.DefaultContext | Should -Be @('4.50.0.0', '6.22.0.0')
+        $result.ModuleContext | Should -Be @('4.92.0.0', '8.14.0.0') -Because 'the module signs in with its own MSAL and the Abstractions that MSAL references'
     }
 }

@@ -29,6 +29,7 @@ internal sealed class Connector
     private readonly ConnectionSettings _settings;
     private readonly ProtocolTap _tap;
     private readonly int _implicitTlsPort;
+    private SmtpReply? _throttledBy; // the greeting of this attempt, when it said too many connections are open
 
     public Connector(SmtpWire wire, ConnectionSettings settings, ProtocolTap tap, int implicitTlsPort)
     {
@@ -58,7 +59,41 @@ internal sealed class Connector
     /// <summary>Connects, reads the greeting, says EHLO, negotiates TLS: all of it within the
     /// timeout. Any failure of this phase that a timeout caused (a silent read, the phase's own
     /// deadline, the caller's <see cref="Abort"/>) is ConnectTimeout, whichever timer fired first.</summary>
-    public void Connect(CancellationToken token)
+    public void Connect(CancellationToken token) => Connect(token, 0, TimeSpan.Zero, null);
+
+    /// <summary><see cref="Connect(CancellationToken)"/>, connecting again up to
+    /// <paramref name="maximumRetryCount"/> times, with the send path's back-off
+    /// (<see cref="SmtpSender.RetryDelay"/>), while the greeting says that too many connections
+    /// are open (<see cref="ConnectionThrottling"/>). Each attempt has the whole timeout.</summary>
+    public void Connect(CancellationToken token, int maximumRetryCount, TimeSpan retryInterval, Action<string>? verbose)
+    {
+        for (var retry = 1; ; retry++)
+        {
+            _throttledBy = null;
+            try
+            {
+                ConnectOnce(token);
+                return;
+            }
+            catch (MailOperationException ex) when (_throttledBy is { } greeting)
+            {
+                if (retry > maximumRetryCount)
+                {
+                    throw ConnectionThrottling.Refusal(_settings, greeting, maximumRetryCount, ex);
+                }
+
+                var wait = SmtpSender.RetryDelay(retryInterval, retry);
+                verbose?.Invoke($"{_settings.Endpoint} has too many connections open ({greeting}); connecting again in {wait.TotalSeconds:0.###} s ({retry} of {maximumRetryCount} retries).");
+                _tap.Note($"connection limit: connecting again in {wait.TotalSeconds:0.###} s");
+                if (token.WaitHandle.WaitOne(wait))
+                {
+                    throw new OperationCanceledException(token);
+                }
+            }
+        }
+    }
+
+    private void ConnectOnce(CancellationToken token)
     {
         Extensions = SmtpExtensions.None;
         IsAuthenticated = false;
@@ -178,6 +213,11 @@ internal sealed class Connector
         var greeting = _wire.ReadReply(token);
         if (greeting.Code != 220)
         {
+            if (ConnectionThrottling.IsConnectionLimit(greeting))
+            {
+                _throttledBy = greeting;
+            }
+
             throw ConnectErrors.ServerRefused(_settings, greeting.ToString());
         }
 

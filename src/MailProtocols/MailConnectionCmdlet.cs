@@ -112,10 +112,11 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
                 "ConflictingTlsParameters", ErrorCategory.InvalidArgument, TlsMode));
         }
 
-        // The base URL only: the tenant comes from -TenantId, and a tenant in the path too would be doubled.
-        if (Authority != null && !(Authority.IsAbsoluteUri && Authority.Scheme == Uri.UriSchemeHttps && Authority.AbsolutePath.Trim('/').Length == 0))
+        // The base URL only: the tenant comes from -TenantId, and a tenant in the path too would be
+        // doubled; a query or fragment would end up before the tenant.
+        if (Authority != null && !IsAuthorityBase(Authority))
         {
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException($"-Authority must be the sign-in authority's base URL, https with no path (e.g. https://login.microsoftonline.us; the tenant comes from -TenantId); '{Authority}' is not."),
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException($"-Authority must be the sign-in authority's base URL: https, with no path, query or fragment (e.g. https://login.microsoftonline.us). The tenant comes from -TenantId, and the token's scope from -Environment (Global unless given). '{Authority}' is not such a URL."),
                 "InvalidAuthority", ErrorCategory.InvalidArgument, Authority));
         }
 
@@ -125,6 +126,10 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
                 "ClientSecretEmpty", ErrorCategory.InvalidArgument, ClientId));
         }
     }
+
+    private static bool IsAuthorityBase(Uri authority) =>
+        authority.IsAbsoluteUri && authority.Scheme == Uri.UriSchemeHttps && authority.AbsolutePath.Trim('/').Length == 0 &&
+        authority.Query.Length == 0 && authority.Fragment.Length == 0 && authority.UserInfo.Length == 0;
 
     private bool AppOnly => ParameterSetName is AppSecretSet or AppCertificateThumbprintSet or AppCertificateSet;
 

@@ -149,7 +149,7 @@ public sealed class SmtpSender : IDisposable
         _verbose($"Connecting to {_settings.Endpoint} ({_connector.SocketOptions}).");
         try
         {
-            _connector.Connect(_token);
+            _connector.Connect(_token, MaximumRetryCount, RetryInterval, _verbose);
             _verbose($"Connected to {_settings.Endpoint}; TLS: {_wire.TlsProtocol}; extensions: {_connector.Extensions}.");
             _connector.Authenticate(_token);
         }
