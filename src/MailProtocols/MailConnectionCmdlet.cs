@@ -142,7 +142,10 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
         {
             return open();
         }
-        catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+        // Only the transcript file is opened here; a missing assembly (FileNotFound/FileLoad, also
+        // IOExceptions) is no transcript problem and must not be reported as one.
+        catch (Exception ex) when (TranscriptPath != null && ex is not FileNotFoundException && ex is not FileLoadException
+            && (ex is IOException || ex is UnauthorizedAccessException))
         {
             StopWithError(new ErrorRecord(
                 new IOException($"Cannot write the transcript file '{TranscriptPath}': {ex.Message}. Nothing was sent, read or deleted.", ex),
