@@ -306,6 +306,10 @@ function Get-PSDrive { param([string] $Name) [pscustomobject]@{ Name = $Name; Us
         }
         @{
             Source = 'Send-SmtpMessage'; Index = 10; Title = 'Send from a Google Workspace mailbox with a service account key, set up step by step'
+            Prelude = @'
+# This computer has no account svc-reports: chown notes whom step 4 makes the key's owner.
+function chown { Set-Content -LiteralPath chown.txt -Value ($args -join ' ') }
+'@
             Setup = {
                 param($Mock, $Dir)
                 $secrets = New-Item -ItemType Directory (Join-Path $Dir.C 'Secrets')
@@ -326,6 +330,7 @@ function Get-PSDrive { param([string] $Name) [pscustomobject]@{ Name = $Name; Us
                 $requests[0].Subject | Should -Be 'reports@contoso.com'
                 $requests[0].Scope | Should -Be 'https://mail.google.com/'
                 [IO.File]::GetUnixFileMode((Join-Path $Dir.C 'Secrets/mail-sender.json')) | Should -Be ([IO.UnixFileMode]'UserRead, UserWrite') -Because 'step 4 leaves the key readable by its owner only'
+                Get-Content -LiteralPath (Join-Path $Dir.Work 'chown.txt') | Should -Match '^svc-reports \S+mail-sender\.json$' -Because 'step 4 makes the task''s account the owner'
                 Assert-NoSecret -Text $Run.Text -Secret $google.Secrets
             }
         }

@@ -44,6 +44,22 @@ BeforeAll {
     $revoked.private_key = ($keys.pop | ConvertFrom-Json).private_key
     $keys.RevokedKey = $revoked | ConvertTo-Json
 
+    # An endpoint that takes the token request and never answers: -TimeoutSec and Ctrl+C must end the wait.
+    $hanging = [MockMail.MockGoogle]::new($serverCertificate)
+    $hanging.HangSeconds = 30
+    $hanging.Start()
+    $keys.Hanging = $hanging.AddServiceAccount('mailer@contoso-mail.iam.gserviceaccount.com', $mailScope, [string[]]@($mailbox))
+
+    # What one path holds in turn: the account's first key, its second (rotated in the console),
+    # and the second's key id with the first's private part, which no token may be handed out for.
+    $rotateEmail = 'rotate@contoso-mail.iam.gserviceaccount.com'
+    $rotation = @($google.AddServiceAccount($rotateEmail, $mailScope, [string[]]@($mailbox)))
+    $rotation += $google.AddKey($rotateEmail)
+    $swapped = $rotation[1] | ConvertFrom-Json
+    $swapped.private_key = ($rotation[0] | ConvertFrom-Json).private_key
+    $rotation += $swapped | ConvertTo-Json
+    $rotationKeyIds = @($rotation | ForEach-Object { ($_ | ConvertFrom-Json).private_key_id })
+
     # Key files that are not service account keys.
     $keys.NotJson = 'type=service_account'
     $keys.NotServiceAccount = '{ "type": "authorized_user", "client_id": "1", "client_secret": "x", "refresh_token": "y" }'
@@ -66,6 +82,7 @@ BeforeAll {
 
     $outcome = Invoke-TrustingChild -CaBundle $caBundle -HomeDir (New-Item -ItemType Directory (Join-Path $TestDrive 'home')).FullName -Data @{
         Keys = $keyPaths; SmtpPort = $mock.SmtpPort; Pop3Port = $mock.Pop3Port; Transcript = (Join-Path $TestDrive 'transcript.log')
+        KeyDir = $keyDir.FullName; Rotation = $rotation; RotatePath = (Join-Path $keyDir 'rotate.json')
     } -Body @'
 $smtp = @{ SmtpServer = 'localhost'; Port = $p.SmtpPort; TimeoutSec = 30; TranscriptPath = $p.Transcript; To = 'a@example.com' }
 function Get-Failure([scriptblock] $Command) {
@@ -100,6 +117,27 @@ $captured = Invoke-Captured {
     foreach ($name in 'NotJson', 'NotServiceAccount', 'NoPrivateKey', 'BadPem', 'Missing', 'HttpTokenUri') {
         $outcome[$name] = Get-Failure { Send-SmtpMessage @smtp -ServiceAccountKeyPath $p.Keys.$name -From reports@contoso.com -Subject 'x' }
     }
+    # Relative to the current location, as PowerShell resolves paths, not to the process's directory.
+    Push-Location -LiteralPath $p.KeyDir
+    $outcome.Relative = (Send-SmtpMessage @smtp -ServiceAccountKeyPath mailer.json -From reports@contoso.com -Subject 'Relative').Accepted -join ','
+    Pop-Location
+
+    $outcome.Rotation = @(foreach ($i in 0..2) {
+        Set-Content -LiteralPath $p.RotatePath -Value $p.Rotation[$i] -NoNewline
+        $failure = Get-Failure { Send-SmtpMessage @smtp -ServiceAccountKeyPath $p.RotatePath -From reports@contoso.com -Subject "Rotate $i" }
+        @{ Id = "$($failure.Id)"; Message = "$($failure.Message)" }
+    })
+
+    $short = $smtp + @{}
+    $short.TimeoutSec = 2
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    $outcome.Hanging = Get-Failure { Send-SmtpMessage @short -ServiceAccountKeyPath $p.Keys.Hanging -From reports@contoso.com -Subject 'x' }
+    $outcome.HangingSeconds = $watch.Elapsed.TotalSeconds
+    $outcome.Stopped = Measure-Stop -Script {
+        param($Key, $Port)
+        Send-SmtpMessage -SmtpServer localhost -Port $Port -TimeoutSec 60 -ServiceAccountKeyPath $Key -From stop@contoso.com -To a@example.com -Subject 'x'
+    } -ArgumentList $p.Keys.Hanging, $p.SmtpPort -Until { Start-Sleep -Milliseconds 1500; $true }
+
     $outcome.Untrusted = Get-Failure { Send-SmtpMessage @smtp -SkipCertificateCheck -ServiceAccountKeyPath $p.Keys.Untrusted -From reports@contoso.com -Subject 'x' }
 
     # -ErrorAction SilentlyContinue: nothing in any stream; -ErrorVariable still has the error.
@@ -112,11 +150,27 @@ $captured = Invoke-Captured {
 }
 $outcome.Text = @($captured.Text; Get-Content -LiteralPath $p.Transcript -Raw; $Error | ForEach-Object { $_ | Out-String; $_.Exception.ToString() }) -join "`n"
 '@
+
+    # A key file the account may not read (chmod 000). Root reads any file, so as root the command
+    # runs without the two capabilities that let it past file permissions.
+    $unreadable = Join-Path $keyDir 'Unreadable.json'
+    Set-Content -LiteralPath $unreadable -Value $keys.mailer -NoNewline
+    chmod 000 $unreadable
+    $pwsh = Join-Path $PSHOME 'pwsh'
+    $command = "Import-Module '$modulePath'; Send-SmtpMessage -SmtpServer localhost -Port $($mock.SmtpPort) -ServiceAccountKeyPath '$unreadable' " +
+        "-From reports@contoso.com -To a@example.com -Subject x -ErrorAction SilentlyContinue -ErrorVariable e; " +
+        '@{ Id = $e[0].FullyQualifiedErrorId; Category = "$($e[0].CategoryInfo.Category)"; Message = $e[0].Exception.Message } | ConvertTo-Json -Compress'
+    $printed = if ((id -u) -eq '0') {
+        setpriv --bounding-set=-dac_override,-dac_read_search --inh-caps=-dac_override,-dac_read_search $pwsh -NoProfile -NonInteractive -Command $command
+    }
+    else { & $pwsh -NoProfile -NonInteractive -Command $command }
+    $unreadableOutcome = ($printed | Select-Object -Last 1) | ConvertFrom-Json
 }
 
 AfterAll {
     $mock.Dispose()
     $google.Dispose()
+    $hanging.Dispose()
     $untrusted.Dispose()
     $plain.Stop()
 }
@@ -187,7 +241,7 @@ Describe 'Google Workspace through a service account key file' {
         $outcome.RevokedKey.Id | Should -Be 'OAuthTokenFailed,MailProtocols.Commands.SendSmtpMessageCommand'
         $outcome.RevokedKey.Code | Should -Be 'invalid_grant'
         $outcome.RevokedKey.Message | Should -Match 'Invalid JWT Signature\. The key was deleted or disabled'
-        @($google.Requests | Where-Object Error -EQ 'invalid_grant' | Where-Object ErrorDescription -EQ 'Invalid JWT Signature.').Count | Should -Be 1
+        @($google.Requests | Where-Object Issuer -EQ 'mailer@contoso-mail.iam.gserviceaccount.com' | Where-Object ErrorDescription -EQ 'Invalid JWT Signature.').Count | Should -Be 1
     }
 
     It 'reports a key file that <Case> as <Id>, before any token request' -ForEach @(
@@ -217,9 +271,43 @@ Describe 'Google Workspace through a service account key file' {
         $untrusted.Requests | Should -BeNullOrEmpty
     }
 
+    It 'reads a relative -ServiceAccountKeyPath from the current location (Set-Location)' {
+        $outcome.Relative | Should -Be 'a@example.com'
+    }
+
+    It 'reads a key file rewritten at the same path anew: a rotated key is used, another private key under a cached key id gets no token' {
+        $outcome.Rotation[0].Id | Should -BeNullOrEmpty
+        $outcome.Rotation[1].Id | Should -BeNullOrEmpty
+        $outcome.Rotation[2].Id | Should -Be 'OAuthTokenFailed,MailProtocols.Commands.SendSmtpMessageCommand'
+        $outcome.Rotation[2].Message | Should -Match 'Invalid JWT Signature'
+        $requests = @($google.Requests | Where-Object Issuer -EQ $rotateEmail)
+        $requests.KeyId | Should -Be @($rotationKeyIds[0], $rotationKeyIds[1], $rotationKeyIds[1])
+        $requests.Error | Should -Be @($null, $null, 'invalid_grant')
+    }
+
+    It 'gives up on a token endpoint that does not answer after -TimeoutSec' {
+        $outcome.Hanging.Id | Should -Be 'OAuthTokenEndpointUnreachable,MailProtocols.Commands.SendSmtpMessageCommand'
+        $outcome.Hanging.Message | Should -Match 'no answer within 2 s'
+        $outcome.HangingSeconds | Should -BeLessThan 10 -Because 'the endpoint holds the request for 30 s'
+        @($hanging.Requests | Where-Object Subject -EQ 'reports@contoso.com').Count | Should -Be 1
+    }
+
+    It 'stops at once on Ctrl+C while the token request waits' {
+        @($hanging.Requests | Where-Object Subject -EQ 'stop@contoso.com').Count | Should -Be 1 -Because 'the request must have been waiting when Ctrl+C came'
+        $outcome.Stopped.Completed | Should -BeTrue
+        $outcome.Stopped.Seconds | Should -BeLessThan 2
+    }
+
+    It 'reports a key file this account may not read as PermissionDenied, naming the account and chown' {
+        $unreadableOutcome.Id | Should -Be 'ServiceAccountKeyUnreadable,MailProtocols.Commands.SendSmtpMessageCommand'
+        $unreadableOutcome.Category | Should -Be 'PermissionDenied'
+        $unreadableOutcome.Message | Should -Match "may not read it\. Make that account the file's owner"
+        $unreadableOutcome.Message | Should -Match 'chown'
+        $unreadableOutcome.Message | Should -Not -Match '\.\.'
+    }
+
     It 'sends nothing when no token came' {
-        @($mock.Messages).Count | Should -Be 4
-        @($mock.Messages | ForEach-Object { Get-MimeHeader $_.DataText 'Subject' }) | Should -Be @('First', 'Second', 'Renew 1', 'Renew 2')
+        @($mock.Messages | ForEach-Object { Get-MimeHeader $_.DataText 'Subject' }) | Should -Be @('First', 'Second', 'Renew 1', 'Renew 2', 'Relative', 'Rotate 0', 'Rotate 1')
     }
 
     It 'prints nothing under -ErrorAction SilentlyContinue and keeps the ErrorId in -ErrorVariable' {

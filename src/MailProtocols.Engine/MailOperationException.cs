@@ -19,6 +19,7 @@ public enum MailErrorKind
     WriteError,
     NotImplemented,
     LimitsExceeded,
+    PermissionDenied,
 }
 
 /// <summary>A failure with a stable identifier, a kind and the value it concerns (an address,

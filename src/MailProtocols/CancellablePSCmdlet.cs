@@ -138,6 +138,7 @@ public abstract class CancellablePSCmdlet : PSCmdlet, IDisposable
         MailErrorKind.NotImplemented => ErrorCategory.NotImplemented,
         MailErrorKind.WriteError => ErrorCategory.WriteError,
         MailErrorKind.LimitsExceeded => ErrorCategory.LimitsExceeded,
+        MailErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
         _ => ErrorCategory.InvalidOperation,
     };
 }

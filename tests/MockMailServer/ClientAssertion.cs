@@ -1,7 +1,6 @@
 using System;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
 using System.Text.Json;
 
 namespace MockMail;
@@ -18,27 +17,14 @@ internal static class ClientAssertion
     /// <summary>Null when the assertion is good; else what is wrong, and whether it is only its time.</summary>
     public static (string Text, bool Expired)? Check(string jwt, X509Certificate2 certificate, string clientId, string tokenEndpoint, DateTime now)
     {
-        var parts = jwt.Split('.');
-        if (parts.Length != 3)
+        var parsed = Jwt.Parse(jwt, out var problem);
+        if (parsed == null)
         {
-            return ("not a signed JWT", false);
+            return ("not a signed JWT: " + problem, false);
         }
 
-        JsonElement header;
-        JsonElement claims;
-        byte[] signature;
-        try
-        {
-            header = JsonDocument.Parse(FromBase64Url(parts[0])).RootElement;
-            claims = JsonDocument.Parse(FromBase64Url(parts[1])).RootElement;
-            signature = FromBase64Url(parts[2]);
-        }
-        catch (Exception ex) when (ex is FormatException || ex is JsonException)
-        {
-            return ("not a JWT: " + ex.Message, false);
-        }
-
-        var alg = header.TryGetProperty("alg", out var a) ? a.GetString() : null;
+        var claims = parsed.Claims;
+        var alg = Jwt.Text(parsed.Header, "alg");
         var padding = alg switch
         {
             "RS256" => RSASignaturePadding.Pkcs1,
@@ -51,18 +37,17 @@ internal static class ClientAssertion
         }
 
         using var key = certificate.GetRSAPublicKey();
-        var signed = Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]);
-        if (key == null || !key.VerifyData(signed, signature, HashAlgorithmName.SHA256, padding))
+        if (key == null || !parsed.Verifies(key, padding))
         {
             return ("the signature does not verify with the registered certificate's key", false);
         }
 
-        if (Text(claims, "aud") != tokenEndpoint)
+        if (Jwt.Text(claims, "aud") != tokenEndpoint)
         {
-            return ($"the audience '{Text(claims, "aud")}' is not the token endpoint {tokenEndpoint}", false);
+            return ($"the audience '{Jwt.Text(claims, "aud")}' is not the token endpoint {tokenEndpoint}", false);
         }
 
-        if (Text(claims, "iss") != clientId || Text(claims, "sub") != clientId)
+        if (Jwt.Text(claims, "iss") != clientId || Jwt.Text(claims, "sub") != clientId)
         {
             return ("the issuer and subject must both be the client id", false);
         }
@@ -94,14 +79,5 @@ internal static class ClientAssertion
         }
 
         return value.ValueKind == JsonValueKind.String && long.TryParse(value.GetString(), out var parsed) ? parsed : null;
-    }
-
-    private static string? Text(JsonElement claims, string name) =>
-        claims.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-
-    private static byte[] FromBase64Url(string text)
-    {
-        var s = text.Replace('-', '+').Replace('_', '/');
-        return Convert.FromBase64String(s.PadRight(s.Length + ((4 - (s.Length % 4)) % 4), '='));
     }
 }

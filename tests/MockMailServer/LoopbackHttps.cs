@@ -11,6 +11,9 @@ using System.Threading;
 
 namespace MockMail;
 
+/// <summary>One request as <see cref="LoopbackHttps"/> hands it to its handler.</summary>
+internal sealed record LoopbackRequest(string Method, string Target, string? ContentType, string Body);
+
 /// <summary>
 /// A loopback HTTPS listener that answers each request (one per connection, Connection: close)
 /// with the JSON a handler returns.
@@ -20,13 +23,13 @@ internal sealed class LoopbackHttps : IDisposable
 {
     private const int MaxBody = 64 * 1024;
     private readonly X509Certificate2 _certificate;
-    private readonly Func<string, string, string, (int Status, Dictionary<string, object> Body)> _handle;
+    private readonly Func<LoopbackRequest, (int Status, Dictionary<string, object> Body)> _handle;
     private readonly string _name;
     private TcpListener? _listener;
     private Thread? _acceptThread;
 
-    /// <param name="handle">(method, target, body) -> (status, JSON body).</param>
-    public LoopbackHttps(X509Certificate2 certificate, string name, Func<string, string, string, (int Status, Dictionary<string, object> Body)> handle)
+    /// <param name="handle">request -> (status, JSON body).</param>
+    public LoopbackHttps(X509Certificate2 certificate, string name, Func<LoopbackRequest, (int Status, Dictionary<string, object> Body)> handle)
     {
         _certificate = certificate;
         _name = name;
@@ -81,12 +84,12 @@ internal sealed class LoopbackHttps : IDisposable
                 client.SendTimeout = 10000;
                 using var tls = new SslStream(client.GetStream());
                 tls.AuthenticateAsServer(_certificate, false, false);
-                var (method, target, body) = ReadRequest(tls);
+                var request = ReadRequest(tls);
                 int status;
                 Dictionary<string, object> json;
                 try
                 {
-                    (status, json) = _handle(method, target, body);
+                    (status, json) = _handle(request);
                 }
 #pragma warning disable CA1031 // a mock's own bug must come back as a reply, never end the test process
                 catch (Exception ex)
@@ -124,7 +127,7 @@ internal sealed class LoopbackHttps : IDisposable
         return form;
     }
 
-    private static (string Method, string Target, string Body) ReadRequest(Stream stream)
+    private static LoopbackRequest ReadRequest(Stream stream)
     {
         var head = new StringBuilder();
         var one = new byte[1];
@@ -146,11 +149,16 @@ internal sealed class LoopbackHttps : IDisposable
         }
 
         var length = 0;
+        string? contentType = null;
         foreach (var line in lines)
         {
             if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
             {
                 length = int.Parse(line.Substring(15).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+            else if (line.StartsWith("Content-Type:", StringComparison.OrdinalIgnoreCase))
+            {
+                contentType = line.Substring(13).Trim();
             }
         }
 
@@ -172,6 +180,6 @@ internal sealed class LoopbackHttps : IDisposable
             read += n;
         }
 
-        return (request[0], request[1], Encoding.UTF8.GetString(body));
+        return new LoopbackRequest(request[0], request[1], contentType, Encoding.UTF8.GetString(body));
     }
 }

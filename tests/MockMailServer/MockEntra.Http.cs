@@ -30,22 +30,20 @@ public sealed partial class MockEntra
 
     public void Dispose() => _https?.Dispose();
 
-    private (int, Dictionary<string, object>) Route(string method, string target, string body)
+    private (int, Dictionary<string, object>) Route(LoopbackRequest request)
     {
-        var path = target.Split('?')[0];
+        var method = request.Method;
+        var path = request.Target.Split('?')[0];
         var segments = path.Trim('/').Split('/');
         if (method == "POST" && segments.Length == 4 && segments[1] == "oauth2" && segments[2] == "v2.0" && segments[3] == "token")
         {
             var tenant = Uri.UnescapeDataString(segments[0]);
-            return Token(tenant, LoopbackHttps.ParseForm(body), $"{Authority}{segments[0]}/oauth2/v2.0/token", path);
+            return Token(tenant, LoopbackHttps.ParseForm(request.Body), $"{Authority}{segments[0]}/oauth2/v2.0/token", path);
         }
 
         if (method == "GET" && segments.Length == 4 && segments[1] == "v2.0" && segments[2] == ".well-known" && segments[3] == "openid-configuration")
         {
-            lock (_sync)
-            {
-                _requests.Add(new EntraTokenRequest(method, path, segments[0], null, null, null, null));
-            }
+            _ledger.Record(new EntraTokenRequest(method, path, segments[0], null, null, null, null));
 
             var root = $"{Authority}{segments[0]}";
             return (200, new Dictionary<string, object>
@@ -57,10 +55,7 @@ public sealed partial class MockEntra
             });
         }
 
-        lock (_sync)
-        {
-            _requests.Add(new EntraTokenRequest(method, path, null, null, null, null, "NotFound"));
-        }
+        _ledger.Record(new EntraTokenRequest(method, path, null, null, null, null, "NotFound"));
 
         return (404, new Dictionary<string, object> { ["error"] = "not_found" });
     }

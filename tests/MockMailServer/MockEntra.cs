@@ -52,65 +52,33 @@ public sealed partial class MockEntra : IDisposable
     private readonly object _sync = new();
     private readonly HashSet<string> _tenants = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, App> _apps = new(StringComparer.OrdinalIgnoreCase);
-    private readonly Dictionary<string, Issued> _issued = new(StringComparer.Ordinal);
-    private readonly List<EntraTokenRequest> _requests = new();
-    private readonly List<string> _assertions = new();
-    private readonly Dictionary<string, int> _lifetimes = new(StringComparer.OrdinalIgnoreCase);
+    private readonly TokenLedger<EntraTokenRequest> _ledger = new();
 
     public MockEntra(X509Certificate2 serverCertificate) => ServerCertificate = serverCertificate;
 
     /// <summary>Seconds a token is valid (its expires_in). MSAL renews a token 5 minutes before
     /// it expires, so 301 gives a token that MSAL reuses for 1 s only. Default 3600.</summary>
-    public int TokenLifetimeSeconds { get; set; } = 3600;
+    public int TokenLifetimeSeconds
+    {
+        get => _ledger.LifetimeSeconds;
+        set => _ledger.LifetimeSeconds = value;
+    }
 
     /// <summary>The scope a token must be asked for.</summary>
     public string ExpectedScope { get; set; } = "https://outlook.office365.com/.default";
 
     /// <summary>Every request, in order.</summary>
-    public EntraTokenRequest[] Requests
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _requests.ToArray();
-            }
-        }
-    }
+    public EntraTokenRequest[] Requests => _ledger.Requests;
 
     /// <summary>Every token issued and every client assertion received, for scans that look for
     /// them where they must not be (output, transcripts, errors).</summary>
-    public string[] Secrets
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _issued.Keys.Concat(_assertions).ToArray();
-            }
-        }
-    }
+    public string[] Secrets => _ledger.Secrets;
 
     /// <summary>Gives the tokens of one app another lifetime than <see cref="TokenLifetimeSeconds"/>.</summary>
-    public void SetTokenLifetime(string clientId, int seconds)
-    {
-        lock (_sync)
-        {
-            _lifetimes[clientId] = seconds;
-        }
-    }
+    public void SetTokenLifetime(string clientId, int seconds) => _ledger.SetLifetime(clientId, seconds);
 
     /// <summary>Requests that got a token.</summary>
-    public int TokensIssued
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _requests.Count(r => r.Error == null && r.ClientId != null);
-            }
-        }
-    }
+    public int TokensIssued => _ledger.Requests.Count(r => r.Error == null && r.ClientId != null);
 
     /// <summary>An app in <paramref name="tenant"/> that signs in with <paramref name="secret"/>
     /// and may use <paramref name="mailboxes"/>; for an app added before, a further credential
@@ -123,25 +91,11 @@ public sealed partial class MockEntra : IDisposable
         Add(tenant, new App(tenant, clientId, null, certificate, mailboxes));
 
     /// <summary>Forgets the requests, the tokens issued and the assertions seen (apps stay).</summary>
-    public void Reset()
-    {
-        lock (_sync)
-        {
-            _requests.Clear();
-            _issued.Clear();
-            _assertions.Clear();
-        }
-    }
+    public void Reset() => _ledger.Reset();
 
     /// <summary>Whether <paramref name="token"/> was issued here, has not expired, and belongs to
     /// an app that may use <paramref name="user"/>'s mailbox.</summary>
-    public bool Accepts(string user, string token)
-    {
-        lock (_sync)
-        {
-            return _issued.TryGetValue(token, out var issued) && issued.Expires > DateTime.UtcNow && issued.App.Mailboxes.Contains(user);
-        }
-    }
+    public bool Accepts(string user, string token) => _ledger.Accepts(user, token);
 
     private void Add(string tenant, App app)
     {
@@ -168,10 +122,7 @@ public sealed partial class MockEntra : IDisposable
         form.TryGetValue("scope", out var scope);
         var credential = form.ContainsKey("client_secret") ? "secret" : form.ContainsKey("client_assertion") ? "assertion" : null;
         var (status, error, body) = Check(tenant, form, clientId, scope, endpoint);
-        lock (_sync)
-        {
-            _requests.Add(new EntraTokenRequest("POST", path, tenant, clientId, credential, scope, error));
-        }
+        _ledger.Record(new EntraTokenRequest("POST", path, tenant, clientId, credential, scope, error));
 
         return (status, body);
     }
@@ -214,13 +165,7 @@ public sealed partial class MockEntra : IDisposable
         {
             form.TryGetValue("client_assertion_type", out var assertionType);
             form.TryGetValue("client_assertion", out var assertion);
-            if (assertion != null)
-            {
-                lock (_sync)
-                {
-                    _assertions.Add(assertion);
-                }
-            }
+            _ledger.SawAssertion(assertion);
 
             if (assertionType != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" || assertion == null)
             {
@@ -246,13 +191,7 @@ public sealed partial class MockEntra : IDisposable
             return Refuse(400, "invalid_scope", 1002012, $"The provided value for scope '{scope}' is not valid.");
         }
 
-        var token = "mock-entra." + Base64Url(RandomNumberGenerator.GetBytes(32));
-        int lifetime;
-        lock (_sync)
-        {
-            lifetime = _lifetimes.TryGetValue(app.ClientId, out var own) ? own : TokenLifetimeSeconds;
-            _issued[token] = new Issued(app, DateTime.UtcNow.AddSeconds(lifetime));
-        }
+        var (token, lifetime) = _ledger.Issue("mock-entra.", app.ClientId, app.Mailboxes.Contains);
 
         return (200, null, new Dictionary<string, object>
         {
@@ -284,12 +223,8 @@ public sealed partial class MockEntra : IDisposable
     private static bool FixedEquals(string a, string b) =>
         CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(a), System.Text.Encoding.UTF8.GetBytes(b));
 
-    internal static string Base64Url(byte[] data) => Convert.ToBase64String(data).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-
     private sealed record App(string Tenant, string ClientId, string? Secret, X509Certificate2? Certificate, string[] MailboxList)
     {
         public HashSet<string> Mailboxes { get; } = new(MailboxList, StringComparer.OrdinalIgnoreCase);
     }
-
-    private sealed record Issued(App App, DateTime Expires);
 }

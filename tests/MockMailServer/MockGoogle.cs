@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
+using System.Threading;
 using System.Text.Json;
 
 namespace MockMail;
@@ -46,12 +46,13 @@ public sealed class GoogleTokenRequest
 
 /// <summary>
 /// A mock Google OAuth2 token endpoint (POST /token) over HTTPS on loopback: service accounts
-/// with an RSA key each, the scopes their client id is granted domain-wide delegation for in the
-/// Admin console, and the mailboxes of the Workspace domain; the JWT bearer grant (RFC 7523) with
-/// the assertion checked as Google does (RS256 signature with the account's key, aud the token
-/// URL, exp in the future and at most an hour after iat), and tokens with a short lifetime that
-/// the mock SMTP and POP3 servers accept (<see cref="MockServer.Google"/>) only for the mailbox
-/// they were issued for, and only until they expire. Thread-safe.
+/// with their RSA keys, the scopes their client id is granted domain-wide delegation for in the
+/// Admin console, and the mailboxes of the Workspace domain; the JWT bearer grant (RFC 7523),
+/// form-encoded, with the assertion checked as Google does (base64url parts, RS256 and typ JWT,
+/// the signature with the key its kid names, aud the token URL, exp in the future and at most an
+/// hour after iat), and tokens with a short lifetime that the mock SMTP and POP3 servers accept
+/// (<see cref="MockServer.Google"/>) only for the mailbox they were issued for, and only until
+/// they expire. Thread-safe.
 /// </summary>
 public sealed class MockGoogle : IDisposable
 {
@@ -60,16 +61,22 @@ public sealed class MockGoogle : IDisposable
 
     private readonly object _sync = new();
     private readonly Dictionary<string, Account> _accounts = new(StringComparer.OrdinalIgnoreCase);
-    private readonly Dictionary<string, Issued> _issued = new(StringComparer.Ordinal);
-    private readonly List<GoogleTokenRequest> _requests = new();
-    private readonly List<string> _assertions = new();
-    private readonly Dictionary<string, int> _lifetimes = new(StringComparer.OrdinalIgnoreCase);
+    private readonly TokenLedger<GoogleTokenRequest> _ledger = new();
+    private readonly ManualResetEventSlim _disposed = new();
     private readonly LoopbackHttps _https;
 
     public MockGoogle(X509Certificate2 serverCertificate) => _https = new LoopbackHttps(serverCertificate, "MockGoogle", Route);
 
     /// <summary>Seconds a token is valid (its expires_in). Default 3600.</summary>
-    public int TokenLifetimeSeconds { get; set; } = 3600;
+    public int TokenLifetimeSeconds
+    {
+        get => _ledger.LifetimeSeconds;
+        set => _ledger.LifetimeSeconds = value;
+    }
+
+    /// <summary>Seconds every request is held, once recorded, before it gets 503 (or until
+    /// Dispose): an endpoint that does not answer. 0 (the default) answers at once.</summary>
+    public int HangSeconds { get; set; }
 
     public int Port => _https.Port;
 
@@ -77,16 +84,7 @@ public sealed class MockGoogle : IDisposable
     public string TokenUri => $"https://localhost:{Port}/token";
 
     /// <summary>Every request, in order.</summary>
-    public GoogleTokenRequest[] Requests
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _requests.ToArray();
-            }
-        }
-    }
+    public GoogleTokenRequest[] Requests => _ledger.Requests;
 
     /// <summary>Every token issued, every assertion received and every private key made, for
     /// scans that look for them where they must not be.</summary>
@@ -96,30 +94,47 @@ public sealed class MockGoogle : IDisposable
         {
             lock (_sync)
             {
-                return _issued.Keys.Concat(_assertions).Concat(_accounts.Values.SelectMany(a => a.KeyLines)).ToArray();
+                return _ledger.Secrets.Concat(_accounts.Values.SelectMany(a => a.KeyLines)).ToArray();
             }
         }
     }
 
     public void Start() => _https.Start();
 
-    public void Dispose() => _https.Dispose();
+    public void Dispose()
+    {
+        _disposed.Set();
+        _https.Dispose();
+    }
 
-    /// <summary>A service account, its new RSA key, and its domain-wide delegation: the scopes
+    /// <summary>A service account, its first RSA key, and its domain-wide delegation: the scopes
     /// granted to its client id (none: no delegation) and the domain's mailboxes it may act as.
     /// Returns the JSON key file as the Google Cloud console downloads it, with this endpoint as
     /// token_uri.</summary>
     public string AddServiceAccount(string clientEmail, string[] delegatedScopes, params string[] mailboxes)
     {
-        using var rsa = RSA.Create(2048);
-        var keyId = Convert.ToHexString(RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
         var clientId = string.Concat(Enumerable.Range(0, 21).Select(_ => (char)('0' + RandomNumberGenerator.GetInt32(10))));
-        var pem = rsa.ExportPkcs8PrivateKeyPem() + "\n";
-        var account = new Account(clientEmail, clientId, keyId, rsa.ExportParameters(false), delegatedScopes, mailboxes,
-            pem.Split('\n').Where(l => l.Length > 0 && !l.StartsWith("-----", StringComparison.Ordinal)).ToArray());
         lock (_sync)
         {
-            _accounts[clientEmail] = account;
+            _accounts[clientEmail] = new Account(clientEmail, clientId, delegatedScopes, mailboxes);
+        }
+
+        return AddKey(clientEmail);
+    }
+
+    /// <summary>Another key of a service account (the console's Keys > Add key); its other keys
+    /// stay valid. Returns the new key file.</summary>
+    public string AddKey(string clientEmail)
+    {
+        using var rsa = RSA.Create(2048);
+        var keyId = Convert.ToHexString(RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
+        var pem = rsa.ExportPkcs8PrivateKeyPem() + "\n";
+        Account account;
+        lock (_sync)
+        {
+            account = _accounts[clientEmail];
+            account.Keys[keyId] = rsa.ExportParameters(false);
+            account.KeyLines.AddRange(pem.Split('\n').Where(l => l.Length > 0 && !l.StartsWith("-----", StringComparison.Ordinal)));
         }
 
         var project = clientEmail.Split('@').Last().Split('.')[0];
@@ -130,7 +145,7 @@ public sealed class MockGoogle : IDisposable
             ["private_key_id"] = keyId,
             ["private_key"] = pem,
             ["client_email"] = clientEmail,
-            ["client_id"] = clientId,
+            ["client_id"] = account.ClientId,
             ["auth_uri"] = "https://accounts.google.com/o/oauth2/auth",
             ["token_uri"] = TokenUri,
             ["auth_provider_x509_cert_url"] = "https://www.googleapis.com/oauth2/v1/certs",
@@ -140,13 +155,7 @@ public sealed class MockGoogle : IDisposable
     }
 
     /// <summary>Gives the tokens of one service account another lifetime than <see cref="TokenLifetimeSeconds"/>.</summary>
-    public void SetTokenLifetime(string clientEmail, int seconds)
-    {
-        lock (_sync)
-        {
-            _lifetimes[clientEmail] = seconds;
-        }
-    }
+    public void SetTokenLifetime(string clientEmail, int seconds) => _ledger.SetLifetime(clientEmail, seconds);
 
     /// <summary>The client id of a service account made by <see cref="AddServiceAccount"/>.</summary>
     public string ClientIdOf(string clientEmail)
@@ -158,99 +167,76 @@ public sealed class MockGoogle : IDisposable
     }
 
     /// <summary>Forgets the requests, the tokens issued and the assertions seen (accounts stay).</summary>
-    public void Reset()
-    {
-        lock (_sync)
-        {
-            _requests.Clear();
-            _issued.Clear();
-            _assertions.Clear();
-        }
-    }
+    public void Reset() => _ledger.Reset();
 
     /// <summary>Whether <paramref name="token"/> was issued here for <paramref name="user"/>'s
     /// mailbox and has not expired.</summary>
-    public bool Accepts(string user, string token)
-    {
-        lock (_sync)
-        {
-            return _issued.TryGetValue(token, out var issued) && issued.Expires > DateTime.UtcNow &&
-                string.Equals(issued.Mailbox, user, StringComparison.OrdinalIgnoreCase);
-        }
-    }
+    public bool Accepts(string user, string token) => _ledger.Accepts(user, token);
 
-    private (int, Dictionary<string, object>) Route(string method, string target, string body)
+    private (int, Dictionary<string, object>) Route(LoopbackRequest request)
     {
-        var path = target.Split('?')[0];
-        if (method != "POST" || path != "/token")
+        var path = request.Target.Split('?')[0];
+        if (request.Method != "POST" || path != "/token")
         {
-            lock (_sync)
-            {
-                _requests.Add(new GoogleTokenRequest(path, null, null, null, null, "not_found", null));
-            }
-
+            _ledger.Record(new GoogleTokenRequest(path, null, null, null, null, "not_found", null));
             return (404, new Dictionary<string, object> { ["error"] = "not_found" });
         }
 
-        var form = LoopbackHttps.ParseForm(body);
+        var form = LoopbackHttps.ParseForm(request.Body);
         form.TryGetValue("assertion", out var assertion);
-        if (assertion != null)
+        _ledger.SawAssertion(assertion);
+        var seen = new Seen();
+        var (status, error, description, reply) = Check(request.ContentType, form, assertion, seen);
+        if (HangSeconds > 0)
         {
-            lock (_sync)
-            {
-                _assertions.Add(assertion);
-            }
+            (status, error, description, reply) = Refuse(503, "temporarily_unavailable", "The mock held the request unanswered.");
         }
 
-        var seen = new Seen();
-        var (status, error, description, reply) = Check(form, assertion, seen);
-        lock (_sync)
+        _ledger.Record(new GoogleTokenRequest(path, seen.Issuer, seen.Subject, seen.Scope, seen.KeyId, error, description));
+        if (HangSeconds > 0)
         {
-            _requests.Add(new GoogleTokenRequest(path, seen.Issuer, seen.Subject, seen.Scope, seen.KeyId, error, description));
+            _disposed.Wait(TimeSpan.FromSeconds(HangSeconds));
         }
 
         return (status, reply);
     }
 
-    private (int, string?, string?, Dictionary<string, object>) Check(Dictionary<string, string> form, string? assertion, Seen seen)
+    private (int, string?, string?, Dictionary<string, object>) Check(string? contentType, Dictionary<string, string> form, string? assertion, Seen seen)
     {
+        if (contentType == null || !contentType.Split(';')[0].Trim().Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase))
+        {
+            return Refuse(400, "invalid_request", $"Invalid Content-Type '{contentType}': the body must be application/x-www-form-urlencoded.");
+        }
+
         if (!form.TryGetValue("grant_type", out var grant) || grant != JwtBearerGrant)
         {
             return Refuse(400, "unsupported_grant_type", "Invalid grant_type: " + grant);
         }
 
-        var parts = assertion?.Split('.') ?? Array.Empty<string>();
-        if (parts.Length != 3)
+        var jwt = Jwt.Parse(assertion, out var problem);
+        if (jwt == null)
         {
-            return Refuse(400, "invalid_request", "Invalid JWT: it must have 3 parts.");
+            return Refuse(400, "invalid_request", "Invalid JWT: " + problem);
         }
 
-        JsonElement header, claims;
-        byte[] signature;
-        try
+        var claims = jwt.Claims;
+        seen.KeyId = Jwt.Text(jwt.Header, "kid");
+        seen.Issuer = Jwt.Text(claims, "iss");
+        seen.Subject = Jwt.Text(claims, "sub");
+        seen.Scope = Jwt.Text(claims, "scope");
+        if (Jwt.Text(jwt.Header, "alg") != "RS256" || Jwt.Text(jwt.Header, "typ") != "JWT")
         {
-            header = JsonDocument.Parse(FromBase64Url(parts[0])).RootElement;
-            claims = JsonDocument.Parse(FromBase64Url(parts[1])).RootElement;
-            signature = FromBase64Url(parts[2]);
-        }
-        catch (Exception ex) when (ex is FormatException || ex is JsonException)
-        {
-            return Refuse(400, "invalid_request", "Invalid JWT: " + ex.Message);
+            return Refuse(400, "invalid_grant", "Invalid JWT: the header must say alg RS256 and typ JWT.");
         }
 
-        seen.KeyId = Text(header, "kid");
-        seen.Issuer = Text(claims, "iss");
-        seen.Subject = Text(claims, "sub");
-        seen.Scope = Text(claims, "scope");
-        if (Text(header, "alg") != "RS256")
-        {
-            return Refuse(400, "invalid_grant", "Invalid JWT: the algorithm must be RS256.");
-        }
-
+        RSAParameters? publicKey = null;
         Account? account;
         lock (_sync)
         {
-            _accounts.TryGetValue(seen.Issuer ?? "", out account);
+            if (_accounts.TryGetValue(seen.Issuer ?? "", out account) && account.Keys.TryGetValue(seen.KeyId ?? "", out var known))
+            {
+                publicKey = known;
+            }
         }
 
         if (account == null)
@@ -258,15 +244,15 @@ public sealed class MockGoogle : IDisposable
             return Refuse(400, "invalid_grant", "Invalid grant: account not found");
         }
 
-        using (var key = RSA.Create(account.PublicKey))
+        using (var key = publicKey is RSAParameters parameters ? RSA.Create(parameters) : null)
         {
-            if (seen.KeyId != account.KeyId || !key.VerifyData(Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]), signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1))
+            if (key == null || !jwt.Verifies(key, RSASignaturePadding.Pkcs1))
             {
                 return Refuse(400, "invalid_grant", "Invalid JWT Signature.");
             }
         }
 
-        if (Text(claims, "aud") != TokenUri)
+        if (Jwt.Text(claims, "aud") != TokenUri)
         {
             return Refuse(400, "invalid_grant", $"Invalid JWT: the audience must be {TokenUri}.");
         }
@@ -287,19 +273,13 @@ public sealed class MockGoogle : IDisposable
                 "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.");
         }
 
-        if (seen.Subject == null || !account.Mailboxes.Contains(seen.Subject))
+        var mailbox = seen.Subject;
+        if (mailbox == null || !account.Mailboxes.Contains(mailbox))
         {
             return Refuse(400, "invalid_grant", "Invalid email or User ID");
         }
 
-        var token = "ya29.mock-google." + MockEntra.Base64Url(RandomNumberGenerator.GetBytes(32));
-        int lifetime;
-        lock (_sync)
-        {
-            lifetime = _lifetimes.TryGetValue(account.ClientEmail, out var own) ? own : TokenLifetimeSeconds;
-            _issued[token] = new Issued(seen.Subject, DateTime.UtcNow.AddSeconds(lifetime));
-        }
-
+        var (token, lifetime) = _ledger.Issue("ya29.mock-google.", account.ClientEmail, user => string.Equals(user, mailbox, StringComparison.OrdinalIgnoreCase));
         return (200, null, null, new Dictionary<string, object>
         {
             ["access_token"] = token,
@@ -311,17 +291,8 @@ public sealed class MockGoogle : IDisposable
     private static (int, string?, string?, Dictionary<string, object>) Refuse(int status, string error, string description) =>
         (status, error, description, new Dictionary<string, object> { ["error"] = error, ["error_description"] = description });
 
-    private static string? Text(JsonElement element, string name) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-
     private static long? Seconds(JsonElement claims, string name) =>
-        claims.ValueKind == JsonValueKind.Object && claims.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var n) ? n : null;
-
-    private static byte[] FromBase64Url(string text)
-    {
-        var s = text.Replace('-', '+').Replace('_', '/');
-        return Convert.FromBase64String(s.PadRight(s.Length + ((4 - (s.Length % 4)) % 4), '='));
-    }
+        claims.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var n) ? n : null;
 
     private sealed class Seen
     {
@@ -334,12 +305,16 @@ public sealed class MockGoogle : IDisposable
         public string? KeyId { get; set; }
     }
 
-    private sealed record Account(string ClientEmail, string ClientId, string KeyId, RSAParameters PublicKey, string[] ScopeList, string[] MailboxList, string[] KeyLines)
+    private sealed record Account(string ClientEmail, string ClientId, string[] ScopeList, string[] MailboxList)
     {
         public HashSet<string> Scopes { get; } = new(ScopeList, StringComparer.Ordinal);
 
         public HashSet<string> Mailboxes { get; } = new(MailboxList, StringComparer.OrdinalIgnoreCase);
-    }
 
-    private sealed record Issued(string Mailbox, DateTime Expires);
+        /// <summary>The public key of each key id.</summary>
+        public Dictionary<string, RSAParameters> Keys { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The base64 lines of every private key made, for <see cref="Secrets"/>.</summary>
+        public List<string> KeyLines { get; } = new();
+    }
 }

@@ -53,7 +53,7 @@ public sealed class GoogleServiceAccountKey
     }
 
     /// <summary>Reads and checks the key file. Throws a <see cref="MailOperationException"/>:
-    /// ServiceAccountKeyUnreadable (no such file, no access), ServiceAccountKeyInvalid (not a
+    /// ServiceAccountKeyUnreadable (no such file, a folder, no access: PermissionDenied), ServiceAccountKeyInvalid (not a
     /// service account key), InvalidTokenUri (its token_uri is not an https URL).</summary>
     public static GoogleServiceAccountKey Load(string path)
     {
@@ -66,9 +66,21 @@ public sealed class GoogleServiceAccountKey
         {
             throw Unreadable(path, MailErrorKind.ObjectNotFound, "there is no such file", ex);
         }
-        catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is NotSupportedException || ex is ArgumentException)
+        catch (UnauthorizedAccessException ex) when (Directory.Exists(path))
         {
-            throw Unreadable(path, MailErrorKind.InvalidArgument, ex.Message, ex);
+            // .NET reports opening a folder as access denied.
+            throw Unreadable(path, MailErrorKind.InvalidArgument, "it is a folder, not a file", ex);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new MailOperationException("ServiceAccountKeyUnreadable", MailErrorKind.PermissionDenied, path,
+                $"Cannot read the service account key file '{path}': the account '{Environment.UserName}' that runs the command may not read it. " +
+                "Make that account the file's owner, with read access for it alone (chown and chmod 600 on Linux and macOS; the file's Security tab on Windows).", ex)
+            { IsSessionFailure = true };
+        }
+        catch (Exception ex) when (ex is IOException || ex is NotSupportedException || ex is ArgumentException)
+        {
+            throw Unreadable(path, MailErrorKind.InvalidArgument, Sentence(ex.Message), ex);
         }
 
         string? type, clientEmail, clientId, privateKey, privateKeyId, tokenUri;
@@ -91,7 +103,7 @@ public sealed class GoogleServiceAccountKey
         catch (JsonException ex)
         {
             // The parser's message names a line and position, never the text there.
-            throw Invalid(path, "it is not JSON (" + ex.Message + ")", ex);
+            throw Invalid(path, "it is not JSON (" + Sentence(ex.Message) + ")", ex);
         }
 
         if (type != "service_account")
@@ -142,6 +154,9 @@ public sealed class GoogleServiceAccountKey
 
     private static string? Field(JsonElement root, string name) =>
         root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    /// <summary>An exception's message as a clause inside a sentence: without its final period.</summary>
+    private static string Sentence(string message) => message.Trim().TrimEnd('.');
 
     private static MailOperationException Unreadable(string path, MailErrorKind kind, string problem, Exception ex) =>
         new("ServiceAccountKeyUnreadable", kind, path,

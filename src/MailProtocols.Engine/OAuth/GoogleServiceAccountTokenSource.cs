@@ -24,6 +24,7 @@ public sealed class GoogleServiceAccountTokenSource : IAccessTokenSource
     public const string MailScope = "https://mail.google.com/";
 
     private const string JwtBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+    private const long MaxTokenLifetimeSeconds = 24 * 60 * 60;
     private static readonly TimeSpan RenewBefore = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan AssertionLifetime = TimeSpan.FromHours(1);
     private static readonly ConcurrentDictionary<string, AccessToken> Tokens = new(StringComparer.Ordinal);
@@ -126,6 +127,12 @@ public sealed class GoogleServiceAccountTokenSource : IAccessTokenSource
             throw Unreachable($"it answered HTTP {status}, a redirect, which is not followed: the assertion goes to the key file's token_uri only", null);
         }
 
+        return Answer(userName, now, status, body);
+    }
+
+    /// <summary>The token in the endpoint's answer, or the error that names what to do.</summary>
+    internal AccessToken Answer(string userName, DateTimeOffset now, int status, string body)
+    {
         string? accessToken = null, error = null, description = null;
         long? expiresIn = null;
         try
@@ -150,20 +157,45 @@ public sealed class GoogleServiceAccountTokenSource : IAccessTokenSource
 
         if (status == 200 && !string.IsNullOrEmpty(accessToken) && expiresIn is long lifetime)
         {
-            return new AccessToken(accessToken!, now.AddSeconds(lifetime), false);
+            // Google's tokens last an hour; a lifetime out of all reason is held to a day.
+            return new AccessToken(accessToken!, now.AddSeconds(Math.Max(0, Math.Min(lifetime, MaxTokenLifetimeSeconds))), false);
         }
 
-        throw Refused(userName, status, error, description);
+        var reply = error == null ? $"HTTP {status} without an OAuth2 answer" : description == null ? error : $"{error}: {ErrorText.FirstLine(description)}";
+        if (status == 200)
+        {
+            throw Failed(MailErrorKind.ProtocolError, error,
+                $"The token endpoint {_key.TokenUri} answered HTTP 200 without an access token and its expires_in for service account '{_key.ClientEmail}': " +
+                "it is not Google's token endpoint, or a proxy answered in its place. Use the key file's token_uri as Google issued it, and check the proxy.");
+        }
+
+        if (status == 429 || status >= 500)
+        {
+            throw Failed(MailErrorKind.ResourceUnavailable, error,
+                $"No token came from {_key.TokenUri} for '{userName}' (service account '{_key.ClientEmail}'): {reply.TrimEnd('.')}. " +
+                "The token endpoint is busy or failing on Google's side: try again later.");
+        }
+
+        throw Refused(userName, reply, error, description);
     }
 
-    private MailOperationException Refused(string userName, int status, string? error, string? description)
+    private MailOperationException Failed(MailErrorKind kind, string? error, string message) =>
+        new("OAuthTokenFailed", kind, _key.ClientEmail, message)
+        {
+            IsSessionFailure = true,
+            ServiceErrorCode = error,
+        };
+
+    private MailOperationException Refused(string userName, string reply, string? error, string? description)
     {
-        var reply = error == null ? $"HTTP {status} without an OAuth2 answer" : description == null ? error : $"{error}: {ErrorText.FirstLine(description)}";
         var fix = error switch
         {
             "unauthorized_client" =>
                 $"Give the service account domain-wide delegation: in the Google Admin console (Security > Access and data control > API controls > " +
                 $"Manage Domain Wide Delegation) add its client id {(_key.ClientId.Length > 0 ? _key.ClientId : "(the key file's client_id)")} with the scope {MailScope}.",
+            "access_denied" =>
+                "The Google Workspace domain blocks this service account or the mailbox's Gmail: in the Admin console let its client id through " +
+                "(Security > Access and data control > API controls > App access control: Trusted) and turn Gmail on for the mailbox's organizational unit.",
             "invalid_grant" when Has(description, "email") || Has(description, "user") =>
                 $"The mailbox '{userName}' must be a user of the Google Workspace domain that gave the delegation: check -From or -UserName.",
             "invalid_grant" when Has(description, "signature") =>
@@ -174,12 +206,8 @@ public sealed class GoogleServiceAccountTokenSource : IAccessTokenSource
                 "The service account was deleted or disabled in its Google Cloud project: enable it, or create a new one and its key.",
             _ => "Check the service account, its key and its domain-wide delegation in the Google Admin console.",
         };
-        return new MailOperationException("OAuthTokenFailed", MailErrorKind.AuthenticationError, _key.ClientEmail,
-            $"Google refused a token for '{userName}' to service account '{_key.ClientEmail}': {reply.TrimEnd('.')}. {fix}")
-        {
-            IsSessionFailure = true,
-            ServiceErrorCode = error,
-        };
+        return Failed(MailErrorKind.AuthenticationError, error,
+            $"Google refused a token for '{userName}' to service account '{_key.ClientEmail}': {reply.TrimEnd('.')}. {fix}");
     }
 
     private MailOperationException Unreachable(string problem, Exception? ex) =>
