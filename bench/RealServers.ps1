@@ -307,68 +307,7 @@ $rawMessage = "From: <bench@example.com>`r`nTo: <user{0}@example.com>`r`nSubject
     "Message-ID: <{0}.bench@example.com>`r`nMIME-Version: 1.0`r`nContent-Type: text/plain; charset=utf-8`r`n`r`nMessage {0}`r`n"
 
 $python = @('/usr/bin/python3', (Get-Command python3 -ErrorAction SilentlyContinue).Source) | Where-Object { $_ -and (Test-Path $_) } | Select-Object -First 1
-$smtplibScript = @'
-import json, smtplib, ssl, sys, time
-from email.message import EmailMessage
-port, user, password, count, runs = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-context = ssl._create_unverified_context()
-def composed(smtp, n):
-    msg = EmailMessage()
-    msg['From'] = 'bench@example.com'
-    msg['To'] = 'user%d@example.com' % n
-    msg['Subject'] = 'Bench %d' % n
-    msg.set_content('Message %d of %d' % (n, count))
-    smtp.send_message(msg)
-def text(smtp, n):
-    smtp.sendmail('bench@example.com', ['user%d@example.com' % n],
-        'From: <bench@example.com>\r\nTo: <user%d@example.com>\r\nSubject: Bench %d\r\n\r\nMessage %d of %d\r\n' % (n, n, n, count))
-def session(send):
-    start = time.perf_counter()
-    with smtplib.SMTP('127.0.0.1', port) as smtp:
-        smtp.starttls(context=context)
-        smtp.login(user, password)
-        for n in range(1, count + 1):
-            send(smtp, n)
-    return time.perf_counter() - start
-kind = sys.argv[6]
-print(json.dumps({kind: session(composed if kind == 'composed' else text)}))
-'@
-$poplibScript = @'
-import json, os, poplib, ssl, sys, time
-port, user, password, count, runs, folder = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
-context = ssl._create_unverified_context()
-def session(work):
-    start = time.perf_counter()
-    pop = poplib.POP3('127.0.0.1', port)
-    pop.stls(context=context)
-    pop.user(user)
-    pop.pass_(password)
-    if pop.stat()[0] != count:
-        raise SystemExit('mailbox size differs')
-    work(pop)
-    pop.quit()
-    return time.perf_counter() - start
-def top(pop):
-    for n in range(1, count + 1):
-        pop.top(n, 0)
-def retr(pop):
-    for n in range(1, count + 1):
-        pop.retr(n)
-def retr_files(pop, run=[0]):
-    run[0] += 1
-    target = os.path.join(folder, 'poplib%d' % run[0])
-    os.makedirs(target)
-    for n in range(1, count + 1):
-        lines = pop.retr(n)[1]
-        with open(os.path.join(target, '%d.eml' % n), 'wb') as f:
-            f.write(b'\r\n'.join(lines) + b'\r\n')
-    if len(os.listdir(target)) != count:
-        raise SystemExit('files missing')
-result = {}
-for name, work in (('top', top), ('retr', retr), ('retrfiles', retr_files)):
-    result[name] = min(session(work) for _ in range(runs))
-print(json.dumps(result))
-'@
+$peers = Join-Path $PSScriptRoot 'peers.py'
 
 $state = Join-Path ([IO.Path]::GetTempPath()) "mailprotocols-bench-real-$PID"
 $null = New-Item -ItemType Directory -Path $state
@@ -402,8 +341,6 @@ try {
         $smtpCred = [pscredential]::new('sink', $securePassword)
         $rows = 1..$Count | ForEach-Object { [pscustomobject]@{ To = "user$_@example.com"; Subject = "Bench $_"; Body = "Message $_ of $Count" } }
         $send = { param($r) $r | Send-SmtpMessage -SmtpServer 127.0.0.1 -Port $instance.SmtpPort -TlsMode StartTls -SkipCertificateCheck -Credential $smtpCred -From 'bench@example.com' | Out-Null }
-        $smtpScript = Join-Path $state 'smtplib_bench.py'
-        Set-Content $smtpScript $smtplibScript
 
         # Warm up (assembly loading and JIT are not what is measured): one whole untimed run of ours,
         # as cold JIT made the first runs cost several times the CPU of warm ones.
@@ -420,7 +357,7 @@ try {
             Wait-Delivered 'raw BDAT' $Count
             if ($python) {
                 foreach ($kind in 'text', 'composed') {
-                    $t = & $python $smtpScript $instance.SmtpPort 'sink' $Password $Count 1 $kind | ConvertFrom-Json
+                    $t = & $python $peers smtp 127.0.0.1 $instance.SmtpPort 'sink' $Password $Count 1 $kind | ConvertFrom-Json
                     if ($LASTEXITCODE -ne 0) { throw "smtplib run failed ($LASTEXITCODE)" }
                     Set-Best "smtp smtplib $kind" $t.$kind
                     Wait-Delivered "smtplib $kind" $Count
@@ -477,10 +414,8 @@ try {
         $best["pop3 $c body mailkit batch"] = $mk.getmessages_batch
         $best["pop3 $c files mailkit"] = $mk.getstream_files
         if ($python) {
-            $popScript = Join-Path $state 'poplib_bench.py'
-            Set-Content $popScript $poplibScript
             $pyFolder = (New-Item -ItemType Directory -Path (Join-Path $state "python$c")).FullName
-            $times = & $python $popScript $instance.Pop3Port $user $Password $c $Runs $pyFolder | ConvertFrom-Json
+            $times = & $python $peers pop3 127.0.0.1 $instance.Pop3Port $user $Password $c $Runs $pyFolder | ConvertFrom-Json
             if ($LASTEXITCODE -ne 0) { throw "poplib run failed ($LASTEXITCODE)" }
             Remove-Item $pyFolder -Recurse -Force
             $best["pop3 $c headers python"] = $times.top
