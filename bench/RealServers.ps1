@@ -402,7 +402,9 @@ try {
             # -Destination must be, in batches of 256 as ours (one syncfs; or 8 threads' fsyncs).
             foreach ($kind in @(@('raw', $false, $false), @('raw syncfs', $true, $false), @('raw fsync', $true, $true))) {
                 $folder = (New-Item -ItemType Directory -Path (Join-Path $state "raw$c-$((++$folderNumber))")).FullName
-                Set-Best "pop3 $c files $($kind[0])" ([RawClients]::Pop3Files('127.0.0.1', $instance.Pop3Port, $user, $Password, $c, $folder, $kind[1], $kind[2], 256))
+                $cpuBefore = Get-CpuSeconds
+                $t = [RawClients]::Pop3Files('127.0.0.1', $instance.Pop3Port, $user, $Password, $c, $folder, $kind[1], $kind[2], 256)
+                Set-Best "pop3 $c files $($kind[0])" $t ((Get-CpuSeconds) - $cpuBefore)
                 if ([IO.Directory]::GetFiles($folder, '*.eml').Length -ne $c) { throw "the raw client ($($kind[0])) saved fewer than $c files" }
                 Remove-Item $folder -Recurse -Force
             }
@@ -469,14 +471,15 @@ try {
     Write-Host "Machine: $(nproc) cores, kernel $(uname -r); date $([DateTime]::UtcNow.ToString('yyyy-MM-dd HH:mm')) UTC"
     Write-Host "Postfix $(postconf -d -h mail_version) and Dovecot $((dovecot --version) -replace ' .*') on loopback, STARTTLS/STLS with a self-signed certificate nobody validates; best of $Runs. Mailboxes: $($sizes -join ', ')."
     $table | Format-Table -AutoSize | Out-String -Width 220 | Out-Host
-    Write-Host "CpuMsPerMsg: user+system CPU time of this PowerShell process per message while our cmdlet ran (its rows only; the least of $Runs runs, after an untimed warm-up run)."
+    Write-Host "CpuMsPerMsg: user+system CPU time of this PowerShell process per message while our cmdlet (or the raw client saving files, in-process too) ran; the least of $Runs runs, ours after an untimed warm-up run."
     Write-Host 'VsPython / VsMailKit: the time of the Python loop / MailKit loop for the same work divided by the row''s time (above 1: faster).'
     Write-Host 'SMTP compares with smtplib sendmail (prebuilt text); the durable -Destination row makes every file durable, the peers do not fsync.'
     foreach ($c in $(if ($Work -contains 'Pop3') { $MailboxCounts })) {
         # The durable goal against what the protocol plus durability allow here.
         $raw = $best["pop3 $c files raw syncfs"]; $ours = $best["pop3 $c files ours"]; $py = $best["pop3 $c files python"]
         if ($raw -and $ours) {
-            Write-Host ('POP3 {0} to files: raw durable / poplib no-fsync {1}; ours / raw durable {2}.' -f $c, $(if ($py) { [math]::Round($py / $raw, 2) } else { 'n/a' }), [math]::Round($raw / $ours, 2))
+            $cpuRaw = $cpu["pop3 $c files raw syncfs"]; $cpuOurs = $cpu["pop3 $c files ours"]
+            Write-Host ('POP3 {0} to files: raw durable / poplib no-fsync {1}; ours / raw durable {2} (time), {3} (CPU per message).' -f $c, $(if ($py) { [math]::Round($py / $raw, 2) } else { 'n/a' }), [math]::Round($raw / $ours, 2), [math]::Round($cpuRaw / $cpuOurs, 2))
         }
     }
 }
