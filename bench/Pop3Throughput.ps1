@@ -33,40 +33,6 @@ Add-Type -Path (Resolve-Path $MockServerPath).Path
 Add-Type -Path (Join-Path $PSScriptRoot 'RawClients.cs')
 
 $python = @('/usr/bin/python3', (Get-Command python3 -ErrorAction SilentlyContinue).Source) | Where-Object { $_ -and (Test-Path $_) } | Select-Object -First 1
-$poplibScript = @'
-import json, os, poplib, ssl, sys, time
-host, port, user, password, count, runs, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
-context = ssl._create_unverified_context()
-def session(work):
-    start = time.perf_counter()
-    pop = poplib.POP3(host, port)
-    pop.stls(context=context)
-    pop.user(user)
-    pop.pass_(password)
-    work(pop)
-    pop.quit()
-    return time.perf_counter() - start
-def top(pop):
-    for n in range(1, count + 1):
-        pop.top(n, 0)
-def retr(pop):
-    for n in range(1, count + 1):
-        pop.retr(n)
-def retr_files(pop, run=[0]):
-    run[0] += 1
-    target = os.path.join(folder, 'run%d' % run[0])
-    os.makedirs(target)
-    for n in range(1, count + 1):
-        lines = pop.retr(n)[1]
-        with open(os.path.join(target, '%d.eml' % n), 'wb') as f:
-            f.write(b'\r\n'.join(lines) + b'\r\n')
-    if len(os.listdir(target)) != count:
-        raise SystemExit('files missing')
-result = {}
-for name, work in (('top', top), ('retr', retr), ('retrfiles', retr_files)):
-    result[name] = min(session(work) for _ in range(runs))
-print(json.dumps(result))
-'@
 
 $server = [MockMail.MockServer]::new()
 $server.Start()
@@ -132,10 +98,8 @@ try {
 
         $peer = @{}
         if ($python) {
-            $scriptPath = Join-Path $work 'poplib_bench.py'
-            Set-Content $scriptPath $poplibScript
             $pyFolder = (New-Item -ItemType Directory -Path (Join-Path $work "python$n")).FullName
-            $times = & $python $scriptPath $server.Host $server.Pop3Port 'alice' $password $n $Runs $pyFolder | ConvertFrom-Json
+            $times = & $python (Join-Path $PSScriptRoot 'peers.py') pop3 $server.Host $server.Pop3Port 'alice' $password $n $Runs $pyFolder | ConvertFrom-Json
             if ($LASTEXITCODE -ne 0) { throw "poplib run failed ($LASTEXITCODE)" }
             Remove-Item $pyFolder -Recurse -Force
             $best['poplib, TOP n 0 loop'] = $peer.top = $times.top

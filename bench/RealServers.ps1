@@ -29,13 +29,18 @@
       Get-Pop3Message headers listing, -IncludeBody, -Destination (durable files); MailKit
       GetMessageHeaders/GetMessage loops and GetStream to files, and its batch calls; poplib
       TOP n 0, RETR, and RETR writing files without fsync; raw C# clients writing every TOP n 0
-      (or RETR) at once while reading (Dovecot's ceiling).
+      (or RETR) at once while reading (Dovecot's ceiling), and saving files: without fsync, and
+      durable with no more than -Destination's guarantees need (per 256 messages: .partial files
+      made durable by one syncfs or by parallel fsyncs, renamed, the folder fsynced), the ceiling
+      of a durable save here. A closing line gives that ceiling against poplib's file loop and
+      ours against it.
     Each contender runs -Runs times and its best time is kept (the machine is shared and noisy).
     Our cmdlets first run each workload once untimed (cold JIT made first runs cost several times
     the CPU); their rows also give this process's CPU time (user+system) per message.
     Ratios divide the peer's time by the row's (above 1: faster than the peer).
 
         dotnet pwsh ./bench/RealServers.ps1 -ModulePath out/MailProtocols/<v>/MailProtocols.psd1 -Install
+        dotnet pwsh ./bench/RealServers.ps1 -ModulePath out/MailProtocols/<v>/MailProtocols.psd1 -Work Pop3 -Runs 3
 #>
 [CmdletBinding()]
 param(
@@ -48,6 +53,8 @@ param(
     [int] $Count = 500,
     # A list; with pwsh -File, one argument such as 2000,10000 (it arrives as one string).
     [string[]] $Pop3Counts = @('2000', '10000'),
+    # Which workloads to measure: Smtp, Pop3, or both (the default).
+    [ValidateSet('Smtp', 'Pop3')] [string[]] $Work = @('Smtp', 'Pop3'),
     [int] $Runs = 2
 )
 
@@ -300,68 +307,7 @@ $rawMessage = "From: <bench@example.com>`r`nTo: <user{0}@example.com>`r`nSubject
     "Message-ID: <{0}.bench@example.com>`r`nMIME-Version: 1.0`r`nContent-Type: text/plain; charset=utf-8`r`n`r`nMessage {0}`r`n"
 
 $python = @('/usr/bin/python3', (Get-Command python3 -ErrorAction SilentlyContinue).Source) | Where-Object { $_ -and (Test-Path $_) } | Select-Object -First 1
-$smtplibScript = @'
-import json, smtplib, ssl, sys, time
-from email.message import EmailMessage
-port, user, password, count, runs = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-context = ssl._create_unverified_context()
-def composed(smtp, n):
-    msg = EmailMessage()
-    msg['From'] = 'bench@example.com'
-    msg['To'] = 'user%d@example.com' % n
-    msg['Subject'] = 'Bench %d' % n
-    msg.set_content('Message %d of %d' % (n, count))
-    smtp.send_message(msg)
-def text(smtp, n):
-    smtp.sendmail('bench@example.com', ['user%d@example.com' % n],
-        'From: <bench@example.com>\r\nTo: <user%d@example.com>\r\nSubject: Bench %d\r\n\r\nMessage %d of %d\r\n' % (n, n, n, count))
-def session(send):
-    start = time.perf_counter()
-    with smtplib.SMTP('127.0.0.1', port) as smtp:
-        smtp.starttls(context=context)
-        smtp.login(user, password)
-        for n in range(1, count + 1):
-            send(smtp, n)
-    return time.perf_counter() - start
-kind = sys.argv[6]
-print(json.dumps({kind: session(composed if kind == 'composed' else text)}))
-'@
-$poplibScript = @'
-import json, os, poplib, ssl, sys, time
-port, user, password, count, runs, folder = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
-context = ssl._create_unverified_context()
-def session(work):
-    start = time.perf_counter()
-    pop = poplib.POP3('127.0.0.1', port)
-    pop.stls(context=context)
-    pop.user(user)
-    pop.pass_(password)
-    if pop.stat()[0] != count:
-        raise SystemExit('mailbox size differs')
-    work(pop)
-    pop.quit()
-    return time.perf_counter() - start
-def top(pop):
-    for n in range(1, count + 1):
-        pop.top(n, 0)
-def retr(pop):
-    for n in range(1, count + 1):
-        pop.retr(n)
-def retr_files(pop, run=[0]):
-    run[0] += 1
-    target = os.path.join(folder, 'poplib%d' % run[0])
-    os.makedirs(target)
-    for n in range(1, count + 1):
-        lines = pop.retr(n)[1]
-        with open(os.path.join(target, '%d.eml' % n), 'wb') as f:
-            f.write(b'\r\n'.join(lines) + b'\r\n')
-    if len(os.listdir(target)) != count:
-        raise SystemExit('files missing')
-result = {}
-for name, work in (('top', top), ('retr', retr), ('retrfiles', retr_files)):
-    result[name] = min(session(work) for _ in range(runs))
-print(json.dumps(result))
-'@
+$peers = Join-Path $PSScriptRoot 'peers.py'
 
 $state = Join-Path ([IO.Path]::GetTempPath()) "mailprotocols-bench-real-$PID"
 $null = New-Item -ItemType Directory -Path $state
@@ -379,52 +325,52 @@ try {
     function Get-CpuSeconds { [Diagnostics.Process]::GetCurrentProcess().TotalProcessorTime.TotalSeconds }
 
     # SMTP. Delivered messages are counted in the sink Maildir after each contender.
-    $sink = Join-Path $instance.Mail 'sink/Maildir'
-    $expected = 0
-    function Wait-Delivered([string] $Tool, [int] $Sent) {
-        $script:expected += $Sent
-        $deadline = [DateTime]::UtcNow.AddSeconds(120)
-        do {
-            $have = [IO.Directory]::GetFiles("$sink/new").Length + [IO.Directory]::GetFiles("$sink/cur").Length
-            if ($have -ge $script:expected) { break }
-            Start-Sleep -Milliseconds 200
-        } while ([DateTime]::UtcNow -lt $deadline)
-        if ($have -ne $script:expected) { throw "after $Tool the Maildir holds $have messages, expected $script:expected" }
-    }
-    $smtpCred = [pscredential]::new('sink', $securePassword)
-    $rows = 1..$Count | ForEach-Object { [pscustomobject]@{ To = "user$_@example.com"; Subject = "Bench $_"; Body = "Message $_ of $Count" } }
-    $send = { param($r) $r | Send-SmtpMessage -SmtpServer 127.0.0.1 -Port $instance.SmtpPort -TlsMode StartTls -SkipCertificateCheck -Credential $smtpCred -From 'bench@example.com' | Out-Null }
-    $smtpScript = Join-Path $state 'smtplib_bench.py'
-    Set-Content $smtpScript $smtplibScript
+    if ($Work -contains 'Smtp') {
+        $sink = Join-Path $instance.Mail 'sink/Maildir'
+        $expected = 0
+        function Wait-Delivered([string] $Tool, [int] $Sent) {
+            $script:expected += $Sent
+            $deadline = [DateTime]::UtcNow.AddSeconds(120)
+            do {
+                $have = [IO.Directory]::GetFiles("$sink/new").Length + [IO.Directory]::GetFiles("$sink/cur").Length
+                if ($have -ge $script:expected) { break }
+                Start-Sleep -Milliseconds 200
+            } while ([DateTime]::UtcNow -lt $deadline)
+            if ($have -ne $script:expected) { throw "after $Tool the Maildir holds $have messages, expected $script:expected" }
+        }
+        $smtpCred = [pscredential]::new('sink', $securePassword)
+        $rows = 1..$Count | ForEach-Object { [pscustomobject]@{ To = "user$_@example.com"; Subject = "Bench $_"; Body = "Message $_ of $Count" } }
+        $send = { param($r) $r | Send-SmtpMessage -SmtpServer 127.0.0.1 -Port $instance.SmtpPort -TlsMode StartTls -SkipCertificateCheck -Credential $smtpCred -From 'bench@example.com' | Out-Null }
 
-    # Warm up (assembly loading and JIT are not what is measured): one whole untimed run of ours,
-    # as cold JIT made the first runs cost several times the CPU of warm ones.
-    & $send $rows; Wait-Delivered 'warm-up' $Count
-    $null = [RawClients]::Smtp('127.0.0.1', $instance.SmtpPort, 'sink', $Password, 5, $rawMessage, 'BdatAllAtOnce'); Wait-Delivered 'warm-up' 5
-    foreach ($run in 1..$Runs) {
-        $cpuBefore = Get-CpuSeconds
-        $t = (Measure-Command { & $send $rows }).TotalSeconds
-        Set-Best 'smtp ours' $t ((Get-CpuSeconds) - $cpuBefore)
-        Wait-Delivered 'Send-SmtpMessage' $Count
-        Set-Best 'smtp raw legal' ([RawClients]::Smtp('127.0.0.1', $instance.SmtpPort, 'sink', $Password, $Count, $rawMessage, 'LegalData'))
-        Wait-Delivered 'raw legal DATA' $Count
-        Set-Best 'smtp raw bdat' ([RawClients]::Smtp('127.0.0.1', $instance.SmtpPort, 'sink', $Password, $Count, $rawMessage, 'BdatAllAtOnce'))
-        Wait-Delivered 'raw BDAT' $Count
-        if ($python) {
-            foreach ($kind in 'text', 'composed') {
-                $t = & $python $smtpScript $instance.SmtpPort 'sink' $Password $Count 1 $kind | ConvertFrom-Json
-                if ($LASTEXITCODE -ne 0) { throw "smtplib run failed ($LASTEXITCODE)" }
-                Set-Best "smtp smtplib $kind" $t.$kind
-                Wait-Delivered "smtplib $kind" $Count
+        # Warm up (assembly loading and JIT are not what is measured): one whole untimed run of ours,
+        # as cold JIT made the first runs cost several times the CPU of warm ones.
+        & $send $rows; Wait-Delivered 'warm-up' $Count
+        $null = [RawClients]::Smtp('127.0.0.1', $instance.SmtpPort, 'sink', $Password, 5, $rawMessage, 'BdatAllAtOnce'); Wait-Delivered 'warm-up' 5
+        foreach ($run in 1..$Runs) {
+            $cpuBefore = Get-CpuSeconds
+            $t = (Measure-Command { & $send $rows }).TotalSeconds
+            Set-Best 'smtp ours' $t ((Get-CpuSeconds) - $cpuBefore)
+            Wait-Delivered 'Send-SmtpMessage' $Count
+            Set-Best 'smtp raw legal' ([RawClients]::Smtp('127.0.0.1', $instance.SmtpPort, 'sink', $Password, $Count, $rawMessage, 'LegalData'))
+            Wait-Delivered 'raw legal DATA' $Count
+            Set-Best 'smtp raw bdat' ([RawClients]::Smtp('127.0.0.1', $instance.SmtpPort, 'sink', $Password, $Count, $rawMessage, 'BdatAllAtOnce'))
+            Wait-Delivered 'raw BDAT' $Count
+            if ($python) {
+                foreach ($kind in 'text', 'composed') {
+                    $t = & $python $peers smtp 127.0.0.1 $instance.SmtpPort 'sink' $Password $Count 1 $kind | ConvertFrom-Json
+                    if ($LASTEXITCODE -ne 0) { throw "smtplib run failed ($LASTEXITCODE)" }
+                    Set-Best "smtp smtplib $kind" $t.$kind
+                    Wait-Delivered "smtplib $kind" $Count
+                }
             }
         }
+        $mk = Invoke-MailKitPeers $harness @('smtp', '127.0.0.1', $instance.SmtpPort, $Count, $Runs, 'sink', $Password)
+        Wait-Delivered 'MailKit SmtpClient' ($Count * $Runs + 3)
+        $best['smtp mailkit'] = $mk.send
     }
-    $mk = Invoke-MailKitPeers $harness @('smtp', '127.0.0.1', $instance.SmtpPort, $Count, $Runs, 'sink', $Password)
-    Wait-Delivered 'MailKit SmtpClient' ($Count * $Runs + 3)
-    $best['smtp mailkit'] = $mk.send
 
     # POP3, one mailbox per count. A first raw pass lets Dovecot build its index before timing.
-    foreach ($c in $MailboxCounts) {
+    foreach ($c in $(if ($Work -contains 'Pop3') { $MailboxCounts })) {
         $user = "pop$c"
         $cred = [pscredential]::new($user, $securePassword)
         $common = @{ Pop3Server = '127.0.0.1'; Port = $instance.Pop3Port; Credential = $cred; TlsMode = 'StartTls'; SkipCertificateCheck = $true }
@@ -452,6 +398,16 @@ try {
             if ($run -eq 0) { continue }
             Set-Best "pop3 $c headers raw" ([RawClients]::Pop3('127.0.0.1', $instance.Pop3Port, $user, $Password, $c, $true))
             Set-Best "pop3 $c body raw" ([RawClients]::Pop3('127.0.0.1', $instance.Pop3Port, $user, $Password, $c, $false))
+            # Raw clients saving files: without fsync (as the poplib loop), and durable the way
+            # -Destination must be, in batches of 256 as ours (one syncfs; or 8 threads' fsyncs).
+            foreach ($kind in @(@('raw', $false, $false), @('raw syncfs', $true, $false), @('raw fsync', $true, $true))) {
+                $folder = (New-Item -ItemType Directory -Path (Join-Path $state "raw$c-$((++$folderNumber))")).FullName
+                $cpuBefore = Get-CpuSeconds
+                $t = [RawClients]::Pop3Files('127.0.0.1', $instance.Pop3Port, $user, $Password, $c, $folder, $kind[1], $kind[2], 256)
+                Set-Best "pop3 $c files $($kind[0])" $t ((Get-CpuSeconds) - $cpuBefore)
+                if ([IO.Directory]::GetFiles($folder, '*.eml').Length -ne $c) { throw "the raw client ($($kind[0])) saved fewer than $c files" }
+                Remove-Item $folder -Recurse -Force
+            }
         }
         $mk = Invoke-MailKitPeers $harness @('pop3', '127.0.0.1', $instance.Pop3Port, $user, $Password, $c, $Runs, $state)
         $best["pop3 $c headers mailkit"] = $mk.getheader
@@ -460,10 +416,8 @@ try {
         $best["pop3 $c body mailkit batch"] = $mk.getmessages_batch
         $best["pop3 $c files mailkit"] = $mk.getstream_files
         if ($python) {
-            $popScript = Join-Path $state 'poplib_bench.py'
-            Set-Content $popScript $poplibScript
             $pyFolder = (New-Item -ItemType Directory -Path (Join-Path $state "python$c")).FullName
-            $times = & $python $popScript $instance.Pop3Port $user $Password $c $Runs $pyFolder | ConvertFrom-Json
+            $times = & $python $peers pop3 127.0.0.1 $instance.Pop3Port $user $Password $c $Runs $pyFolder | ConvertFrom-Json
             if ($LASTEXITCODE -ne 0) { throw "poplib run failed ($LASTEXITCODE)" }
             Remove-Item $pyFolder -Recurse -Force
             $best["pop3 $c headers python"] = $times.top
@@ -507,17 +461,27 @@ try {
         Add-Rows "POP3 $c bodies" $c "pop3 $c body" @('ours', 'mailkit', 'mailkit batch', 'python', 'raw') @{
             ours = 'Get-Pop3Message -IncludeBody'; mailkit = 'MailKit GetMessage(i) loop'; 'mailkit batch' = 'MailKit GetMessages(0, n)'; python = 'poplib RETR loop'; raw = 'raw C#, all RETR at once (server ceiling)'
         }
-        Add-Rows "POP3 $c to files" $c "pop3 $c files" @('ours', 'mailkit', 'python') @{
+        Add-Rows "POP3 $c to files" $c "pop3 $c files" @('ours', 'mailkit', 'python', 'raw', 'raw syncfs', 'raw fsync') @{
             ours = 'Get-Pop3Message -Destination (durable)'; mailkit = 'MailKit GetStream(i) to files (no fsync)'; python = 'poplib RETR loop writing files (no fsync)'
+            raw = 'raw C#, all RETR at once, files (no fsync)'; 'raw syncfs' = 'raw C#, durable: syncfs per 256, rename, folder fsync'
+            'raw fsync' = 'raw C#, durable: 8 threads fsync per 256, rename, folder fsync'
         }
     }
     $sizes = foreach ($c in $MailboxCounts) { '{0}: {1:N1} MB' -f $c, ((Get-ChildItem (Join-Path $instance.Mail "pop$c/Maildir/cur") | Measure-Object Length -Sum).Sum / 1MB) }
     Write-Host "Machine: $(nproc) cores, kernel $(uname -r); date $([DateTime]::UtcNow.ToString('yyyy-MM-dd HH:mm')) UTC"
     Write-Host "Postfix $(postconf -d -h mail_version) and Dovecot $((dovecot --version) -replace ' .*') on loopback, STARTTLS/STLS with a self-signed certificate nobody validates; best of $Runs. Mailboxes: $($sizes -join ', ')."
     $table | Format-Table -AutoSize | Out-String -Width 220 | Out-Host
-    Write-Host "CpuMsPerMsg: user+system CPU time of this PowerShell process per message while our cmdlet ran (its rows only; the least of $Runs runs, after an untimed warm-up run)."
+    Write-Host "CpuMsPerMsg: user+system CPU time of this PowerShell process per message while our cmdlet (or the raw client saving files, in-process too) ran; the least of $Runs runs, ours after an untimed warm-up run."
     Write-Host 'VsPython / VsMailKit: the time of the Python loop / MailKit loop for the same work divided by the row''s time (above 1: faster).'
     Write-Host 'SMTP compares with smtplib sendmail (prebuilt text); the durable -Destination row makes every file durable, the peers do not fsync.'
+    foreach ($c in $(if ($Work -contains 'Pop3') { $MailboxCounts })) {
+        # The durable goal against what the protocol plus durability allow here.
+        $raw = $best["pop3 $c files raw syncfs"]; $ours = $best["pop3 $c files ours"]; $py = $best["pop3 $c files python"]
+        if ($raw -and $ours) {
+            $cpuRaw = $cpu["pop3 $c files raw syncfs"]; $cpuOurs = $cpu["pop3 $c files ours"]
+            Write-Host ('POP3 {0} to files: raw durable / poplib no-fsync {1}; ours / raw durable {2} (time), {3} (CPU per message).' -f $c, $(if ($py) { [math]::Round($py / $raw, 2) } else { 'n/a' }), [math]::Round($raw / $ours, 2), [math]::Round($cpuRaw / $cpuOurs, 2))
+        }
+    }
 }
 finally {
     if ($instance) { Stop-Servers $instance }

@@ -40,30 +40,6 @@ $rawMessage = "From: <bench@example.com>`r`nTo: <user{0}@example.com>`r`nSubject
     "Message-ID: <{0}.bench@example.com>`r`nMIME-Version: 1.0`r`nContent-Type: text/plain; charset=utf-8`r`n`r`nMessage {0}`r`n"
 
 $python = @('/usr/bin/python3', (Get-Command python3 -ErrorAction SilentlyContinue).Source) | Where-Object { $_ -and (Test-Path $_) } | Select-Object -First 1
-$smtplibScript = @'
-import json, smtplib, ssl, sys, time
-from email.message import EmailMessage
-host, port, count, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-context = ssl._create_unverified_context()
-def composed(smtp, n):
-    msg = EmailMessage()
-    msg['From'] = 'bench@example.com'
-    msg['To'] = 'user%d@example.com' % n
-    msg['Subject'] = 'Bench %d' % n
-    msg.set_content('Message %d of %d' % (n, count))
-    smtp.send_message(msg)
-def text(smtp, n):
-    smtp.sendmail('bench@example.com', ['user%d@example.com' % n],
-        'From: <bench@example.com>\r\nTo: <user%d@example.com>\r\nSubject: Bench %d\r\n\r\nMessage %d of %d\r\n' % (n, n, n, count))
-def session(send):
-    start = time.perf_counter()
-    with smtplib.SMTP(host, port) as smtp:
-        smtp.starttls(context=context)
-        for n in range(1, count + 1):
-            send(smtp, n)
-    return time.perf_counter() - start
-print(json.dumps({'composed': min(session(composed) for _ in range(runs)), 'text': min(session(text) for _ in range(runs))}))
-'@
 
 $server = [MockMail.MockServer]::new()
 $server.Start()
@@ -113,9 +89,7 @@ try {
     $peer = $null
     if ($python) {
         Reset-Server
-        $scriptPath = Join-Path $work 'smtplib_bench.py'
-        Set-Content $scriptPath $smtplibScript
-        $times = & $python $scriptPath $server.Host $server.SmtpPort $Count $Runs | ConvertFrom-Json
+        $times = & $python (Join-Path $PSScriptRoot 'peers.py') smtp $server.Host $server.SmtpPort '-' '-' $Count $Runs 'composed,text' | ConvertFrom-Json
         if ($LASTEXITCODE -ne 0) { throw "smtplib run failed ($LASTEXITCODE)" }
         if ($server.Messages.Count -ne 2 * $Count * $Runs) { throw "smtplib delivered $($server.Messages.Count) of $(2 * $Count * $Runs) messages" }
         $best['Python smtplib, send_message(EmailMessage)'] = $times.composed

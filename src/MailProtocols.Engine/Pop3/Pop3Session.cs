@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Net;
+using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading;
@@ -224,7 +225,8 @@ public sealed class Pop3Session : IDisposable
         {
             var entry = entries[i];
             string? refusal = null;
-            Exchange(headersOnly ? $"while reading the headers of message {entry.Number}" : $"while downloading message {entry.Number}", false, () =>
+            // The text for an error is made only when one happens: not a string per message.
+            Exchange(headersOnly ? ReadingHeadersOf : Downloading, entry.Number, () =>
             {
                 // Topped up only when half the window is done: commands go out in a few large
                 // writes, not one small write per reply.
@@ -519,6 +521,22 @@ public sealed class Pop3Session : IDisposable
             {
                 handle(i, _wire.ReadReply(_token));
             }
+        }
+    }
+
+    private const string ReadingHeadersOf = "while reading the headers of message {0}";
+    private const string Downloading = "while downloading message {0}";
+
+    /// <summary>Runs the work on one message; <paramref name="what"/> is a format for its number.</summary>
+    private void Exchange(string what, int number, Action work)
+    {
+        try
+        {
+            work();
+        }
+        catch (Exception ex) when (!(ex is MailOperationException || ex is DestinationWriteException))
+        {
+            Exchange(string.Format(System.Globalization.CultureInfo.InvariantCulture, what, number), false, () => ExceptionDispatchInfo.Capture(ex).Throw());
         }
     }
 

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
@@ -30,7 +31,14 @@ internal sealed class SaveBatch
     private long _bytes;
     private Item? _current;
     private SaveFolder? _openFolder;
+    private readonly MimeKit.MimeParser _parser = Pop3Message.NewParser();
+
+    // Small messages waiting for the background writer, and the task draining them (one at a
+    // time; started only when none runs, so that a writer that is behind takes the messages
+    // queued meanwhile without a thread hand-off for each).
+    private readonly ConcurrentQueue<(Item Item, byte[] Bytes)> _toWrite = new();
     private Task _writing = Task.CompletedTask;
+    private int _writerRunning;
     private long _unwritten;
 
     public SaveBatch(string folder, IMessageFiles files)
@@ -75,12 +83,17 @@ internal sealed class SaveBatch
             if (Interlocked.Add(ref _unwritten, bytes.Length) > MaxUnwritten)
             {
                 // A disk slower than the network: wait rather than hold more in memory.
-                _writing.Wait();
+                WaitForWriter();
             }
 
-            _writing = _writing.ContinueWith(_ => WriteInBackground(item, bytes), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            _toWrite.Enqueue((item, bytes));
+            if (Interlocked.CompareExchange(ref _writerRunning, 1, 0) == 0)
+            {
+                _writing = Task.Run(WriteQueued);
+            }
+
             copy.Position = 0;
-            item.Message = Pop3Message.Create(item.Entry, Pop3Message.Parse(copy, persistent: false), headersOnly: false);
+            item.Message = Pop3Message.Create(item.Entry, Pop3Message.Parse(_parser, copy), headersOnly: false);
         }
         else
         {
@@ -102,7 +115,7 @@ internal sealed class SaveBatch
     /// the saved messages are added to <paramref name="received"/> (they may now be deleted).</summary>
     public List<Pop3FetchOutcome> Complete(FetchTally tally, List<(Pop3Entry, DeletionMark?)> received)
     {
-        _writing.Wait();
+        WaitForWriter();
         var saving = _items.Where(i => i.Refusal == null).ToList();
         string? path = null;
         try
@@ -160,7 +173,7 @@ internal sealed class SaveBatch
     /// <summary>Drops the message being written, if any (it did not come whole).</summary>
     public void Abandon()
     {
-        _writing.Wait();
+        WaitForWriter();
         if (_current != null)
         {
             Discard(_current);
@@ -171,7 +184,7 @@ internal sealed class SaveBatch
     /// <summary>Drops every temporary file not yet renamed.</summary>
     public void DiscardAll()
     {
-        _writing.Wait();
+        WaitForWriter();
         foreach (var item in _items.Where(i => i.Refusal == null && !i.Renamed))
         {
             Discard(item);
@@ -185,6 +198,40 @@ internal sealed class SaveBatch
     {
         _openFolder?.Dispose();
         _openFolder = null;
+    }
+
+    /// <summary>Returns once every queued message has been written (or failed).</summary>
+    private void WaitForWriter()
+    {
+        while (!_toWrite.IsEmpty || Volatile.Read(ref _writerRunning) == 1)
+        {
+            _writing.Wait();
+            if (Volatile.Read(ref _writerRunning) == 0 && !_toWrite.IsEmpty && Interlocked.CompareExchange(ref _writerRunning, 1, 0) == 0)
+            {
+                // Queued after the last writer looked: written here.
+                WriteQueued();
+            }
+        }
+    }
+
+    private void WriteQueued()
+    {
+        while (true)
+        {
+            while (_toWrite.TryDequeue(out var next))
+            {
+                WriteInBackground(next.Item, next.Bytes);
+            }
+
+            Volatile.Write(ref _writerRunning, 0);
+
+            // A message queued after the loop above found the queue empty, whose reader saw the
+            // writer still running: take it, unless a new writer already did.
+            if (_toWrite.IsEmpty || Interlocked.CompareExchange(ref _writerRunning, 1, 0) != 0)
+            {
+                return;
+            }
+        }
     }
 
     private void WriteInBackground(Item item, byte[] bytes)
