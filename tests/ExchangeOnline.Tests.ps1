@@ -141,28 +141,26 @@ Describe 'Send-SmtpMessage -MaximumMessagesPerMinute' {
         @($out.Subject) | Should -Be @('row 1', 'row 2', 'row 3', 'row 4', 'row 5')
         $mock.WaitForMessages(5, 5000) | Should -BeTrue
         @($mock.Messages.AcceptedRecipients) | Should -Be @('u1@example.com', 'u2@example.com', 'u3@example.com', 'u4@example.com', 'u5@example.com')
-        # 120 a minute: one every 0.5 s, the first at once.
+        # 120 a minute: one every 0.5 s, the first at once. Totals only, with a margin for
+        # the jitter between a turn and the mock reading its MAIL (the engine tests check each
+        # interval on a fake clock).
         $watch.Elapsed.TotalSeconds | Should -BeGreaterOrEqual 1.9
-        # The first message's turn starts before its connection is set up, so its MAIL comes later.
         $times = Get-MailTimes
-        ($times[-1] - $times[0]).TotalSeconds | Should -BeGreaterThan 1.5
-        for ($i = 2; $i -lt $times.Count; $i++) {
-            ($times[$i] - $times[$i - 1]).TotalSeconds | Should -BeGreaterThan 0.4 -Because "message $($i + 1) must wait for its turn"
-        }
+        ($times[-1] - $times[0]).TotalSeconds | Should -BeGreaterOrEqual (4 * 0.5 - 0.1)
     }
 
     It 'shows in progress how many went and when the next goes, and completes the progress at the end' {
-        $ps = Start-Paced -PerMinute 120 -Count 3
+        $ps = Start-Paced -PerMinute 60 -Count 3
         try {
             $out = $ps.Invoke()
             $ps.HadErrors | Should -BeFalse
             @($out).Count | Should -Be 3
             $progress = @($ps.Streams.Progress)
             $waiting = @($progress | Where-Object { $_.RecordType -eq 'Processing' })
-            $waiting.Count | Should -BeGreaterOrEqual 2
-            $waiting[0].Activity | Should -Be 'Sending at most 120 messages a minute'
-            $waiting[0].StatusDescription | Should -Match "^1 sent to 127\.0\.0\.1; the next in 1 s$"
-            $waiting[-1].StatusDescription | Should -Match '^2 sent to '
+            # The turn counts from each MAIL, so messages 2 and 3 wait (for most of a second).
+            $waiting.Count | Should -BeGreaterOrEqual 1
+            $waiting[0].Activity | Should -Be 'Sending about 60 messages a minute'
+            $waiting | ForEach-Object { $_.StatusDescription | Should -Match '^[12] handed to 127\.0\.0\.1; the next in 1 s$' }
             $waiting[0].CurrentOperation | Should -Match '^Next message at \d\d:\d\d:\d\d$'
             $progress[-1].RecordType | Should -Be 'Completed'
         }
@@ -186,8 +184,9 @@ Describe 'Send-SmtpMessage -MaximumMessagesPerMinute' {
     }
 
     It 'sends on a new connection when the server closed the idle one during the wait' {
+        # 3 s apart against a 1 s idle timeout: the server has long closed by each next turn.
         $mock.Smtp.IdleTimeoutSeconds = 1
-        $out = $rows | Select-Object -First 3 | Send-SmtpMessage @smtp -MaximumMessagesPerMinute 40 -ErrorVariable ev
+        $out = $rows | Select-Object -First 3 | Send-SmtpMessage @smtp -MaximumMessagesPerMinute 20 -ErrorVariable ev
         $ev.Count | Should -Be 0
         @($out).Count | Should -Be 3
         $mock.Messages.Count | Should -Be 3
@@ -231,6 +230,15 @@ Describe 'Exchange Online''s sending limits' {
             $rule.Hits | Should -Be 2
             $mock.Messages.Count | Should -Be 1
             $watch.Elapsed.TotalSeconds | Should -BeGreaterOrEqual 2.9 -Because 'it waits 1 s, then 2 s'
+        }
+
+        It 'retries a 432 that comes after the data, and delivers the message once' {
+            $rule = $mock.ReplyTo('DOT', '', '432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded.', 1)
+            $out = Send-SmtpMessage @smtp -To 'a@example.com' -Subject 'x' -RetryIntervalSec 0 -ErrorVariable ev
+            $ev.Count | Should -Be 0
+            $rule.Hits | Should -Be 1
+            $out.Attempts | Should -Be 2
+            $mock.Messages.Count | Should -Be 1
         }
 
         It 'goes on when another connection of the mailbox closes' {
@@ -286,7 +294,7 @@ Describe 'Exchange Online''s sending limits' {
             $ev.Count | Should -Be 3 -Because 'each of rows 2 to 4 has its error'
             $ev[0].FullyQualifiedErrorId | Should -Be 'SubmissionQuotaExceeded,MailProtocols.Commands.SendSmtpMessageCommand'
             $ev[0].CategoryInfo.Category | Should -Be 'LimitsExceeded'
-            $ev[0].TargetObject | Should -Be 'ops@example.com'
+            $ev[0].TargetObject.Subject | Should -Be 'row 2' -Because 'the row the server refused is the target'
             $ev[0].Exception.Message | Should -BeLike "*$quotaText*"
             $ev[0].Exception.Message | Should -Match 'sending limit for the day'
             foreach ($e in $ev | Select-Object -Skip 1) {
@@ -298,6 +306,37 @@ Describe 'Exchange Online''s sending limits' {
             $ev[-1].TargetObject.Subject | Should -Be 'row 4'
             # A daily quota is not retried.
             @($mock.SmtpSessions.Commands | Where-Object { $_ -like 'MAIL FROM:*' }).Count | Should -BeLessOrEqual 3
+        }
+
+        It 'accounts for every row with CHUNKING, where many rows are handed over before the 554 is read' {
+            $mock.Smtp.Chunking = $true
+            $mock.Smtp.DailyMessageQuota = 2
+            $rows = 1..40 | ForEach-Object { [pscustomobject]@{ To = "u$_@example.com"; Subject = "row $_" } }
+            $out = $rows | Send-SmtpMessage @smtp -ErrorAction SilentlyContinue -ErrorVariable ev
+            @($out.Subject) | Should -Be @('row 1', 'row 2')
+            $mock.Messages.Count | Should -Be 2
+            $ev.Count | Should -Be 38 -Because 'each row not sent has its own error'
+            @($ev.TargetObject.Subject) | Should -Be @(3..40 | ForEach-Object { "row $_" }) -Because 'each error names its own row, in order'
+            foreach ($e in $ev) {
+                ($e.FullyQualifiedErrorId -split ',')[0] | Should -BeIn 'SubmissionQuotaExceeded', 'NotSent'
+                $e.CategoryInfo.Category | Should -Be 'LimitsExceeded'
+            }
+            $ev[0].FullyQualifiedErrorId | Should -BeLike 'SubmissionQuotaExceeded,*'
+            $ev[-1].FullyQualifiedErrorId | Should -BeLike 'NotSent,*'
+        }
+
+        It 'sends nothing more once a reply read before a pacing wait shows the quota' {
+            $mock.Smtp.DailyMessageQuota = 1
+            # Row 2's refusal comes late: row 3's pacing wait is what reads it.
+            $null = $mock.AddRule([MockMail.SmtpRule]@{ Command = 'DOT'; ArgumentContains = 'row 2'; Action = 'Delay'; DelayMs = 300; Times = 1 })
+            $rows = 1..3 | ForEach-Object { [pscustomobject]@{ To = "u$_@example.com"; Subject = "row $_" } }
+            $out = $rows | Send-SmtpMessage @smtp -MaximumMessagesPerMinute 120 -ErrorAction SilentlyContinue -ErrorVariable ev
+            @($out.Subject) | Should -Be @('row 1')
+            @($mock.SmtpSessions.Commands | Where-Object { $_ -like 'MAIL FROM:*' }).Count | Should -Be 2
+            $ev.Count | Should -Be 2
+            $ev[0].FullyQualifiedErrorId | Should -BeLike 'SubmissionQuotaExceeded,*'
+            $ev[1].FullyQualifiedErrorId | Should -BeLike 'NotSent,*'
+            $ev[1].TargetObject.Subject | Should -Be 'row 3'
         }
 
         It 'takes the same 554 5.2.0 with another text (SendAs denied) as a refusal of that message only' {

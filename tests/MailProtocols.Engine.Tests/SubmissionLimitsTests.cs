@@ -35,6 +35,9 @@ public class SubmissionLimitsTests
     [Theory]
     [InlineData(432, "4.3.2 Concurrent connections limit exceeded.", true)]
     [InlineData(451, "4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded.", true)]
+    [InlineData(421, "4.3.2 Concurrent connections limit exceeded.", true)]
+    [InlineData(421, "4.3.2 Service shutting down", false)] // Postfix on a reload: an ordinary refusal
+    [InlineData(451, "4.3.2 System not accepting network messages", false)]
     [InlineData(451, "4.3.0 Try again later", false)]
     [InlineData(532, "4.3.2 not a transient code", false)]
     public void KnowsThrottling(int code, string text, bool throttled)
@@ -50,5 +53,15 @@ public class SubmissionLimitsTests
             Assert.False(error.IsSessionFailure);
             Assert.Contains("-MaximumMessagesPerMinute", error.Message);
         }
+    }
+
+    [Fact]
+    public void NamesTheRowAsTargetWhenTheCallerGaveOne()
+    {
+        var row = new object();
+        var quota = SubmissionLimits.Refusal(new SmtpReply(554, "5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException"), Settings, "m1@example.com", "ops@contoso.com", 3, row);
+        var throttled = SubmissionLimits.Refusal(new SmtpReply(432, "4.3.2 Concurrent connections limit exceeded."), Settings, "m1@example.com", "ops@contoso.com", 3, row);
+        Assert.Same(row, quota!.Target);
+        Assert.Same(row, throttled!.Target);
     }
 }

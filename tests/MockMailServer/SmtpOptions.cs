@@ -75,9 +75,9 @@ public sealed class SmtpOptions
     /// <c>554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; ...</c>. -1 = no limit.</summary>
     public int DailyMessageQuota { get; set; } = -1;
 
-    /// <summary>Exchange Online's limit of concurrent connections per mailbox: MAIL in a session while more
-    /// SMTP connections than this are open gets <c>432 4.3.2 Concurrent connections limit exceeded.</c>;
-    /// 0 = no limit.</summary>
+    /// <summary>Exchange Online's limit of concurrent connections per mailbox: the end of a message's data
+    /// in a session while more SMTP connections than this are open gets <c>432 4.3.2 Concurrent
+    /// connections limit exceeded.</c>; 0 = no limit.</summary>
     public int MaxConcurrentSessions { get; set; }
 
     internal SmtpOptions Clone()

@@ -528,14 +528,6 @@ internal sealed class SmtpSession : SessionBase
             return;
         }
 
-        // Exchange Online's reply, as Microsoft's "Message storage and concurrent connection throttling
-        // for SMTP Authenticated Submission" (learn.microsoft.com) gives it.
-        if (_opts.MaxConcurrentSessions > 0 && _server.ActiveSmtpSessionCount > _opts.MaxConcurrentSessions)
-        {
-            Send("432 4.3.2 Concurrent connections limit exceeded.");
-            return;
-        }
-
         if (_tx != null)
         {
             Send(R(503, "5.5.1", "Nested MAIL command"));
@@ -788,6 +780,13 @@ internal sealed class SmtpSession : SessionBase
         else if (_opts.MaxSize > 0 && data.Length > _opts.MaxSize)
         {
             reply = R(552, "5.3.4", "Message size exceeds fixed maximum message size");
+        }
+        else if (_opts.MaxConcurrentSessions > 0 && _server.ActiveSmtpSessionCount > _opts.MaxConcurrentSessions)
+        {
+            // Exchange Online's text, as Microsoft's "Message storage and concurrent connection
+            // throttling for SMTP Authenticated Submission" (learn.microsoft.com) gives it; it
+            // comes after the data, as clients report it (an SMTPDataError in aiosmtplib).
+            reply = "432 4.3.2 Concurrent connections limit exceeded.";
         }
         else if (_opts.DailyMessageQuota >= 0 && _server.Messages.Length >= _opts.DailyMessageQuota)
         {

@@ -5,15 +5,17 @@ using System.Threading;
 namespace MailProtocols.Engine.Smtp;
 
 /// <summary>
-/// Spaces messages evenly so that no more than a given number start in any minute (Exchange
-/// Online takes 30 a minute per mailbox and delays the rest). Evenly rather than in bursts: a
-/// burst of a minute's worth at once is what such a server throttles.
+/// Spaces the attempts of messages evenly, about a given number a minute (Exchange Online takes
+/// 30 a minute per mailbox and delays the rest). Evenly rather than in bursts: a burst of a
+/// minute's worth at once is what such a server throttles. The client spaces its writes; the
+/// server's clock may still see one more in a minute when the network delays them unevenly.
 /// </summary>
 public sealed class Pacer
 {
     private static readonly TimeSpan ReportEvery = TimeSpan.FromSeconds(1);
 
     private readonly Func<TimeSpan> _clock;
+    private readonly Action<TimeSpan, CancellationToken> _sleep;
     private TimeSpan? _lastStart;
 
     public Pacer(int messagesPerMinute)
@@ -22,11 +24,13 @@ public sealed class Pacer
     }
 
     private Pacer(int messagesPerMinute, Stopwatch watch)
-        : this(messagesPerMinute, () => watch.Elapsed)
+        : this(messagesPerMinute, () => watch.Elapsed, Sleep)
     {
     }
 
-    internal Pacer(int messagesPerMinute, Func<TimeSpan> clock)
+    /// <summary>A pacer on another clock; <paramref name="sleep"/> must let that clock move on
+    /// by the time given (or throw when cancelled).</summary>
+    internal Pacer(int messagesPerMinute, Func<TimeSpan> clock, Action<TimeSpan, CancellationToken> sleep)
     {
         if (messagesPerMinute < 1)
         {
@@ -36,17 +40,18 @@ public sealed class Pacer
         MessagesPerMinute = messagesPerMinute;
         Interval = TimeSpan.FromTicks(TimeSpan.FromMinutes(1).Ticks / messagesPerMinute);
         _clock = clock;
+        _sleep = sleep;
     }
 
     public int MessagesPerMinute { get; }
 
-    /// <summary>The least time between the starts of two messages.</summary>
+    /// <summary>The least time between the starts of two attempts.</summary>
     public TimeSpan Interval { get; }
 
-    /// <summary>Messages started so far.</summary>
+    /// <summary>Attempts started so far, retries included.</summary>
     public int Started { get; private set; }
 
-    /// <summary>How long the next message must still wait; zero when it may go now.</summary>
+    /// <summary>How long the next attempt must still wait; zero when it may go now.</summary>
     public TimeSpan Wait
     {
         get
@@ -61,26 +66,38 @@ public sealed class Pacer
         }
     }
 
-    /// <summary>Waits for the next message's turn, calling <paramref name="report"/> with the time
-    /// left before the wait and about once a second during it, then counts the message as started.
-    /// Cancellation ends the wait at once (and counts nothing).</summary>
-    public void WaitTurn(CancellationToken token, Action<TimeSpan>? report)
+    /// <summary>Waits for the next attempt's turn, calling <paramref name="report"/> with the time
+    /// left before the wait and about once a second during it; returns how long it waited.
+    /// Cancellation ends the wait at once. The turn is taken by <see cref="Start"/>, when the
+    /// attempt's first command is written: whatever comes between (a new connection) does not
+    /// shorten the next interval.</summary>
+    public TimeSpan WaitTurn(CancellationToken token, Action<TimeSpan>? report)
     {
+        var began = _clock();
         for (var left = Wait; left > TimeSpan.Zero; left = Wait)
         {
             report?.Invoke(left);
-
-            // Whole milliseconds, rounded up: WaitOne rounds a TimeSpan down, and the last
-            // fraction of a millisecond would otherwise be spun away, reporting on every turn.
-            var slice = left < ReportEvery ? left : ReportEvery;
-            if (token.WaitHandle.WaitOne((int)Math.Ceiling(slice.TotalMilliseconds)))
-            {
-                throw new OperationCanceledException(token);
-            }
+            _sleep(left < ReportEvery ? left : ReportEvery, token);
         }
 
         token.ThrowIfCancellationRequested();
+        return _clock() - began;
+    }
+
+    /// <summary>Counts an attempt as started now: the next may start one interval later.</summary>
+    public void Start()
+    {
         _lastStart = _clock();
         Started++;
+    }
+
+    private static void Sleep(TimeSpan time, CancellationToken token)
+    {
+        // Whole milliseconds, rounded up: WaitOne rounds a TimeSpan down, and the last fraction
+        // of a millisecond would otherwise be spun away, reporting on every turn.
+        if (token.WaitHandle.WaitOne((int)Math.Ceiling(time.TotalMilliseconds)))
+        {
+            throw new OperationCanceledException(token);
+        }
     }
 }

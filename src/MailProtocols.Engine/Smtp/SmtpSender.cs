@@ -71,6 +71,7 @@ public sealed class SmtpSender : IDisposable
     private readonly List<Transaction> _retries = new();
     private bool _connected;
     private bool _needsReset; // a transaction failed on this connection: RSET before the next MAIL
+    private MailOperationException? _sessionFailure;
 
     public SmtpSender(ConnectionSettings settings, Action<string>? verbose, CancellationToken token)
     {
@@ -119,9 +120,23 @@ public sealed class SmtpSender : IDisposable
     /// <see cref="MaximumRetryWait"/> (see <see cref="RetryDelay"/>).</summary>
     public TimeSpan RetryInterval { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>True once a message failed in a way that ends the session (e.g. a timeout): the
-    /// caller should take no more work.</summary>
-    public bool SessionFailed { get; private set; }
+    /// <summary>True once a message failed in a way that ends the session (e.g. a timeout, the
+    /// daily quota): the caller should take no more work, and a message submitted after it is
+    /// not sent (its outcome is a NotSent error).</summary>
+    public bool SessionFailed => _sessionFailure != null;
+
+    /// <summary>Spaces every attempt on the wire, retries and messages sent again on a new
+    /// connection included; null: no pacing.</summary>
+    public Pacer? Pacer { get; set; }
+
+    /// <summary>Called with the time left before the next attempt's turn, about once a second
+    /// while the <see cref="Pacer"/> waits.</summary>
+    public Action<TimeSpan>? PacingReport { get; set; }
+
+    /// <summary>After a pacing wait at least this long, NOOP checks the idle connection before
+    /// the message goes: a server or a NAT that dropped it silently would otherwise take the
+    /// whole message into a dead connection, and leave its delivery unknown.</summary>
+    internal TimeSpan ProbeAfter { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>True while messages are submitted whose outcome has not been handed out.</summary>
     public bool HasPending => _order.Count > 0;
@@ -324,9 +339,33 @@ public sealed class SmtpSender : IDisposable
     private void Issue(Transaction t)
     {
         t.BeginAttempt();
+        var waited = TimeSpan.Zero;
+        if (Pacer != null && !SessionFailed)
+        {
+            waited = Pacer.WaitTurn(_token, PacingReport);
+
+            // What the server said during the wait decides before anything more is written: a
+            // daily quota or a timeout found now means this message does not go.
+            while (_expected.Count > 0 && _wire.ReplyWaiting)
+            {
+                ReadNext();
+            }
+        }
+
+        if (SessionFailed)
+        {
+            Fail(t, NotSent(t));
+            return;
+        }
+
         t.InFlight = true;
         try
         {
+            if (_connected && _expected.Count == 0 && !_wire.ClosedOrSpoke && waited >= ProbeAfter)
+            {
+                Probe();
+            }
+
             if (_connected && _expected.Count == 0 && _wire.ClosedOrSpoke)
             {
                 // Nothing is outstanding, yet the server closed the connection or said something
@@ -369,11 +408,20 @@ public sealed class SmtpSender : IDisposable
                 return;
             }
 
+            if (SessionFailed)
+            {
+                // A reply read just now ended the session.
+                t.InFlight = false;
+                Fail(t, NotSent(t));
+                return;
+            }
+
             // RFC 3030 does not say that a refused BDAT LAST ends its transaction, and a server
             // may keep it open (as Postfix does after a refused DATA): behind a BDAT LAST whose
             // reply is still to come, RSET goes first, so that this MAIL cannot get 503 and this
             // message's recipients cannot join that transaction. It costs a reply line, not a wait.
             var behindBdat = chunking && FinalReplyOutstanding();
+            Pacer?.Start();
             if (_needsReset || behindBdat)
             {
                 _needsReset = false;
@@ -491,6 +539,29 @@ public sealed class SmtpSender : IDisposable
         {
             throw new OperationCanceledException(_token);
         }
+    }
+
+    /// <summary>NOOP on an idle connection; one that does not answer 250 is dropped, so that the
+    /// message goes on a new one.</summary>
+    private void Probe()
+    {
+        try
+        {
+            _wire.Send("NOOP", -1, _token);
+            if (_wire.ReadReply(_token).IsPositive)
+            {
+                return;
+            }
+
+            _verbose("The server refused NOOP after the pacing wait; connecting again.");
+        }
+        catch (Exception ex) when (!_token.IsCancellationRequested && IsConnectionLoss(ex))
+        {
+            _verbose($"The connection did not survive the pacing wait ({ex.Message}); connecting again.");
+        }
+
+        _tap.Note("the idle connection failed NOOP");
+        Disconnect();
     }
 
     private bool FinalReplyOutstanding()
@@ -677,7 +748,7 @@ public sealed class SmtpSender : IDisposable
                 return;
             }
 
-            Fail(t, MessageRefused(mail, t.Composed, sender: true));
+            Fail(t, MessageRefused(mail, t, sender: true));
             return;
         }
 
@@ -706,7 +777,7 @@ public sealed class SmtpSender : IDisposable
                 return;
             }
 
-            Fail(t, MessageRefused(final, t.Composed, sender: false));
+            Fail(t, MessageRefused(final, t, sender: false));
             return;
         }
 
@@ -756,10 +827,20 @@ public sealed class SmtpSender : IDisposable
 
     private void Fail(Transaction t, MailOperationException error)
     {
-        SessionFailed |= error.IsSessionFailure;
+        if (error.IsSessionFailure)
+        {
+            _sessionFailure ??= error;
+        }
+
         t.Outcome = new SmtpOutcome(t.Tag, null, error);
         t.Dispose();
     }
+
+    /// <summary>A message that was not sent because an earlier one ended the session.</summary>
+    private MailOperationException NotSent(Transaction t) =>
+        new("NotSent", _sessionFailure!.Kind, t.Tag ?? t.Composed.Mime.MessageId,
+            $"The message {t.Composed.Mime.MessageId} was not sent: an earlier message ended the session " +
+            $"({_sessionFailure.ErrorId}: {_sessionFailure.Message})", _sessionFailure);
 
     private void Disconnect()
     {
@@ -808,9 +889,10 @@ public sealed class SmtpSender : IDisposable
         return retry;
     }
 
-    private MailOperationException MessageRefused(SmtpReply reply, ComposedMessage composed, bool sender)
+    private MailOperationException MessageRefused(SmtpReply reply, Transaction t, bool sender)
     {
-        if (SubmissionLimits.Refusal(reply, _settings, composed.Mime.MessageId ?? "", composed.Sender.Address, MaximumRetryCount) is { } limit)
+        var composed = t.Composed;
+        if (SubmissionLimits.Refusal(reply, _settings, composed.Mime.MessageId ?? "", composed.Sender.Address, MaximumRetryCount, t.Tag) is { } limit)
         {
             return limit;
         }

@@ -20,19 +20,25 @@ internal static class SubmissionLimits
         reply.Text.IndexOf("SubmissionQuotaExceededException", StringComparison.OrdinalIgnoreCase) >= 0;
 
     /// <summary>A transient refusal because the sender has too many connections or submissions
-    /// at once.</summary>
+    /// at once: the code 432, or one of Exchange's texts. The enhanced code 4.3.2 alone is not
+    /// enough: RFC 3463 gives it to any server not accepting messages, e.g. Postfix's "421 4.3.2
+    /// Service shutting down" on a reload.</summary>
     public static bool IsThrottled(SmtpReply reply) =>
-        reply.IsTransient && (reply.Code == 432 || reply.Text.StartsWith("4.3.2", StringComparison.Ordinal));
+        reply.IsTransient && (reply.Code == 432 ||
+            reply.Text.IndexOf("Concurrent connections limit exceeded", StringComparison.OrdinalIgnoreCase) >= 0 ||
+            reply.Text.IndexOf("sender thread limit exceeded", StringComparison.OrdinalIgnoreCase) >= 0);
 
-    /// <summary>The error for a message refused for the sender's limits; null for any other refusal.</summary>
-    public static MailOperationException? Refusal(SmtpReply reply, ConnectionSettings settings, string messageId, string sender, int retries)
+    /// <summary>The error for a message refused for the sender's limits; null for any other refusal.
+    /// <paramref name="row"/>, what the caller gave with the message (its input row), is the
+    /// error's target when given: the Message-ID in the text was never seen by the caller.</summary>
+    public static MailOperationException? Refusal(SmtpReply reply, ConnectionSettings settings, string messageId, string sender, int retries, object? row = null)
     {
         var quoted = $"{reply.Code} {reply.Text.Replace('\n', ' ')}";
         if (IsQuotaExceeded(reply))
         {
             // Every later message would get the same reply: the command takes no more work, and
             // each message it did not send gets its own error.
-            return new MailOperationException("SubmissionQuotaExceeded", MailErrorKind.LimitsExceeded, sender,
+            return new MailOperationException("SubmissionQuotaExceeded", MailErrorKind.LimitsExceeded, row ?? sender,
                 $"The server {settings.Endpoint} refused the message {messageId}: '{sender}' has reached its sending limit for the day " +
                 $"(Exchange Online: 10,000 recipients in 24 hours) ({quoted}). Nothing more is sent by this command; send the rest " +
                 "when the 24-hour window has moved on, or from another mailbox.")
@@ -43,7 +49,7 @@ internal static class SubmissionLimits
 
         if (IsThrottled(reply))
         {
-            return new MailOperationException("SubmissionThrottled", MailErrorKind.ResourceBusy, messageId,
+            return new MailOperationException("SubmissionThrottled", MailErrorKind.ResourceBusy, row ?? messageId,
                 $"The server {settings.Endpoint} refused the message {messageId} for now, {retries} retries included: '{sender}' has too many " +
                 $"connections or messages at once ({quoted}). Nothing was delivered. Exchange Online takes 3 connections and 30 messages " +
                 "a minute per mailbox: send from fewer scripts at a time, or pace them with -MaximumMessagesPerMinute.");

@@ -30,6 +30,7 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
     private bool _pipedFileFailed;
     private bool _warnedCertificate;
     private Pacer? _pacer;
+    private int _submitted; // messages handed to the sender, for the pacing progress
 
     /// <summary>The piped object: a file to attach, or a message whose properties bind the others.</summary>
     [Parameter(ValueFromPipeline = true, DontShow = true)]
@@ -106,8 +107,8 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
     [ValidateRange(0, 600)]
     public int RetryIntervalSec { get; set; } = 2;
 
-    /// <summary>Spaces the messages of a pipeline so that no more than this many start in a
-    /// minute (Exchange Online: 30); 0, the default, sends as fast as the server takes them.</summary>
+    /// <summary>Spaces the messages of one invocation's pipeline so that about this many start in
+    /// a minute (Exchange Online: 30); 0, the default, sends as fast as the server takes them.</summary>
     [Parameter]
     [ValidateRange(0, 6000)]
     public int MaximumMessagesPerMinute { get; set; }
@@ -276,10 +277,18 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
                 return;
             }
 
-            Pace(server!);
+            Pace(sender, server!);
+            if (StoppedBy != null)
+            {
+                // The outcomes read before the turn ended the session (e.g. the daily quota).
+                WriteError(NotDoneError("NotSent", InputObject, $"The message to {string.Join(", ", To)} was not sent"));
+                return;
+            }
 
-            // Outcomes come in the order of the rows, but may come a few rows later than their own.
-            EmitAll(Guard(() => sender.Submit(prepared, null)));
+            // Outcomes come in the order of the rows, but may come a few rows later than their
+            // own; the row is the target of an error about the sender's limits.
+            EmitAll(Guard(() => sender.Submit(prepared, InputObject)));
+            _submitted++;
         }
         catch (MailOperationException ex)
         {
@@ -295,31 +304,36 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
 
     private const int PacingActivityId = 1;
 
-    private string PacingActivity() => $"Sending at most {MaximumMessagesPerMinute} messages a minute";
+    private string PacingActivity() => $"Sending about {MaximumMessagesPerMinute} messages a minute";
 
-    /// <summary>With -MaximumMessagesPerMinute, waits for this message's turn, showing in progress
-    /// how many went and when the next goes. The results of the messages already sent are written
-    /// before the wait; Ctrl+C ends it at once. A server that closes the connection while it is
-    /// idle in the wait gets a new one for the next message, as at any idle close.</summary>
-    private void Pace(string server)
+    /// <summary>With -MaximumMessagesPerMinute, gives the sender the pacer, which spaces every
+    /// attempt (retries included) and shows in progress how many messages were handed to the
+    /// server and when the next goes. Before a wait, the results of the messages already handed
+    /// over are written; Ctrl+C ends the wait at once. A server that closes the connection while
+    /// it is idle in the wait gets a new one for the next message, as at any idle close.</summary>
+    private void Pace(SmtpSender sender, string server)
     {
         if (MaximumMessagesPerMinute == 0)
         {
             return;
         }
 
-        _pacer ??= new Pacer(MaximumMessagesPerMinute);
+        if (_pacer == null)
+        {
+            _pacer = new Pacer(MaximumMessagesPerMinute);
+            sender.Pacer = _pacer;
+            sender.PacingReport = left => WriteProgress(new ProgressRecord(PacingActivityId, PacingActivity(),
+                $"{_submitted} handed to {server}; the next in {Math.Ceiling(left.TotalSeconds):0} s")
+            {
+                CurrentOperation = $"Next message at {DateTime.Now + left:HH:mm:ss}",
+                SecondsRemaining = -1,
+            });
+        }
+
         if (_pacer.Wait > TimeSpan.Zero)
         {
             DrainOutcomes();
         }
-
-        Guard(() => _pacer.WaitTurn(CancelToken, left => WriteProgress(new ProgressRecord(PacingActivityId, PacingActivity(),
-            $"{_pacer.Started} sent to {server}; the next in {Math.Ceiling(left.TotalSeconds):0} s")
-        {
-            CurrentOperation = $"Next message at {DateTime.Now + left:HH:mm:ss}",
-            SecondsRemaining = -1,
-        })));
     }
 
     /// <summary>Waits for the outcome of every message sent so far and writes them, in order.</summary>
