@@ -468,6 +468,21 @@ try { Get-Pop3Message -Pop3Server 127.0.0.1 -Port $Port -Credential $cred -UseSs
             $mock.Pop3ConnectionCount | Should -Be 0
         }
 
+        It 'refuses a line break in the <Part> before connecting (USER/PASS would carry it as a command of its own)' -ForEach @(
+            @{ Part = 'user name'; UserName = "alice`r`nDELE 1"; Password = 'Secr3t!Pa55' }
+            @{ Part = 'password'; UserName = 'alice'; Password = "Secr3t!Pa55`n" }
+        ) {
+            # USER/PASS only: nothing else hides the line break in base64.
+            $mock.Pop3.SaslMechanisms = [string[]]@()
+            $odd = [pscredential]::new($UserName, (ConvertTo-SecureString $Password -AsPlainText -Force))
+            Get-Pop3Message @pop -Credential $odd -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be "CredentialHasLineBreak$fqid"
+            $err[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+            $err[0].Exception.Message | Should -Not -Match ([regex]::Escape('Secr3t'))
+            $mock.Pop3ConnectionCount | Should -Be 0
+        }
+
         It 'requires a credential' {
             $pop.Remove('Credential')
             { Get-Pop3Message @pop -ErrorAction Stop } | Should -Throw -ErrorId "CredentialRequired$fqid"

@@ -333,6 +333,10 @@ Describe 'Test-SmtpConnection' {
                 Parameters = @{ Port = 70000 } }
             @{ Case = 'an unknown -QuitAfter stage'; ErrorId = 'CannotConvertArgumentNoMessage,MailProtocols.Commands.TestSmtpConnectionCommand'
                 Parameters = @{ QuitAfter = 'Data' } }
+            @{ Case = 'a line break in -To (it would start a command of its own, DATA included)'; ErrorId = 'AddressHasControlCharacter,MailProtocols.Commands.TestSmtpConnectionCommand'
+                Parameters = @{ To = "bob@example.com`r`nDATA" } }
+            @{ Case = 'a line break in -From'; ErrorId = 'AddressHasControlCharacter,MailProtocols.Commands.TestSmtpConnectionCommand'
+                Parameters = @{ From = "alice@example.com`nRSET"; To = 'bob@example.com' } }
         ) {
             $probe.Remove('Port')
             foreach ($key in $Parameters.Keys) { $probe[$key] = $Parameters[$key] }

@@ -228,11 +228,19 @@ internal class MailWire : IDisposable
     /// <summary>Ends the connection as timed out: a read or write waiting now, and every later one, throws.</summary>
     public void Abort(string reason) => _deadline?.Abort(new TimeoutException(reason));
 
+    private static readonly char[] LineBreaks = { '\r', '\n' };
+
     /// <summary>Queues one command line. <paramref name="secretFrom"/>: the index in the line
     /// from which it is secret (replaced by asterisks in the transcript), or -1.</summary>
     public void Send(string line, int secretFrom, CancellationToken token)
     {
         token.ThrowIfCancellationRequested();
+        if (line.IndexOfAny(LineBreaks) >= 0)
+        {
+            // A line break would end this command and start another one the caller never chose.
+            throw new ArgumentException("A command line must not hold a line break.", nameof(line));
+        }
+
         var bytes = Encoding.UTF8.GetBytes(line + "\r\n");
         if (secretFrom < 0)
         {

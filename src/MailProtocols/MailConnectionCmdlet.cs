@@ -271,6 +271,18 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
             settings.Credential = new NetworkCredential(Credential.UserName, Credential.Password);
         }
 
+        // POP3's USER/PASS/APOP carry these as they are: a line break would end the command and
+        // start one the user never chose (a secret read from a file often ends in one).
+        if (settings.Credential != null && (HasLineBreak(settings.Credential.UserName) || HasLineBreak(settings.Credential.Password)))
+        {
+            StopWithError(new ErrorRecord(
+                new ArgumentException("The user name or the password holds a line break or NUL, which no login can use: remove it (a secret read from a file often ends in a newline)."),
+                "CredentialHasLineBreak", ErrorCategory.InvalidArgument, settings.Credential.UserName));
+            return null;
+        }
+
         return settings;
     }
+
+    private static bool HasLineBreak(string text) => text.IndexOfAny(new[] { '\r', '\n', '\0' }) >= 0;
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Management.Automation;
 using MailProtocols.Engine;
 using MailProtocols.Engine.Smtp;
@@ -62,6 +63,18 @@ public sealed class TestSmtpConnectionCommand : MailConnectionCmdlet
         {
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-QuitAfter Recipient needs the addresses to try: give -To."),
                 "QuitAfterNeedsInput", ErrorCategory.InvalidArgument, QuitAfter));
+        }
+
+        // An address goes into MAIL FROM / RCPT TO as it is: a line break in it would end that
+        // command and start another (DATA included), so such an address is refused before any work.
+        foreach (var address in (To ?? Array.Empty<string>()).Append(From ?? ""))
+        {
+            if (address.Any(char.IsControl))
+            {
+                ThrowTerminatingError(new ErrorRecord(
+                    new ArgumentException($"The address '{address.Replace("\r", "\\r").Replace("\n", "\\n")}' holds a line break or another control character, which no mail address has."),
+                    "AddressHasControlCharacter", ErrorCategory.InvalidArgument, address));
+            }
         }
 
         if (_quitAfterGiven && QuitAfter == SmtpTestStage.Auth && ParameterSetName == CredentialSet && Credential == null)
