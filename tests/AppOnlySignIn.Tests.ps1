@@ -61,17 +61,6 @@ $secure = ConvertTo-SecureString $p.Secret -AsPlainText -Force
 $wrong = ConvertTo-SecureString $p.WrongSecret -AsPlainText -Force
 $app = @{ TenantId = 'contoso'; ClientSecret = $secure; Authority = $p.Authority }
 $smtp = @{ SmtpServer = 'localhost'; Port = $p.SmtpPort; TimeoutSec = 30; TranscriptPath = $p.Transcript }
-function Get-Failure([scriptblock] $Command) {
-    # Silenced, a non-terminating error (WriteError) lets the next line run and reaches no catch;
-    # a terminating one (ThrowTerminatingError, an exception) lands in catch whatever the preference.
-    $Error.Clear()
-    $ErrorActionPreference = 'SilentlyContinue'
-    $ran = $false
-    try { & $Command | Out-Null; $ran = $true } catch { $ran = $false }
-    $e = $Error[0]
-    if (-not $e) { return @{ NextLineRan = $ran } }
-    @{ Id = $e.FullyQualifiedErrorId; Category = "$($e.CategoryInfo.Category)"; Code = $e.Exception.ServiceErrorCode; Message = $e.Exception.Message; Target = "$($e.TargetObject)"; NextLineRan = $ran; Errors = $Error.Count }
-}
 $captured = Invoke-Captured {
     $r1 = Send-SmtpMessage @smtp @app -ClientId app-send -From 'Reports <reports@contoso.com>' -To 'a@example.com' -Subject 'First'
     $r2 = Send-SmtpMessage @smtp @app -ClientId app-send -From 'reports@contoso.com' -To 'b@example.com' -Subject 'Second'
@@ -256,13 +245,6 @@ Describe 'App-only sign-in with a certificate' {
 $X509 = [System.Security.Cryptography.X509Certificates.X509Certificate2]
 $app = @{ TenantId = 'contoso'; Authority = $p.Authority }
 $smtp = @{ SmtpServer = 'localhost'; Port = $p.SmtpPort; TimeoutSec = 30; TranscriptPath = $p.Transcript; From = 'reports@contoso.com' }
-function Get-Failure([scriptblock] $Command) {
-    $Error.Clear()
-    & $Command -ErrorAction SilentlyContinue | Out-Null
-    $e = $Error[0]
-    if (-not $e) { return @{} }
-    @{ Id = $e.FullyQualifiedErrorId; Category = "$($e.CategoryInfo.Category)"; Code = $e.Exception.ServiceErrorCode; Message = $e.Exception.Message }
-}
 # The app's certificate with its key in this account's personal store (under this child's own
 # HOME on Linux), as Import-PfxCertificate puts it there on Windows; removed again below.
 $store = [System.Security.Cryptography.X509Certificates.X509Store]::new('My', 'CurrentUser')

@@ -85,17 +85,6 @@ BeforeAll {
         KeyDir = $keyDir.FullName; Rotation = $rotation; RotatePath = (Join-Path $keyDir 'rotate.json')
     } -Body @'
 $smtp = @{ SmtpServer = 'localhost'; Port = $p.SmtpPort; TimeoutSec = 30; TranscriptPath = $p.Transcript; To = 'a@example.com' }
-function Get-Failure([scriptblock] $Command) {
-    # Silenced, a non-terminating error (WriteError) lets the next line run and reaches no catch;
-    # a terminating one (ThrowTerminatingError, an exception) lands in catch whatever the preference.
-    $Error.Clear()
-    $ErrorActionPreference = 'SilentlyContinue'
-    $ran = $false
-    try { & $Command | Out-Null; $ran = $true } catch { $ran = $false }
-    $e = $Error[0]
-    if (-not $e) { return @{ NextLineRan = $ran } }
-    @{ Id = $e.FullyQualifiedErrorId; Category = "$($e.CategoryInfo.Category)"; Code = $e.Exception.ServiceErrorCode; Message = $e.Exception.Message; Target = "$($e.TargetObject)"; NextLineRan = $ran; Errors = $Error.Count }
-}
 $captured = Invoke-Captured {
     $r1 = Send-SmtpMessage @smtp -ServiceAccountKeyPath $p.Keys.mailer -From 'Reports <reports@contoso.com>' -Subject 'First'
     $r2 = Send-SmtpMessage @smtp -ServiceAccountKeyPath $p.Keys.mailer -From 'reports@contoso.com' -Subject 'Second'

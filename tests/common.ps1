@@ -214,6 +214,21 @@ $Body
     }
 }
 
+function Get-Failure {
+    # Runs $Command silenced and returns its first error as a hashtable (Id, Category, Code,
+    # Message, Target, Errors) with NextLineRan: a non-terminating error (WriteError) lets the
+    # next line run and reaches no catch; a terminating one (ThrowTerminatingError, an exception)
+    # lands in catch whatever the preference. Used in the children of Invoke-TrustingChild.
+    param([scriptblock] $Command)
+    $Error.Clear()
+    $ErrorActionPreference = 'SilentlyContinue'
+    $ran = $false
+    try { & $Command | Out-Null; $ran = $true } catch { $ran = $false }
+    $e = $Error[0]
+    if (-not $e) { return @{ NextLineRan = $ran } }
+    @{ Id = $e.FullyQualifiedErrorId; Category = "$($e.CategoryInfo.Category)"; Code = $e.Exception.ServiceErrorCode; Message = $e.Exception.Message; Target = "$($e.TargetObject)"; NextLineRan = $ran; Errors = $Error.Count }
+}
+
 function Invoke-TrustingChild {
     # Runs $Body in a child pwsh that trusts the CA of $CaBundle (a PEM file) the way the
     # operating system's trust store does (on Linux .NET reads OpenSSL's SSL_CERT_FILE), with
