@@ -15,21 +15,36 @@ namespace MockMail;
 internal sealed record LoopbackRequest(string Method, string Target, string? ContentType, string Body);
 
 /// <summary>
+/// What <see cref="LoopbackHttps"/> answers: a JSON body, or with <paramref name="Location"/>
+/// and no body a redirect.
+/// </summary>
+internal sealed record LoopbackReply(int Status, Dictionary<string, object>? Json, string? Location = null);
+
+/// <summary>
 /// A loopback HTTPS listener that answers each request (one per connection, Connection: close)
-/// with the JSON a handler returns.
+/// with the reply a handler returns.
 /// A handler that throws answers 500 with the OAuth2 error server_error.
 /// </summary>
 internal sealed class LoopbackHttps : IDisposable
 {
     private const int MaxBody = 64 * 1024;
     private readonly X509Certificate2 _certificate;
-    private readonly Func<LoopbackRequest, (int Status, Dictionary<string, object> Body)> _handle;
+    private readonly Func<LoopbackRequest, LoopbackReply> _handle;
     private readonly string _name;
     private TcpListener? _listener;
     private Thread? _acceptThread;
 
     /// <param name="handle">request -> (status, JSON body).</param>
     public LoopbackHttps(X509Certificate2 certificate, string name, Func<LoopbackRequest, (int Status, Dictionary<string, object> Body)> handle)
+        : this(certificate, name, request =>
+        {
+            var (status, json) = handle(request);
+            return new LoopbackReply(status, json);
+        })
+    {
+    }
+
+    public LoopbackHttps(X509Certificate2 certificate, string name, Func<LoopbackRequest, LoopbackReply> handle)
     {
         _certificate = certificate;
         _name = name;
@@ -85,21 +100,21 @@ internal sealed class LoopbackHttps : IDisposable
                 using var tls = new SslStream(client.GetStream());
                 tls.AuthenticateAsServer(_certificate, false, false);
                 var request = ReadRequest(tls);
-                int status;
-                Dictionary<string, object> json;
+                LoopbackReply reply;
                 try
                 {
-                    (status, json) = _handle(request);
+                    reply = _handle(request);
                 }
 #pragma warning disable CA1031 // a mock's own bug must come back as a reply, never end the test process
                 catch (Exception ex)
 #pragma warning restore CA1031
                 {
-                    (status, json) = (500, new Dictionary<string, object> { ["error"] = "server_error", ["error_description"] = "Mock failure: " + ex.Message });
+                    reply = new LoopbackReply(500, new Dictionary<string, object> { ["error"] = "server_error", ["error_description"] = "Mock failure: " + ex.Message });
                 }
 
-                var payload = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(json));
-                var head = $"HTTP/1.1 {status} {(status == 200 ? "OK" : "Error")}\r\nContent-Type: application/json; charset=utf-8\r\n" +
+                var payload = reply.Json is null ? Array.Empty<byte>() : Encoding.UTF8.GetBytes(JsonSerializer.Serialize(reply.Json));
+                var head = $"HTTP/1.1 {reply.Status} {(reply.Status == 200 ? "OK" : reply.Location is null ? "Error" : "Redirect")}\r\n" +
+                    (reply.Location is null ? "Content-Type: application/json; charset=utf-8\r\n" : $"Location: {reply.Location}\r\n") +
                     $"Content-Length: {payload.Length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
                 tls.Write(Encoding.ASCII.GetBytes(head));
                 tls.Write(payload);
