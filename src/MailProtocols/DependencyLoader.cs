@@ -26,62 +26,22 @@ internal static class DependencyLoader
         Path.Combine(Path.GetDirectoryName(typeof(DependencyLoader).Assembly.Location)!, "dependencies", EngineName + ".dll");
 
     private static readonly DependencyLoadContext Context = new(EnginePath);
-    private static readonly object Gate = new();
-    private static int _imports;
-    private static bool _hooked;
+    private static readonly ImportCountedHandler Handler = new(
+        () => AssemblyLoadContext.Default.Resolving += ResolveEngine,
+        () => AssemblyLoadContext.Default.Resolving -= ResolveEngine);
 
     /// <summary>Runs when this assembly is loaded, before any of its types is used: PowerShell
     /// calls <see cref="Attach"/> only after it has looked through the cmdlet types.</summary>
 #pragma warning disable CA2255 // a module initializer is the point here: it must run before the cmdlets touch the engine
     [ModuleInitializer]
 #pragma warning restore CA2255
-    internal static void Initialize() => Hook(true);
+    internal static void Initialize() => Handler.Hook();
 
     /// <summary>One more import of the module (one per runspace that imports it).</summary>
-    internal static void Attach()
-    {
-        lock (Gate)
-        {
-            _imports++;
-            Hook(true);
-        }
-    }
+    internal static void Attach() => Handler.Attach();
 
-    /// <summary>One import fewer; the handler goes when the last runspace removes the module, so
-    /// removing it in one runspace does not break another that still uses it.</summary>
-    internal static void Detach()
-    {
-        lock (Gate)
-        {
-            _imports = Math.Max(0, _imports - 1);
-            if (_imports == 0)
-            {
-                Hook(false);
-            }
-        }
-    }
-
-    private static void Hook(bool on)
-    {
-        lock (Gate)
-        {
-            if (on == _hooked)
-            {
-                return;
-            }
-
-            if (on)
-            {
-                AssemblyLoadContext.Default.Resolving += ResolveEngine;
-            }
-            else
-            {
-                AssemblyLoadContext.Default.Resolving -= ResolveEngine;
-            }
-
-            _hooked = on;
-        }
-    }
+    /// <summary>One import fewer; the handler goes when the last runspace removes the module.</summary>
+    internal static void Detach() => Handler.Detach();
 
     private static Assembly? ResolveEngine(AssemblyLoadContext context, AssemblyName name) =>
         name.Name == EngineName ? Context.LoadFromAssemblyName(name) : null;

@@ -18,59 +18,20 @@ namespace MailProtocols;
 internal static class DesktopAssemblyResolver
 {
     private static readonly string Folder = Path.GetDirectoryName(typeof(DesktopAssemblyResolver).Assembly.Location)!;
-    private static readonly object Gate = new();
-    private static int _imports;
-    private static bool _hooked;
+    private static readonly ImportCountedHandler Handler = new(
+        () => AppDomain.CurrentDomain.AssemblyResolve += Resolve,
+        () => AppDomain.CurrentDomain.AssemblyResolve -= Resolve);
 
     /// <summary>Runs when this assembly is loaded, before any of its types is used: PowerShell
     /// calls <see cref="Attach"/> only after it has looked through the cmdlet types.</summary>
     [ModuleInitializer]
-    internal static void Initialize() => Hook(true);
+    internal static void Initialize() => Handler.Hook();
 
     /// <summary>One more import of the module (one per runspace that imports it).</summary>
-    internal static void Attach()
-    {
-        lock (Gate)
-        {
-            _imports++;
-            Hook(true);
-        }
-    }
+    internal static void Attach() => Handler.Attach();
 
     /// <summary>One import fewer; the handler goes when the last runspace removes the module.</summary>
-    internal static void Detach()
-    {
-        lock (Gate)
-        {
-            _imports = Math.Max(0, _imports - 1);
-            if (_imports == 0)
-            {
-                Hook(false);
-            }
-        }
-    }
-
-    private static void Hook(bool on)
-    {
-        lock (Gate)
-        {
-            if (on == _hooked)
-            {
-                return;
-            }
-
-            if (on)
-            {
-                AppDomain.CurrentDomain.AssemblyResolve += Resolve;
-            }
-            else
-            {
-                AppDomain.CurrentDomain.AssemblyResolve -= Resolve;
-            }
-
-            _hooked = on;
-        }
-    }
+    internal static void Detach() => Handler.Detach();
 
     private static Assembly? Resolve(object? sender, ResolveEventArgs args)
     {
