@@ -25,6 +25,10 @@ public sealed class ConnectionSettings
 
     public bool UseOAuth2 { get; set; }
 
+    /// <summary>Signs in as the current logon (Kerberos, SASL GSSAPI) instead of with
+    /// <see cref="Credential"/>, which stays null.</summary>
+    public bool UseDefaultCredentials { get; set; }
+
     /// <summary>With <see cref="UseOAuth2"/>: asked for the access token at every login (the
     /// password of <see cref="Credential"/> is then unused). Null: the password is the token.</summary>
     public OAuth.IAccessTokenSource? TokenSource { get; set; }

@@ -48,6 +48,9 @@ internal sealed class Connector
 
     public bool IsAuthenticated { get; private set; }
 
+    /// <summary>The SASL mechanism that signed in (e.g. "GSSAPI"), or null.</summary>
+    public string? AuthenticationMechanism { get; private set; }
+
     public SecureSocketOptions SocketOptions => _settings.TlsMode switch
     {
         TlsMode.None => SecureSocketOptions.None,
@@ -97,6 +100,7 @@ internal sealed class Connector
     {
         Extensions = SmtpExtensions.None;
         IsAuthenticated = false;
+        AuthenticationMechanism = null;
         _settings.PrefetchToken(token);
         var phase = Stopwatch.StartNew();
         var implicitTls = SocketOptions == SecureSocketOptions.SslOnConnect;
@@ -153,18 +157,27 @@ internal sealed class Connector
     public void Authenticate(CancellationToken token)
     {
         var credential = _settings.Credential;
-        if (credential == null)
+        if (credential == null && !_settings.UseDefaultCredentials)
         {
             return;
         }
 
-        if (!_wire.IsSecure && !_settings.AllowUnencryptedAuthentication)
+        // Kerberos sends no password and proves the server (mutual authentication), so the
+        // current logon may sign in over plain text; a password may not.
+        if (!_settings.UseDefaultCredentials && !_wire.IsSecure && !_settings.AllowUnencryptedAuthentication)
         {
             throw ConnectErrors.UnencryptedAuthenticationRefused(_settings);
         }
 
+        var user = credential?.UserName ?? CurrentLogon.Description;
+
         var offered = Extensions.AuthMechanisms;
         var mechanism = ChooseMechanism(_settings, offered, token);
+        if (mechanism == null && _settings.UseDefaultCredentials)
+        {
+            throw CurrentLogon.NotOffered(_settings, offered);
+        }
+
         if (mechanism == null)
         {
             throw ConnectErrors.AuthenticationNotSupported(_settings, offered.Count == 0 ? "none" : string.Join(", ", offered));
@@ -177,22 +190,29 @@ internal sealed class Connector
         }
         catch (AuthenticationException ex)
         {
-            throw ConnectErrors.AuthenticationFailed(_settings, credential.UserName, ex.Message, ex);
+            throw ConnectErrors.AuthenticationFailed(_settings, user, ex.Message, ex);
         }
 
         if (reply.Code != 235)
         {
-            throw ConnectErrors.AuthenticationFailed(_settings, credential.UserName, reply.ToString(),
+            throw ConnectErrors.AuthenticationFailed(_settings, user, reply.ToString(),
                 AuthenticationHints.ForSmtpReply(reply.Code, reply.Text, _settings.UseOAuth2));
         }
 
         IsAuthenticated = true;
+        AuthenticationMechanism = mechanism.MechanismName;
     }
 
-    /// <summary>The SASL mechanism for the settings' credential among those offered: XOAUTH2 for
-    /// a token, else the strongest password mechanism; null when none fits.</summary>
+    /// <summary>The SASL mechanism for the settings' credential among those offered: GSSAPI for
+    /// the current logon, XOAUTH2 for a token, else the strongest password mechanism; null when
+    /// none fits.</summary>
     internal static SaslMechanism? ChooseMechanism(ConnectionSettings settings, System.Collections.Generic.IList<string> offered, CancellationToken token)
     {
+        if (settings.UseDefaultCredentials)
+        {
+            return offered.Contains(CurrentLogon.MechanismName) ? CurrentLogon.Mechanism(settings, CurrentLogon.SmtpService) : null;
+        }
+
         var credential = settings.Credential!;
         if (settings.UseOAuth2)
         {

@@ -21,6 +21,7 @@ internal sealed class ProtocolTap : IDisposable
     private readonly ProtocolLogger? _transcript;
     private readonly bool _recordMessageData;
     private long _dataBytes; // message data held back from the transcript so far
+    private bool _kerberosExchange; // the last command was AUTH GSSAPI: its challenges are tokens
 
     public ProtocolTap(string? transcriptPath, bool recordMessageData = false)
     {
@@ -84,7 +85,32 @@ internal sealed class ProtocolTap : IDisposable
         }
     }
 
-    public void LogServer(byte[] buffer, int offset, int count) => _transcript?.LogServer(buffer, offset, count);
+    public void LogServer(byte[] buffer, int offset, int count)
+    {
+        if (_transcript == null)
+        {
+            return;
+        }
+
+        if (_kerberosExchange && KerberosChallengePrefix(buffer, offset, count) is { } prefix)
+        {
+            // The server's Kerberos tokens (its AP-REP, the wrapped security-layer offer) are
+            // kept out of the transcript as the client's are.
+            var redacted = Encoding.ASCII.GetBytes(prefix + "********\r\n");
+            _transcript.LogServer(redacted, 0, redacted.Length);
+            return;
+        }
+
+        _transcript.LogServer(buffer, offset, count);
+    }
+
+    /// <summary>"334 " (SMTP) or "+ " (POP3) when the line is a SASL challenge with a payload; else null.</summary>
+    private static string? KerberosChallengePrefix(byte[] buffer, int offset, int count)
+    {
+        var line = Encoding.ASCII.GetString(buffer, offset, Math.Min(count, 8));
+        var prefix = line.StartsWith("334 ", StringComparison.Ordinal) ? "334 " : line.StartsWith("+ ", StringComparison.Ordinal) ? "+ " : null;
+        return prefix != null && line.Length > prefix.Length && line[prefix.Length] != '\r' ? prefix : null;
+    }
 
     public void Dispose()
     {
@@ -131,6 +157,7 @@ internal sealed class ProtocolTap : IDisposable
             if (Array.IndexOf(KnownCommands, verb) >= 0)
             {
                 LastCommand = verb;
+                _kerberosExchange = verb == "AUTH" && line.IndexOf("GSSAPI", StringComparison.OrdinalIgnoreCase) >= 0;
             }
         }
     }

@@ -23,6 +23,10 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
     protected const string AppCertificateSet = "AppCertificate";
     protected const string ServiceAccountSet = "ServiceAccount";
 
+    /// <summary>The set of the cmdlets that can sign in as the current logon: they declare
+    /// -UseDefaultCredentials in it, which makes it conflict with every other sign-in.</summary>
+    protected const string DefaultCredentialsSet = "DefaultCredentials";
+
     [Parameter]
     [ValidateRange(0, 65535)]
     public int Port { get; set; }
@@ -265,6 +269,11 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
 
             settings.UseOAuth2 = true;
             settings.Credential = new NetworkCredential(UserName ?? defaultUserName ?? "", AccessToken);
+        }
+        else if (ParameterSetName == DefaultCredentialsSet)
+        {
+            settings.UseDefaultCredentials = true;
+            WriteVerbose("Signing in as the current logon (Kerberos, SASL GSSAPI).");
         }
         else if (Credential != null && Credential != PSCredential.Empty)
         {

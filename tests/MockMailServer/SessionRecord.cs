@@ -42,9 +42,13 @@ public abstract class SessionRecord
     /// <summary>Why a TLS handshake failed (the session ended there), else null.</summary>
     public string? TlsError { get; internal set; }
 
-    /// <summary>"PLAIN", "LOGIN" or "XOAUTH2" (POP3 also "USER" or "APOP") after a successful login
+    /// <summary>"PLAIN", "LOGIN", "XOAUTH2" or "GSSAPI" (POP3 also "USER" or "APOP") after a successful login
     /// (SMTP: reset by STARTTLS).</summary>
     public string? AuthMechanism { get; internal set; }
+
+    /// <summary>Why the server side refused a GSSAPI exchange (a NegotiateAuthentication status, or
+    /// "security layer answer"), else null.</summary>
+    public string? GssapiFailure { get; internal set; }
 
     /// <summary>Number of login attempts: AUTH commands (POP3 also PASS and APOP).</summary>
     public int AuthAttempts { get; internal set; }

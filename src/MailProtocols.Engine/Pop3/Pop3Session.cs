@@ -69,6 +69,10 @@ public sealed class Pop3Session : IDisposable
 
     public string TlsProtocol => _wire.TlsProtocol;
 
+    /// <summary>How the session logged in: a SASL mechanism ("GSSAPI", "XOAUTH2", "PLAIN"),
+    /// "USER" or "APOP"; null before the login.</summary>
+    public string? AuthenticationMechanism { get; private set; }
+
     public bool SupportsUidl => _capabilities == null || _capabilities.Contains("UIDL");
 
     private bool Pipelining => _capabilities?.Contains("PIPELINING") == true;
@@ -76,7 +80,7 @@ public sealed class Pop3Session : IDisposable
     /// <summary>Connects, secures and logs in. Failures are session failures.</summary>
     public void Open()
     {
-        var credential = _settings.Credential ?? throw new MailOperationException("CredentialRequired", MailErrorKind.InvalidArgument, null,
+        var credential = _settings.UseDefaultCredentials ? null : _settings.Credential ?? throw new MailOperationException("CredentialRequired", MailErrorKind.InvalidArgument, null,
             "A POP3 mailbox needs a login: give -Credential, or -AccessToken for OAuth2.") { IsSessionFailure = true };
         var implicitTls = _settings.TlsMode == TlsMode.Implicit || (_settings.TlsMode == TlsMode.Auto && _settings.Port == ImplicitTlsPort);
 
@@ -102,13 +106,15 @@ public sealed class Pop3Session : IDisposable
         });
         _verbose($"Connected to {_settings.Endpoint}; TLS: {TlsProtocol}; capabilities: {(_capabilities == null ? "(no CAPA)" : string.Join(" ", _capabilities))}.");
 
-        if (!_wire.IsSecure && !_settings.AllowUnencryptedAuthentication)
+        // Kerberos sends no password and proves the server (mutual authentication), so the
+        // current logon may sign in over plain text; a password may not.
+        if (credential != null && !_wire.IsSecure && !_settings.AllowUnencryptedAuthentication)
         {
             throw ConnectErrors.UnencryptedAuthenticationRefused(_settings);
         }
 
         Exchange("while logging in", true, () => Login(credential));
-        _verbose($"Logged in as '{credential.UserName}'.");
+        _verbose($"Logged in as '{credential?.UserName ?? CurrentLogon.Description}' ({AuthenticationMechanism}).");
     }
 
     /// <summary>Lists the mailbox: LIST, and UIDL when the server has it.</summary>
@@ -384,8 +390,14 @@ public sealed class Pop3Session : IDisposable
         ReadCapabilities();
     }
 
-    private void Login(NetworkCredential credential)
+    private void Login(NetworkCredential? credential)
     {
+        if (credential == null)
+        {
+            LoginAsCurrentLogon();
+            return;
+        }
+
         Pop3Reply reply;
         string mechanism;
         if (_settings.UseOAuth2)
@@ -433,6 +445,7 @@ public sealed class Pop3Session : IDisposable
 
         if (reply.IsOk)
         {
+            AuthenticationMechanism = mechanism;
             return;
         }
 
@@ -445,6 +458,24 @@ public sealed class Pop3Session : IDisposable
                     AuthenticationHints.ForPop3Reply(reply.Line, mechanism == "XOAUTH2")),
             _ => ConnectErrors.ServerRefused(_settings, reply.Line),
         };
+    }
+
+    /// <summary>AUTH GSSAPI with the ticket of the current logon.</summary>
+    private void LoginAsCurrentLogon()
+    {
+        if (!HasSasl(CurrentLogon.MechanismName))
+        {
+            throw CurrentLogon.NotOffered(_settings, _capabilities?.Where(c => c.StartsWith("SASL:", StringComparison.Ordinal)).Select(c => c.Substring(5)).ToList() ?? new List<string>());
+        }
+
+        var reply = Sasl(CurrentLogon.Mechanism(_settings, CurrentLogon.Pop3Service));
+        if (reply.IsOk)
+        {
+            AuthenticationMechanism = CurrentLogon.MechanismName;
+            return;
+        }
+
+        throw ResponseCodeError(reply, "open") ?? ConnectErrors.AuthenticationFailed(_settings, CurrentLogon.Description, $"{reply.Text} ({CurrentLogon.MechanismName})");
     }
 
     /// <summary>The error that an -ERR reply's RFC 3206 response code names, when it names a

@@ -54,6 +54,10 @@ public sealed class SmtpSendResult
     /// <summary>Why the certificate failed validation, when opportunistic TLS went on without it; null otherwise.</summary>
     public string? CertificateProblem { get; set; }
 
+    /// <summary>The SASL mechanism that signed in (e.g. "GSSAPI" for the current logon,
+    /// "XOAUTH2", "PLAIN"); null when the message went without authentication.</summary>
+    public string? AuthenticationMechanism { get; set; }
+
     /// <summary>The server's reply to the end of the message data.</summary>
     public string ServerResponse { get; set; } = "";
 

@@ -179,7 +179,7 @@ public sealed class SmtpSender : IDisposable
         _needsReset = false;
         if (_connector.IsAuthenticated)
         {
-            _verbose($"Authenticated as '{_settings.Credential!.UserName}'.");
+            _verbose($"Authenticated as '{_settings.Credential?.UserName ?? CurrentLogon.Description}' ({_connector.AuthenticationMechanism}).");
         }
     }
 
@@ -817,6 +817,7 @@ public sealed class SmtpSender : IDisposable
             TlsProtocol = _wire.TlsProtocol,
             CertificateValidated = _wire.CertificateValidated,
             CertificateProblem = _wire.CertificateProblem,
+            AuthenticationMechanism = _connector.AuthenticationMechanism,
             ServerResponse = t.Response,
             Attempts = t.Attempt,
             Size = t.Data?.Length ?? 0,

@@ -47,6 +47,11 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
     [Parameter]
     public SwitchParameter Delete { get; set; }
 
+    /// <summary>Signs in as the account the command runs as (its Kerberos ticket), as
+    /// Send-MailMessage did; a parameter set of its own, so it conflicts with every other sign-in.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = DefaultCredentialsSet)]
+    public SwitchParameter UseDefaultCredentials { get; set; }
+
     protected override void BeginProcessing()
     {
         if (Newest > 0 && Oldest > 0)

@@ -34,6 +34,11 @@ public sealed class RemovePop3MessageCommand : MailConnectionCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>Signs in as the account the command runs as (its Kerberos ticket), as
+    /// Send-MailMessage did; a parameter set of its own, so it conflicts with every other sign-in.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = DefaultCredentialsSet)]
+    public SwitchParameter UseDefaultCredentials { get; set; }
+
     protected override void ProcessRecord()
     {
         foreach (var uid in Uid)

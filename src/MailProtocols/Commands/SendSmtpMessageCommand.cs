@@ -113,6 +113,11 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
     [ValidateRange(0, 6000)]
     public int MaximumMessagesPerMinute { get; set; }
 
+    /// <summary>Signs in as the account the command runs as (its Kerberos ticket), as
+    /// Send-MailMessage did; a parameter set of its own, so it conflicts with every other sign-in.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = DefaultCredentialsSet)]
+    public SwitchParameter UseDefaultCredentials { get; set; }
+
     protected override void BeginProcessing()
     {
         _commandLineAttachments = Attachments;

@@ -1,0 +1,33 @@
+using System;
+using System.Runtime.InteropServices;
+
+namespace MockMail;
+
+public sealed partial class MockServer
+{
+    /// <summary>
+    /// Makes AUTH GSSAPI accept tickets for the principals of <paramref name="keytab"/>, in the realm
+    /// that <paramref name="krb5Config"/> describes, for every mock server of this process. The
+    /// Kerberos library reads these from the process's own environment, which .NET's
+    /// Environment.SetEnvironmentVariable does not change on Linux, so they are set with setenv.
+    /// </summary>
+    public static void UseKerberos(string keytab, string krb5Config)
+    {
+        SetNative("KRB5_KTNAME", "FILE:" + keytab);
+        SetNative("KRB5_CONFIG", krb5Config);
+
+        // No replay cache file under /var/tmp: each test realm is new.
+        SetNative("KRB5RCACHETYPE", "none");
+    }
+
+    private static void SetNative(string name, string value)
+    {
+        if (setenv(name, value, 1) != 0)
+        {
+            throw new InvalidOperationException($"setenv {name} failed ({Marshal.GetLastPInvokeError()}).");
+        }
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int setenv(string name, string value, int overwrite);
+}
