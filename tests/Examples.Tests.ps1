@@ -657,7 +657,7 @@ function chown { Set-Content -LiteralPath chown.txt -Value ($args -join ' ') }
                         @{ Uid = 'inv-1001'; Days = -60 }, @{ Uid = 'INV-1002'; Days = -45 }, @{ Uid = 'inv-1003'; Days = -1 }, @{ Uid = 'inv-1004'; Days = -90; NotSaved = $true })) {
                     $bytes = New-MailBytes -From 'billing@fabrikam.com' -Subject "Invoice $($m.Uid)" -Date ([DateTimeOffset]::Now.AddDays($m.Days))
                     $null = $Mock.AddMessage('monitoring', $m.Uid, $bytes)
-                    if (-not $m.NotSaved) { [IO.File]::WriteAllBytes((Join-Path $folder ($m.Uid -creplace '([A-Z])', '^$1').ToLowerInvariant() + '.eml'), $bytes) }
+                    if (-not $m.NotSaved) { [IO.File]::WriteAllBytes((Join-Path $folder "$(($m.Uid -creplace '([A-Z])', '^$1').ToLowerInvariant()).eml"), $bytes) }
                 }
                 # A file saved by hand: its name is no UID, so nothing is deleted for it.
                 [IO.File]::WriteAllBytes((Join-Path $folder 'Scan from printer.eml'), (New-MailBytes -From 'scan@contoso.com' -Subject 'Scan' -Date ([DateTimeOffset]::Now.AddDays(-100))))
