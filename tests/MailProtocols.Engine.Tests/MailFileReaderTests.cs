@@ -127,6 +127,21 @@ public sealed class MailFileReaderTests : IDisposable
     }
 
     [Fact]
+    public void ASavedMessageWhoseFileNowHoldsAnotherIsRefused()
+    {
+        // As Get-Pop3Message -Destination makes it: no size or time to compare, only the headers.
+        var path = Write("mock-9.eml", WithAttachment);
+        var saved = Pop3Message.Create(new Pop3Entry(9, 100, "mock-9"), Pop3Message.Parse(new MemoryStream(File.ReadAllBytes(path)), persistent: false), headersOnly: false);
+        saved.SavedPath = path;
+        Assert.Equal("the text", saved.TextBody!.Trim());
+
+        var other = Pop3Message.Create(new Pop3Entry(9, 100, "mock-9"), Pop3Message.Parse(new MemoryStream(File.ReadAllBytes(path)), persistent: false), headersOnly: false);
+        other.SavedPath = path;
+        File.WriteAllText(path, WithAttachment.Replace("<m1@example.com>", "<m2@example.com>"));
+        Assert.Equal("MessageFileChanged", Assert.Throws<MailOperationException>(() => other.TextBody).ErrorId);
+    }
+
+    [Fact]
     public void ABodySetBeforeItWasReadIsKept()
     {
         var message = new MailFileReader().Read(Write("set.eml", WithAttachment));
