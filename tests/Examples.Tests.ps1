@@ -97,7 +97,8 @@ BeforeDiscovery {
         'Get-Pop3Message'     = 6
         'Remove-Pop3Message'  = 6
         'Test-SmtpConnection' = 3
-        'README'              = 5
+        'Import-MailMessage'  = 4
+        'README'              = 6
         'about_MailProtocols' = 6
     }
 
@@ -615,6 +616,83 @@ function chown { Set-Content -LiteralPath chown.txt -Value ($args -join ' ') }
             }
         }
 
+        # ---------------------------------------------------------------- Import-MailMessage
+        @{
+            Source = 'Import-MailMessage'; Index = 1; Title = 'List a folder of saved mail, newest first'
+            Setup = {
+                param($Mock, $Dir)
+                $folder = New-Item -ItemType Directory (Join-Path $Dir.D 'Mail/Invoices')
+                foreach ($n in 1..3) {
+                    $bytes = New-MailBytes -From 'billing@fabrikam.com' -Subject "Invoice $n" -Date ([DateTimeOffset]::Now.AddDays($n - 10))
+                    [IO.File]::WriteAllBytes((Join-Path $folder "inv-100$n.eml"), $bytes)
+                }
+            }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                $Run.Output | Should -Match '(?m)^Date\s+From\s+Subject\s*$'
+                $Run.Output | Should -Match '(?s)Invoice 3.*Invoice 2.*Invoice 1' -Because 'newest first'
+                $Run.Output | Should -Match 'billing@fabrikam\.com'
+            }
+        }
+        @{
+            Source = 'Import-MailMessage'; Index = 2; Title = 'Read the bodies of one sender''s messages'
+            Setup = {
+                param($Mock, $Dir)
+                $folder = New-Item -ItemType Directory (Join-Path $Dir.D 'Mail/Invoices')
+                [IO.File]::WriteAllBytes((Join-Path $folder 'inv-1.eml'), (New-MailBytes -From '"Billing" <billing@fabrikam.com>' -Subject 'Invoice 1' -Body 'Amount due: 100 EUR'))
+                [IO.File]::WriteAllBytes((Join-Path $folder 'inv-2.eml'), (New-MailBytes -From 'jane@contoso.com' -Subject 'Lunch' -Body 'Noon?'))
+                [IO.File]::WriteAllBytes((Join-Path $folder 'inv-3.eml'), (New-MailBytes -From 'billing@fabrikam.com' -Subject 'Invoice 2' -Body 'Amount due: 250 EUR'))
+            }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                @($Run.Output -split "`n") | Should -Be @('Invoice 1: Amount due: 100 EUR', 'Invoice 2: Amount due: 250 EUR')
+            }
+        }
+        @{
+            Source = 'Import-MailMessage'; Index = 3; Title = 'Delete from the server what was saved more than 30 days ago'
+            Setup = {
+                param($Mock, $Dir)
+                $folder = New-Item -ItemType Directory (Join-Path $Dir.D 'Mail/Invoices')
+                foreach ($m in @(
+                        @{ Uid = 'inv-1001'; Days = -60 }, @{ Uid = 'INV-1002'; Days = -45 }, @{ Uid = 'inv-1003'; Days = -1 }, @{ Uid = 'inv-1004'; Days = -90; NotSaved = $true })) {
+                    $bytes = New-MailBytes -From 'billing@fabrikam.com' -Subject "Invoice $($m.Uid)" -Date ([DateTimeOffset]::Now.AddDays($m.Days))
+                    $null = $Mock.AddMessage('monitoring', $m.Uid, $bytes)
+                    if (-not $m.NotSaved) { [IO.File]::WriteAllBytes((Join-Path $folder "$(($m.Uid -creplace '([A-Z])', '^$1').ToLowerInvariant()).eml"), $bytes) }
+                }
+                # A file saved by hand: its name is no UID, so nothing is deleted for it.
+                [IO.File]::WriteAllBytes((Join-Path $folder 'Scan from printer.eml'), (New-MailBytes -From 'scan@contoso.com' -Subject 'Scan' -Date ([DateTimeOffset]::Now.AddDays(-100))))
+            }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                Join-Path $Dir.D 'Mail/Invoices/^i^n^v-1002.eml' | Should -Exist
+                @($Mock.Pop3Sessions.DeletedUids) | Sort-Object | Should -Be (@('INV-1002', 'inv-1001') | Sort-Object)
+                @($Mock.GetMailbox('monitoring').Uid) | Should -Be @('inv-1003', 'inv-1004')
+            }
+        }
+        @{
+            Source = 'Import-MailMessage'; Index = 4; Title = 'Import from Get-ChildItem and list the files that are not mail'
+            Setup = {
+                param($Mock, $Dir)
+                $inbox = New-Item -ItemType Directory (Join-Path $Dir.D 'Mail/Invoices')
+                $archive = New-Item -ItemType Directory (Join-Path $Dir.D 'Mail/Archive/2024')
+                [IO.File]::WriteAllBytes((Join-Path $inbox 'inv-1.eml'), (New-MailBytes -From 'billing@fabrikam.com' -Subject 'Invoice 1'))
+                [IO.File]::WriteAllBytes((Join-Path $inbox 'inv-2.eml'), (New-MailBytes -From 'billing@fabrikam.com' -Subject 'Invoice 2'))
+                [IO.File]::WriteAllBytes((Join-Path $archive 'old.eml'), (New-MailBytes -From 'billing@fabrikam.com' -Subject 'Invoice 0'))
+                [IO.File]::WriteAllBytes((Join-Path $Dir.D 'Mail/broken.eml'), [byte[]]@())
+                [IO.File]::WriteAllBytes((Join-Path $archive 'scan.eml'), [byte[]](0x25, 0x50, 0x44, 0x46, 0x2D, 0x31, 0x0A, 0x00, 0xFF, 0xFE))
+            }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                $lines = @($Run.Output -split "`n")
+                $lines[0] | Should -Be '3 message(s)'
+                $lines.Count | Should -Be 3
+                $lines[1..2] | Sort-Object | Should -Be @(
+                    "NotAMailMessage $(Join-Path $Dir.D 'Mail/Archive/2024/scan.eml')"
+                    "NotAMailMessage $(Join-Path $Dir.D 'Mail/broken.eml')"
+                )
+            }
+        }
+
         # ---------------------------------------------------------------- Test-SmtpConnection
         @{
             Source = 'Test-SmtpConnection'; Index = 1; Title = 'Probe a relay and check two recipients'
@@ -786,7 +864,29 @@ function chown { Set-Content -LiteralPath chown.txt -Value ($args -join ' ') }
             }
         }
         @{
-            Source = 'README'; Index = 5; Title = 'App-only sign-in to Microsoft 365 (no password, no user)'
+            Source = 'README'; Index = 5; Title = 'Import-MailMessage'
+            Setup = {
+                param($Mock, $Dir)
+                $inbox = New-Item -ItemType Directory (Join-Path $Dir.D 'Mail/Inbox')
+                foreach ($m in @(
+                        @{ Uid = 'mock-1'; Subject = 'Weekly numbers'; Days = -40 }
+                        @{ Uid = 'mock-2'; Subject = 'ALERT: disk C: on SRV-FILE01 below 10%'; Days = -2; Body = 'C: has 9% free.' }
+                        @{ Uid = 'mock-3'; Subject = 'Lunch'; Days = -1 })) {
+                    $bytes = New-MailBytes -From 'noreply@monitor.contoso.com' -Subject $m.Subject -Body ($m.Body ?? 'Hello.') -Date ([DateTimeOffset]::Now.AddDays($m.Days))
+                    $null = $Mock.AddMessage('monitoring', $m.Uid, $bytes)
+                    [IO.File]::WriteAllBytes((Join-Path $inbox "$($m.Uid).eml"), $bytes)
+                }
+            }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                $Run.Output | Should -Match 'ALERT: disk C: on SRV-FILE01 below 10%'
+                $Run.Output | Should -Match 'C: has 9% free\.'
+                $Run.Output | Should -Not -Match 'Lunch'
+                @($Mock.GetMailbox('monitoring').Uid) | Should -Be @('mock-2', 'mock-3') -Because 'only the message saved more than 30 days ago is deleted'
+            }
+        }
+        @{
+            Source = 'README'; Index = 6; Title = 'App-only sign-in to Microsoft 365 (no password, no user)'
             Prelude = '{{AppSignIn}}'
             Assert = {
                 param($Mock, $Run, $Dir)

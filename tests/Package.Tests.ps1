@@ -58,10 +58,10 @@ Describe 'The published package' {
         $manifest.PowerShellVersion | Should -Be '5.1'
     }
 
-    It 'has a manifest that Test-ModuleManifest accepts, exporting exactly the four cmdlets' {
+    It 'has a manifest that Test-ModuleManifest accepts, exporting exactly its cmdlets' {
         $manifest = Test-ModuleManifest (Join-Path $installed 'MailProtocols.psd1') -ErrorAction Stop
         $manifest.Version | Should -Be $version
-        @($manifest.ExportedCmdlets.Keys) | Sort-Object | Should -Be @('Get-Pop3Message', 'Remove-Pop3Message', 'Send-SmtpMessage', 'Test-SmtpConnection')
+        @($manifest.ExportedCmdlets.Keys) | Sort-Object | Should -Be @('Get-Pop3Message', 'Import-MailMessage', 'Remove-Pop3Message', 'Send-SmtpMessage', 'Test-SmtpConnection')
         $data = Import-PowerShellDataFile (Join-Path $installed 'MailProtocols.psd1')
         $data.CmdletsToExport | Should -Not -Contain '*'
         $data.PrivateData.PSData.Tags | Should -Contain 'POP3'

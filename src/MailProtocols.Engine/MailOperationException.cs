@@ -20,6 +20,8 @@ public enum MailErrorKind
     NotImplemented,
     LimitsExceeded,
     PermissionDenied,
+    ReadError,
+    InvalidData,
 }
 
 /// <summary>A failure with a stable identifier, a kind and the value it concerns (an address,

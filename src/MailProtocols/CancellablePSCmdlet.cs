@@ -139,6 +139,8 @@ public abstract class CancellablePSCmdlet : PSCmdlet, IDisposable
         MailErrorKind.WriteError => ErrorCategory.WriteError,
         MailErrorKind.LimitsExceeded => ErrorCategory.LimitsExceeded,
         MailErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
+        MailErrorKind.ReadError => ErrorCategory.ReadError,
+        MailErrorKind.InvalidData => ErrorCategory.InvalidData,
         _ => ErrorCategory.InvalidOperation,
     };
 }

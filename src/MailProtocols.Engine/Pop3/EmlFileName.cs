@@ -53,4 +53,56 @@ public static class EmlFileName
         // A trailing dot would be dropped by Windows; ".eml" follows, so none is left at the end.
         return text + ".eml";
     }
+
+    /// <summary>The UID a file name was made from by <see cref="FromUid"/>, or null for a name it
+    /// cannot have made, or one that names no RFC 1939 UID (1 to 70 characters 0x21-0x7E, what
+    /// Remove-Pop3Message takes). A name in the same alphabet ("report.eml") cannot be told apart
+    /// from a saved message's.</summary>
+    public static string? ToUid(string fileName)
+    {
+        if (fileName == null || !fileName.EndsWith(".eml", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var stem = fileName.Substring(0, fileName.Length - 4);
+        var bytes = new System.Collections.Generic.List<byte>(stem.Length);
+        var start = stem.StartsWith("_", StringComparison.Ordinal) && !IsHexEscape(stem, 0) ? 1 : 0;
+        for (var i = start; i < stem.Length; i++)
+        {
+            var c = stem[i];
+            if (c == '^' && i + 1 < stem.Length && stem[i + 1] >= 'a' && stem[i + 1] <= 'z')
+            {
+                bytes.Add((byte)char.ToUpperInvariant(stem[++i]));
+            }
+            else if (IsHexEscape(stem, i))
+            {
+                bytes.Add(Convert.ToByte(stem.Substring(i + 1, 2), 16));
+                i += 2;
+            }
+            else if (c < 0x80)
+            {
+                bytes.Add((byte)c);
+            }
+            else
+            {
+                return null;
+            }
+        }
+
+        if (bytes.Count == 0 || bytes.Count > 70 || bytes.Exists(b => b < 0x21 || b > 0x7E))
+        {
+            return null;
+        }
+
+        var uid = Encoding.ASCII.GetString(bytes.ToArray());
+
+        // Only the one spelling FromUid gives: the mapping is one-to-one only that way round.
+        return string.Equals(FromUid(uid), fileName, StringComparison.Ordinal) ? uid : null;
+    }
+
+    private static bool IsHexEscape(string text, int i) =>
+        text[i] == '_' && i + 2 < text.Length && IsUpperHex(text[i + 1]) && IsUpperHex(text[i + 2]);
+
+    private static bool IsUpperHex(char c) => (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
 }

@@ -22,8 +22,28 @@ public sealed class Pop3Message
     public string Subject { get; set; } = "";
     public string? MessageId { get; set; }
 
-    /// <summary>File names of the attachments (empty when only headers were read).</summary>
-    public TextList<string> AttachmentNames { get; set; } = TextList<string>.None;
+    /// <summary>File names of the attachments, decoded, as the sender gave them (empty when only
+    /// headers were read); for an imported file, read from it when first asked for.</summary>
+    public TextList<string> AttachmentNames
+    {
+        get
+        {
+            if (_attachmentNamesPending)
+            {
+                ReadSavedFile(withBodies: false);
+            }
+
+            return _attachmentNames;
+        }
+        set
+        {
+            _attachmentNames = value;
+            _attachmentNamesPending = false;
+        }
+    }
+
+    private TextList<string> _attachmentNames = TextList<string>.None;
+    private bool _attachmentNamesPending;
 
     /// <summary>The .eml file the message was saved to, with -Destination.</summary>
     public string? SavedPath { get; set; }
@@ -44,7 +64,8 @@ public sealed class Pop3Message
     internal DeletionMark Mark { get; } = new();
 
     /// <summary>The plain-text body; for a message held in <see cref="Message"/>, decoded from it
-    /// when first asked for (most listings never ask, and decoding cost more than parsing).</summary>
+    /// when first asked for (most listings never ask, and decoding cost more than parsing); for a
+    /// saved or imported message, read from <see cref="SavedPath"/> when first asked for.</summary>
     public string? TextBody
     {
         get
@@ -53,6 +74,10 @@ public sealed class Pop3Message
             {
                 _textBody = _bodies.TextBody;
                 _textBodyRead = true;
+            }
+            else if (_savedFile != null && !_textBodyRead)
+            {
+                ReadSavedFile(withBodies: true);
             }
 
             return _textBody;
@@ -74,6 +99,10 @@ public sealed class Pop3Message
                 _htmlBody = _bodies.HtmlBody;
                 _htmlBodyRead = true;
             }
+            else if (_savedFile != null && !_htmlBodyRead)
+            {
+                ReadSavedFile(withBodies: true);
+            }
 
             return _htmlBody;
         }
@@ -85,6 +114,7 @@ public sealed class Pop3Message
     }
 
     private MimeMessage? _bodies; // the parsed message the bodies are decoded from, or null
+    private SavedMessageFile? _savedFile; // or the file they are read from, or null
     private string? _textBody;
     private string? _htmlBody;
     private bool _textBodyRead;
@@ -111,16 +141,57 @@ public sealed class Pop3Message
             Subject = parsed.Subject ?? "",
             MessageId = parsed.MessageId,
             HeadersOnly = headersOnly,
-            AttachmentNames = headersOnly ? TextList<string>.None : new TextList<string>(parsed.Attachments.Select(AttachmentName).ToArray()),
+            AttachmentNames = headersOnly ? TextList<string>.None : AttachmentNamesOf(parsed),
         };
         if (!headersOnly)
         {
-            message.TextBody = parsed.TextBody;
-            message.HtmlBody = parsed.HtmlBody;
+            // Saved by -Destination (SavedPath follows): the bodies are read from the file, if ever.
+            message._savedFile = new SavedMessageFile(message, -1, default);
         }
 
         return message;
     }
+
+    /// <summary>Fills the fields from the headers of a saved file (parsed as TOP n 0 gives them);
+    /// its bodies and attachment names are read from the file when first asked for.</summary>
+    internal static Pop3Message CreateImported(string path, long length, DateTime lastWriteUtc, string? uid, MimeMessage headers)
+    {
+        var message = Create(new Pop3Entry(0, length, uid), headers, headersOnly: true);
+        message.HeadersOnly = false;
+        message.SavedPath = path;
+        message._savedFile = new SavedMessageFile(message, length, lastWriteUtc);
+        message._attachmentNamesPending = true;
+        return message;
+    }
+
+    /// <summary>Reads what was put off from <see cref="SavedPath"/>: the attachment names, and with
+    /// <paramref name="withBodies"/> the bodies too (one parse for whatever is still missing).</summary>
+    private void ReadSavedFile(bool withBodies)
+    {
+        _savedFile!.Read(SavedPath, withBodies, parsed =>
+        {
+            if (_attachmentNamesPending)
+            {
+                AttachmentNames = AttachmentNamesOf(parsed);
+            }
+
+            if (withBodies)
+            {
+                if (!_textBodyRead)
+                {
+                    TextBody = parsed.TextBody;
+                }
+
+                if (!_htmlBodyRead)
+                {
+                    HtmlBody = parsed.HtmlBody;
+                }
+            }
+        });
+    }
+
+    private static TextList<string> AttachmentNamesOf(MimeMessage parsed) =>
+        new(parsed.Attachments.Select(AttachmentName).ToArray());
 
     /// <summary>Fills the fields from a whole message that stays in memory as <see cref="Message"/>;
     /// its bodies are decoded only when asked for.</summary>
@@ -128,7 +199,7 @@ public sealed class Pop3Message
     {
         var message = Create(entry, parsed, headersOnly: true);
         message.HeadersOnly = false;
-        message.AttachmentNames = new TextList<string>(parsed.Attachments.Select(AttachmentName).ToArray());
+        message.AttachmentNames = AttachmentNamesOf(parsed);
         message.Message = parsed;
         message._bodies = parsed;
         return message;
