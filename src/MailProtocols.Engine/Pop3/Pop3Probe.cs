@@ -363,7 +363,7 @@ public sealed class Pop3Probe
     private string Describe(Exception ex) =>
         ex is MailOperationException
             ? ex.Message
-            : ConnectErrors.IsTimeout(ex)
+            : ConnectErrors.IsTimeout(ex) || _session!.Wire.TimedOut
                 ? $"{_settings.Endpoint} did not answer within {_settings.Timeout.TotalSeconds:0.###} s at the {_stage} stage."
                 : $"{_settings.Endpoint}: {ex.Message}";
 
@@ -378,7 +378,7 @@ public sealed class Pop3Probe
             return Pop3ProbeHints.ImplicitTlsOnPlainPort;
         }
 
-        if (_stage == Pop3ProbeStage.Greeting && !implicitTls && (wire.ReceivedTlsRecord || (wire.BytesRead == 0 && ConnectErrors.IsTimeout(ex))))
+        if (_stage == Pop3ProbeStage.Greeting && !implicitTls && (wire.ReceivedTlsRecord || (wire.BytesRead == 0 && (ConnectErrors.IsTimeout(ex) || wire.TimedOut))))
         {
             return Pop3ProbeHints.NoGreeting(_settings.Port, wire.ReceivedTlsRecord, _settings.Timeout);
         }

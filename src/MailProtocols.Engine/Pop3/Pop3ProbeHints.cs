@@ -47,6 +47,9 @@ public static class Pop3ProbeHints
     public const string PermanentFailure =
         "The server has a lasting problem with this mailbox ([SYS/PERM]): retrying will not help; its administrator must fix it.";
 
+    public const string TokenRefused =
+        "The server refused the token ([AUTH]): it may have expired, or be for another mailbox or another scope; get a new one for this mailbox.";
+
     public const string PlainTextLoginRefused =
         "The server refuses to sign in over plain text: use -TlsMode StartTls (STLS) or Auto, or port 995 with -TlsMode Implicit.";
 
@@ -99,7 +102,7 @@ public static class Pop3ProbeHints
 
         if (oauth)
         {
-            return AuthenticationHints.ForPop3Reply(line, true)?.Hint;
+            return AuthenticationHints.ForPop3Reply(line, true)?.Hint ?? (code == "AUTH" ? TokenRefused : null);
         }
 
         if (text.IndexOf("unknown user name or bad password", StringComparison.OrdinalIgnoreCase) >= 0 ||
