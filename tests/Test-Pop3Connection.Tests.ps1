@@ -197,15 +197,15 @@ Describe 'Test-Pop3Connection' {
     }
 
     It 'bounds the whole CAPA stage by -TimeoutSec, even when each line comes in time' {
-        # One byte every 40 ms: each line within 1 s, the whole list in about 5 s.
-        $null = $mock.Pop3Trickle('CAPA', 40, 1)
+        # One byte every 20 ms: each line (29 bytes at most) within 1 s, the whole list in about 3 s.
+        $null = $mock.Pop3Trickle('CAPA', 20, 1)
         $watch = [Diagnostics.Stopwatch]::StartNew()
         $r = Test-Pop3Connection @probe -TimeoutSec 1
         $watch.Stop()
 
         $r.FailedStage | Should -Be 'Capa'
         $r.Error | Should -Match 'did not answer within 1 s at the Capa stage'
-        $watch.Elapsed.TotalSeconds | Should -BeLessThan 3
+        $watch.Elapsed.TotalSeconds | Should -BeLessThan 2.2
     }
 
     Context 'a stage fails: <Case>' -ForEach $failures {
@@ -346,7 +346,9 @@ Describe 'Test-Pop3Connection' {
 
         $r.Success | Should -BeTrue
         @($r.Stages) | Should -Be $Stages
-        @($mock.Pop3Sessions[0].Commands | ForEach-Object { ($_ -split ' ')[0] }) | Should -Be $Commands
+        # A connection closed at once may end before the mock records a session: none is no command.
+        @($mock.Pop3Sessions).Count | Should -BeLessOrEqual 1
+        @($mock.Pop3Sessions.Commands | Where-Object { $_ } | ForEach-Object { ($_ -split ' ')[0] }) | Should -Be $Commands
     }
 
     Context 'secrets' {
