@@ -391,6 +391,72 @@ Describe 'Test-Pop3Connection' {
         }
     }
 
+    Context 'app-only sign-in' {
+        BeforeAll {
+            # A child pwsh trusts the test CA as the system store does (SSL_CERT_FILE), so that the
+            # token endpoint's certificate passes its check; the mail server's is skipped.
+            $appAuthority = [MockMail.TestCertificates]::CreateAuthority('Pop3 Probe OAuth CA')
+            $appNow = [DateTimeOffset]::UtcNow
+            $appCertificate = [MockMail.TestCertificates]::CreateServerCertificate($appAuthority, 'localhost', $appNow.AddDays(-1), $appNow.AddDays(30))
+            $caBundle = Join-Path $TestDrive 'pop3-probe-ca.pem'
+            Set-Content -Path $caBundle -Value ([MockMail.TestCertificates]::ToPem($appAuthority)) -NoNewline
+            $entra = [MockMail.MockEntra]::new($appCertificate)
+            $entra.Start()
+            $appSecret = 'Pr0be~Secret.Value_77'
+            $entra.AddApp('contoso', 'app-pop', $appSecret, [string[]]@('reports@contoso.com'))
+            $appMock = [MockMail.MockServer]::new()
+            $appMock.UseCertificate($appCertificate)
+            $appMock.Entra = $entra
+            $appMock.Start()
+            $appUids = @($appMock.AddTestMessages('reports@contoso.com', 2))
+            $outcome = Invoke-TrustingChild -CaBundle $caBundle -HomeDir (New-Item -ItemType Directory (Join-Path $TestDrive 'home-probe')).FullName -Data @{
+                Secret = $appSecret; Authority = $entra.Authority; Pop3Port = $appMock.Pop3Port; Transcript = (Join-Path $TestDrive 'app-probe.log')
+            } -Body @'
+$app = @{ Pop3Server = 'localhost'; Port = $p.Pop3Port; TenantId = 'contoso'; ClientId = 'app-pop'; Authority = $p.Authority
+    UserName = 'reports@contoso.com'; TimeoutSec = 30; TranscriptPath = $p.Transcript }
+$captured = Invoke-Captured {
+    $ok = Test-Pop3Connection @app -ClientSecret (ConvertTo-SecureString $p.Secret -AsPlainText -Force) -Verbose
+    $bad = Test-Pop3Connection @app -ClientSecret (ConvertTo-SecureString 'Wr0ng~Secret' -AsPlainText -Force) -ErrorAction Stop
+    $outcome.Ok = @{ Success = $ok.Success; Mechanism = $ok.AuthMechanism; Count = $ok.MessageCount }
+    $outcome.Bad = @{ Success = $bad.Success; Stage = "$($bad.FailedStage)"; Hint = $bad.Hint; Stages = @($bad.Stages | ForEach-Object { "$_" }); Tls = [bool]$bad.Tls }
+}
+$outcome.Errors = @($captured.Records | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | ForEach-Object { "$_" })
+$outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript -Raw)
+'@
+            $null = $appMock.WaitForIdle(5000)
+        }
+
+        AfterAll {
+            $appMock.Dispose()
+            $entra.Dispose()
+        }
+
+        It 'logs in as the app with XOAUTH2 and counts the mailbox' {
+            $outcome.Errors | Should -BeNullOrEmpty
+            $outcome.Ok.Success | Should -BeTrue
+            $outcome.Ok.Mechanism | Should -Be 'XOAUTH2'
+            $outcome.Ok.Count | Should -Be 2
+            $appMock.Pop3Sessions[0].AuthMechanism | Should -Be 'XOAUTH2'
+            @($appMock.GetMailbox('reports@contoso.com').Uid) | Should -Be $appUids
+        }
+
+        It 'reports a refused client secret as the Auth stage''s failure with its fix, after probing the server up to it, and sends no login' {
+            $outcome.Bad.Success | Should -BeFalse
+            $outcome.Bad.Stage | Should -Be 'Auth'
+            $outcome.Bad.Stages | Should -Be @('Connect', 'Greeting', 'Capa', 'Tls', 'Auth')
+            $outcome.Bad.Tls | Should -BeTrue
+            $outcome.Bad.Hint | Should -Match 'client secret is wrong'
+            $appMock.Pop3Sessions[1].AuthAttempts | Should -Be 0
+            $appMock.Pop3Sessions[1].QuitReceived | Should -BeTrue
+        }
+
+        It 'shows neither the secret nor a token in the output, -Verbose or the transcript' {
+            $outcome.Text | Should -Match 'AUTH XOAUTH2 \*+'
+            $entra.Secrets.Count | Should -BeGreaterOrEqual 1
+            Assert-NoSecret -Text $outcome.Text -Secret (@($appSecret, 'Wr0ng~Secret') + $entra.Secrets)
+        }
+    }
+
     It 'stops at once on Ctrl+C while the server is silent' {
         $null = $mock.Pop3NeverReply('CAPA')
         $stop = Measure-Stop -Script {
