@@ -98,6 +98,7 @@ BeforeDiscovery {
         'Remove-Pop3Message'  = 6
         'Test-SmtpConnection' = 3
         'Import-MailMessage'  = 4
+        'Test-Pop3Connection' = 3
         'README'              = 6
         'about_MailProtocols' = 6
     }
@@ -741,6 +742,63 @@ function chown { Set-Content -LiteralPath chown.txt -Value ($args -join ' ') }
                 $Run.Output -replace '\s' | Should -Match 'answeredinplaintextwhereaTLShandshakewasexpected'
                 $Run.Output -replace '\s' | Should -Match 'sentnoSMTPgreeting'
                 $Mock.Messages.Count | Should -Be 0
+            }
+        }
+
+        # ---------------------------------------------------------------- Test-Pop3Connection
+        @{
+            Source = 'Test-Pop3Connection'; Index = 1; Title = 'Probe a mailbox: TLS, certificate, login and message count'
+            Prelude = @'
+# The example uses port 995, where -TlsMode Auto means implicit TLS; the mock's implicit-TLS port has another number.
+$PSDefaultParameterValues['Test-Pop3Connection:TlsMode'] = 'Implicit'
+'@
+            Setup = { param($Mock, $Dir) $Dir.Extra.Uids = @($Mock.AddTestMessages('monitoring', 2)) }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                $Run.Output | Should -Match '(?m)^Success\s+: True$'
+                $Run.Output | Should -Match '(?m)^Login\s+: PLAIN: \+OK'
+                $Run.Output | Should -Match '(?m)^Mailbox\s+: 2 messages, '
+                $Run.Output | Should -Match '(?m)^CertCheck\s+: passed$'
+                $Run.Output | Should -Match '(?m)^Tls\s+: Tls1[23] \(Implicit\), '
+                $s = $Mock.Pop3Sessions[0]
+                $s.ImplicitTls | Should -BeTrue
+                @($s.Commands -match '^(DELE|RETR|TOP)\b').Count | Should -Be 0 -Because 'a probe reads and deletes nothing'
+                $s.QuitReceived | Should -BeTrue
+                @($Mock.GetMailbox('monitoring').Uid) | Should -Be $Dir.Extra.Uids
+            }
+        }
+        @{
+            Source = 'Test-Pop3Connection'; Index = 2; Title = 'Check certificate expiry across a list of servers from a CSV'
+            Setup = {
+                param($Mock, $Dir)
+                @(
+                    [pscustomobject]@{ Pop3Server = 'localhost'; Port = $Mock.Pop3sPort; TlsMode = 'Implicit' }
+                    [pscustomobject]@{ Pop3Server = 'localhost'; Port = $Mock.Pop3Port; TlsMode = 'StartTls' }
+                ) | Export-Csv -LiteralPath (Join-Path $Dir.Work 'servers.csv')
+            }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                # The mock's certificate expires in 30 days: both rows are listed.
+                $Run.Output | Should -Match "(?m)^localhost:$($Mock.Pop3sPort)\s+True\s+\d{4}-\d\d-\d\d\s+29\s*$"
+                $Run.Output | Should -Match "(?m)^localhost:$($Mock.Pop3Port)\s+True\s+\d{4}-\d\d-\d\d\s+29\s*$"
+                @($Mock.Pop3Sessions).Count | Should -Be 2
+                $Mock.Pop3Sessions[0].ImplicitTls | Should -BeTrue
+                @($Mock.Pop3Sessions.Commands) | Should -Be @('CAPA', 'QUIT', 'CAPA', 'STLS', 'CAPA', 'QUIT') -Because 'no login without a credential'
+            }
+        }
+        @{
+            Source = 'Test-Pop3Connection'; Index = 3; Title = 'Find which port speaks what: 110 and 995 in one pipeline'
+            Assert = {
+                param($Mock, $Run, $Dir)
+                # 110 is the mock's STLS port, 995 its implicit-TLS port.
+                $Run.Output | Should -Match "(?m)^\s*$($Mock.Pop3Port)\s+StartTls\s+True\s+PLAIN LOGIN XOAUTH2"
+                $Run.Output | Should -Match "(?m)^\s*$($Mock.Pop3Port)\s+Implicit\s+False\s+Tls\s"
+                $Run.Output | Should -Match "(?m)^\s*$($Mock.Pop3sPort)\s+StartTls\s+False\s+Greeting\s"
+                $Run.Output | Should -Match "(?m)^\s*$($Mock.Pop3sPort)\s+Implicit\s+True\s+PLAIN LOGIN XOAUTH2"
+                # The list wraps the hints at the console's width.
+                $Run.Output -replace '\s' | Should -Match 'answeredinplaintext\(\+OK\)whereaTLShandshakewasexpected'
+                $Run.Output -replace '\s' | Should -Match 'Nogreetingcamewithin5s'
+                @($Mock.Pop3Sessions.Commands -match '^(USER|PASS|AUTH|APOP|DELE)\b').Count | Should -Be 0
             }
         }
 

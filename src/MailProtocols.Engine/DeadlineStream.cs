@@ -48,6 +48,10 @@ internal sealed class DeadlineStream : Stream
     /// 0x15, version 3.x): it speaks TLS where plain text was expected.</summary>
     public bool ReceivedTlsRecord => BytesRead >= 2 && (_firstBytes[0] == 0x16 || _firstBytes[0] == 0x15) && _firstBytes[1] == 0x03;
 
+    /// <summary>True when the server's first bytes were "+O" or "-E", as a POP3 status line starts:
+    /// it speaks plain text where a TLS handshake was expected.</summary>
+    public bool ReceivedPop3Status => BytesRead >= 2 && ((_firstBytes[0] == (byte)'+' && _firstBytes[1] == (byte)'O') || (_firstBytes[0] == (byte)'-' && _firstBytes[1] == (byte)'E'));
+
     /// <summary>True when the server's first bytes were digits, as an SMTP reply starts: it speaks
     /// plain text where a TLS handshake was expected.</summary>
     public bool ReceivedDigits => BytesRead >= 2 && _firstBytes[0] >= (byte)'0' && _firstBytes[0] <= (byte)'9' && _firstBytes[1] >= (byte)'0' && _firstBytes[1] <= (byte)'9';

@@ -84,6 +84,9 @@ internal class MailWire : IDisposable
     /// <summary>True when the server's first bytes were digits: plain SMTP where TLS was expected.</summary>
     public bool ReceivedDigits => _deadline?.ReceivedDigits == true;
 
+    /// <summary>True when the server's first bytes were a POP3 status ("+OK", "-ERR") where TLS was expected.</summary>
+    public bool ReceivedPop3Status => _deadline?.ReceivedPop3Status == true;
+
     /// <summary>The TLS layer of the current connection, or null, for reports of what was negotiated.</summary>
     internal SslStream? Tls => _stream as SslStream;
 

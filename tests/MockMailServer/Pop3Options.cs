@@ -11,6 +11,7 @@ public sealed class Pop3Options
     private string[] _saslMechanisms = { "PLAIN", "LOGIN", "XOAUTH2" };
     private string _greeting = "MockMail POP3 ready";
     private string _implementation = "MockMail";
+    private string[] _extraCapabilities = Array.Empty<string>();
 
     /// <summary>Advertise and accept TOP (off: TOP answers -ERR Unknown command).</summary>
     public bool Top { get; set; } = true;
@@ -67,6 +68,14 @@ public sealed class Pop3Options
         set => _implementation = value ?? string.Empty;
     }
 
+    /// <summary>Lines CAPA lists after its own, in both states, e.g. "EXPIRE 0" or "LOGIN-DELAY 900"
+    /// (RFC 2449); advertised only, they change nothing else.</summary>
+    public string[] ExtraCapabilities
+    {
+        get => _extraCapabilities;
+        set => _extraCapabilities = value ?? Array.Empty<string>();
+    }
+
     /// <summary>Breaks RFC 1939 as some servers do (smtp4dev among them): a DELE takes the message
     /// out of the numbering at once, so the messages after it move down one number.</summary>
     public bool RenumberOnDele { get; set; }
@@ -105,5 +114,6 @@ public sealed class Pop3Options
         IdleTimeoutSeconds = other.IdleTimeoutSeconds;
         RenumberOnDele = other.RenumberOnDele;
         ExchangeAuthRefusal = other.ExchangeAuthRefusal;
+        ExtraCapabilities = (string[])other.ExtraCapabilities.Clone();
     }
 }

@@ -298,6 +298,11 @@ internal sealed class Pop3Session : SessionBase
             _io.WriteLine(line);
         }
 
+        foreach (string line in _opts.ExtraCapabilities)
+        {
+            _io.WriteLine(line);
+        }
+
         _io.WriteLine(".");
     }
 

@@ -54,6 +54,13 @@ public sealed class Pop3Session : IDisposable
     private bool _topWorked;
 
     public Pop3Session(ConnectionSettings settings, Action<string>? verbose, CancellationToken token)
+        : this(settings, verbose, token, null)
+    {
+    }
+
+    /// <summary>A session whose certificates go through <paramref name="validator"/> (the probe's
+    /// lets every handshake finish and reports the verdict); null: the settings' own check.</summary>
+    internal Pop3Session(ConnectionSettings settings, Action<string>? verbose, CancellationToken token, CertificateValidator? validator)
     {
         if (settings.Port == 0)
         {
@@ -64,8 +71,17 @@ public sealed class Pop3Session : IDisposable
         _verbose = verbose ?? (_ => { });
         _token = token;
         _tap = new ProtocolTap(settings.TranscriptPath);
-        _wire = new Pop3Wire(settings, _tap);
+        _wire = validator == null ? new Pop3Wire(settings, _tap) : new Pop3Wire(settings, _tap, validator);
     }
+
+    /// <summary>The connection, for the probe's report of addresses, TLS and what the server sent first.</summary>
+    internal Pop3Wire Wire => _wire;
+
+    /// <summary>The APOP timestamp of the greeting ("&lt;...&gt;"), or null.</summary>
+    internal string? ApopTimestamp => _apopTimestamp;
+
+    /// <summary>True for TLS from the first byte: -TlsMode Implicit, or Auto on port 995.</summary>
+    internal bool ImplicitTls => _settings.TlsMode == TlsMode.Implicit || (_settings.TlsMode == TlsMode.Auto && _settings.Port == ImplicitTlsPort);
 
     public string TlsProtocol => _wire.TlsProtocol;
 
@@ -82,22 +98,19 @@ public sealed class Pop3Session : IDisposable
     {
         var credential = _settings.UseDefaultCredentials ? null : _settings.Credential ?? throw new MailOperationException("CredentialRequired", MailErrorKind.InvalidArgument, null,
             "A POP3 mailbox needs a login: give -Credential, or -AccessToken for OAuth2.") { IsSessionFailure = true };
-        var implicitTls = _settings.TlsMode == TlsMode.Implicit || (_settings.TlsMode == TlsMode.Auto && _settings.Port == ImplicitTlsPort);
+        var implicitTls = ImplicitTls;
 
         _settings.PrefetchToken(_token);
         _verbose($"Connecting to {_settings.Endpoint} ({(implicitTls ? "implicit TLS" : _settings.TlsMode.ToString())}).");
         Exchange("while connecting", true, () =>
         {
             _wire.Connect(implicitTls, _token);
-            var greeting = _wire.ReadReply(_token);
+            var greeting = ReadGreeting();
             if (!greeting.IsOk)
             {
                 throw ConnectErrors.ServerRefused(_settings, greeting.Text);
             }
 
-            var open = greeting.Line.IndexOf('<');
-            var close = greeting.Line.IndexOf('>', Math.Max(open, 0));
-            _apopTimestamp = open >= 0 && close > open ? greeting.Line.Substring(open, close - open + 1) : null;
             ReadCapabilities();
             if (!implicitTls && _settings.TlsMode != TlsMode.None)
             {
@@ -336,18 +349,23 @@ public sealed class Pop3Session : IDisposable
             $"The server {_settings.Endpoint} does not support TOP{(reply == null ? "" : $" (it answered '{reply}')")}, so headers cannot be read alone. " +
             "Use -IncludeBody (or -Destination) to download whole messages instead.") { IsSessionFailure = true };
 
-    private void ReadCapabilities()
+    /// <summary>CAPA; what the server offers is kept for the login and the listing (none: a
+    /// server without CAPA), and its lines in <see cref="CapabilityLines"/>.</summary>
+    internal void ReadCapabilities()
     {
         _wire.Send("CAPA", -1, _token);
         var reply = _wire.ReadReply(_token);
         if (!reply.IsOk)
         {
             _capabilities = null;
+            CapabilityLines = null;
             return;
         }
 
         _capabilities = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var line in _wire.ReadLines(1024, _token))
+        var lines = _wire.ReadLines(1024, _token);
+        CapabilityLines = lines;
+        foreach (var line in lines)
         {
             var parts = line.Split(Space, StringSplitOptions.RemoveEmptyEntries);
             if (parts.Length == 0)
@@ -379,8 +397,7 @@ public sealed class Pop3Session : IDisposable
             return; // Auto: stay in plain text; credentials are refused below unless allowed.
         }
 
-        _wire.Send("STLS", -1, _token);
-        var reply = _wire.ReadReply(_token);
+        var reply = SendStls();
         if (!reply.IsOk)
         {
             throw ConnectErrors.StartTlsFailed(_settings, reply.Line);
@@ -398,8 +415,61 @@ public sealed class Pop3Session : IDisposable
             return;
         }
 
+        var reply = LoginReply(credential, out var mechanism);
+        if (!reply.IsOk)
+        {
+            throw LoginError(reply, mechanism);
+        }
+
+        AuthenticationMechanism = mechanism;
+    }
+
+    /// <summary>Reads the greeting and keeps its APOP timestamp.</summary>
+    internal Pop3Reply ReadGreeting()
+    {
+        var greeting = _wire.ReadReply(_token);
+        var open = greeting.Line.IndexOf('<');
+        var close = greeting.Line.IndexOf('>', Math.Max(open, 0));
+        _apopTimestamp = open >= 0 && close > open ? greeting.Line.Substring(open, close - open + 1) : null;
+        return greeting;
+    }
+
+    /// <summary>Sends STLS and returns the server's reply; on +OK the caller starts TLS
+    /// (<see cref="StartTls"/>) and asks CAPA again.</summary>
+    internal Pop3Reply SendStls()
+    {
+        _wire.Send("STLS", -1, _token);
+        return _wire.ReadReply(_token);
+    }
+
+    internal void StartTls() => _wire.StartTls(_token);
+
+    /// <summary>STAT: the server's reply, "+OK count octets" when it answered.</summary>
+    internal Pop3Reply Stat()
+    {
+        _wire.Send("STAT", -1, _token);
+        return _wire.ReadReply(_token);
+    }
+
+    /// <summary>QUIT, whatever the state: the server's reply.</summary>
+    internal Pop3Reply SendQuit()
+    {
+        _wire.Send("QUIT", -1, _token);
+        return _wire.ReadReply(_token);
+    }
+
+    /// <summary>Ends the connection as timed out: what waits on it now throws.</summary>
+    internal void Abort(string reason) => _wire.Abort(reason);
+
+    /// <summary>The server's CAPA lines as received, or null when it has no CAPA.</summary>
+    internal IReadOnlyList<string>? CapabilityLines { get; private set; }
+
+    /// <summary>Signs in with the first mechanism that fits the credentials and what the server
+    /// offers (XOAUTH2 for a token, then SASL PLAIN, LOGIN, USER/PASS, APOP) and returns the
+    /// server's final reply and the mechanism used; throws AuthenticationNotSupported when none fits.</summary>
+    internal Pop3Reply LoginReply(NetworkCredential credential, out string mechanism)
+    {
         Pop3Reply reply;
-        string mechanism;
         if (_settings.UseOAuth2)
         {
             mechanism = "XOAUTH2";
@@ -443,13 +513,15 @@ public sealed class Pop3Session : IDisposable
             throw ConnectErrors.AuthenticationNotSupported(_settings, _capabilities == null ? "none" : string.Join(" ", _capabilities));
         }
 
-        if (reply.IsOk)
-        {
-            AuthenticationMechanism = mechanism;
-            return;
-        }
+        return reply;
+    }
 
-        throw ResponseCodeError(reply, "open") ?? reply.ResponseCode switch
+    /// <summary>The error for a refused login (<paramref name="reply"/> is its -ERR), by the
+    /// RFC 3206 response code and the sign-in hint table.</summary>
+    internal MailOperationException LoginError(Pop3Reply reply, string mechanism)
+    {
+        var credential = _settings.Credential!;
+        return ResponseCodeError(reply, "open") ?? reply.ResponseCode switch
         {
             "LOGIN-DELAY" => new MailOperationException("LoginDelay", MailErrorKind.ResourceBusy, credential.UserName,
                 $"{_settings.Endpoint} asks '{credential.UserName}' to wait longer between logins: {reply.Text}") { IsSessionFailure = true },

@@ -64,6 +64,11 @@ internal sealed class Pop3Wire : MailWire
     {
     }
 
+    public Pop3Wire(ConnectionSettings settings, ProtocolTap tap, CertificateValidator validator)
+        : base(settings, tap, validator)
+    {
+    }
+
     /// <summary>Opens the TCP connection (and TLS at once when <paramref name="implicitTls"/>).</summary>
     public void Connect(bool implicitTls, CancellationToken token) => Connect("pop", implicitTls, token);
 
