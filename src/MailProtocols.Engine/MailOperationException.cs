@@ -20,6 +20,7 @@ public enum MailErrorKind
     NotImplemented,
     LimitsExceeded,
     PermissionDenied,
+    ReadError,
 }
 
 /// <summary>A failure with a stable identifier, a kind and the value it concerns (an address,

@@ -139,6 +139,7 @@ public abstract class CancellablePSCmdlet : PSCmdlet, IDisposable
         MailErrorKind.WriteError => ErrorCategory.WriteError,
         MailErrorKind.LimitsExceeded => ErrorCategory.LimitsExceeded,
         MailErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
+        MailErrorKind.ReadError => ErrorCategory.ReadError,
         _ => ErrorCategory.InvalidOperation,
     };
 }
