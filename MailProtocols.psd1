@@ -10,7 +10,7 @@
     CompatiblePSEditions = @('Core', 'Desktop')
     PowerShellVersion    = '5.1'
     FormatsToProcess     = @('MailProtocols.format.ps1xml')
-    CmdletsToExport      = @('Send-SmtpMessage', 'Get-Pop3Message', 'Remove-Pop3Message', 'Test-SmtpConnection')
+    CmdletsToExport      = @('Send-SmtpMessage', 'Get-Pop3Message', 'Remove-Pop3Message', 'Test-SmtpConnection', 'Save-MailAttachment')
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()

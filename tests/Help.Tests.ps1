@@ -224,7 +224,7 @@ Describe 'about_MailProtocols' {
                 $null = $vocabulary.Add($type.Name)
                 if ($type.IsEnum) { foreach ($name in [enum]::GetNames($type)) { $null = $vocabulary.Add($name) } }
             }
-            foreach ($type in $command.OutputType.Name | ForEach-Object { Get-EngineType $_ }) {
+            foreach ($type in $command.OutputType.Name -like 'MailProtocols.*' | ForEach-Object { Get-EngineType $_ }) {
                 $null = $vocabulary.Add($type.Name)
                 foreach ($property in $type.GetProperties()) { $null = $vocabulary.Add($property.Name) }
             }

@@ -61,7 +61,7 @@ Describe 'The published package' {
     It 'has a manifest that Test-ModuleManifest accepts, exporting exactly the four cmdlets' {
         $manifest = Test-ModuleManifest (Join-Path $installed 'MailProtocols.psd1') -ErrorAction Stop
         $manifest.Version | Should -Be $version
-        @($manifest.ExportedCmdlets.Keys) | Sort-Object | Should -Be @('Get-Pop3Message', 'Remove-Pop3Message', 'Send-SmtpMessage', 'Test-SmtpConnection')
+        @($manifest.ExportedCmdlets.Keys) | Sort-Object | Should -Be @('Get-Pop3Message', 'Remove-Pop3Message', 'Save-MailAttachment', 'Send-SmtpMessage', 'Test-SmtpConnection')
         $data = Import-PowerShellDataFile (Join-Path $installed 'MailProtocols.psd1')
         $data.CmdletsToExport | Should -Not -Contain '*'
         $data.PrivateData.PSData.Tags | Should -Contain 'POP3'
