@@ -69,6 +69,13 @@ public sealed class AttachmentWriter
             {
                 var attachment = attachments[i];
                 target = Inside(attachment.FileName);
+                if (AlreadySaved(attachment, force, cancel) is { } saved)
+                {
+                    // A re-run: nothing written, nothing to make durable.
+                    outcomes.Add(new AttachmentOutcome(attachment, saved, written: false));
+                    continue;
+                }
+
                 // The index keeps two parts of one name apart; the leading dot keeps a temporary
                 // name from ever being an attachment's (safe names never start with one).
                 var item = new Pending(attachment, Inside($".{attachment.FileName}.{i}.partial"));
@@ -82,6 +89,11 @@ public sealed class AttachmentWriter
                 }
 
                 item.File.Flush();
+            }
+
+            if (pending.Count == 0)
+            {
+                return outcomes;
             }
 
             var files = new List<(string, Stream)>(pending.Count);
@@ -119,6 +131,41 @@ public sealed class AttachmentWriter
         }
 
         return outcomes;
+    }
+
+    /// <summary>The path of a file that already holds this attachment's bytes, under its name or
+    /// a name <see cref="Place"/> would have given it; null when there is none. Compared as it is
+    /// decoded, so that a re-run writes nothing at all.</summary>
+    private string? AlreadySaved(MailAttachment attachment, bool force, CancellationToken cancel)
+    {
+        var name = attachment.FileName;
+        var path = Inside(name);
+        string? suffix = null;
+        for (var n = 1; File.Exists(path); n++)
+        {
+            using (var existing = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 81920))
+            using (var probe = new HashingStream(Stream.Null, existing))
+            {
+                attachment.Part.Content?.DecodeTo(probe, cancel);
+                var hash = probe.Finish();
+                if (probe.Same)
+                {
+                    return path;
+                }
+
+                suffix ??= hash.Substring(0, 8);
+            }
+
+            if (force)
+            {
+                // -Force writes over the name itself, never under a suffix.
+                return null;
+            }
+
+            path = Inside(AttachmentFileName.WithSuffix(name, n == 1 ? suffix : $"{suffix}-{n}"));
+        }
+
+        return null;
     }
 
     /// <summary>Renames the temporary file to the first name that is free or already holds the
@@ -210,11 +257,13 @@ public sealed class AttachmentWriter
         }
     }
 
-    private static int ReadFull(Stream stream, byte[] buffer)
+    private static int ReadFull(Stream stream, byte[] buffer) => ReadFull(stream, buffer, buffer.Length);
+
+    private static int ReadFull(Stream stream, byte[] buffer, int count)
     {
         var total = 0;
         int read;
-        while (total < buffer.Length && (read = stream.Read(buffer, total, buffer.Length - total)) > 0)
+        while (total < count && (read = stream.Read(buffer, total, count - total)) > 0)
         {
             total += read;
         }
@@ -250,13 +299,24 @@ public sealed class AttachmentWriter
         public bool Done { get; set; }
     }
 
-    /// <summary>Passes writes on to the file and hashes them, without closing the file.</summary>
+    /// <summary>Passes writes on to the file and hashes them, without closing the file; given an
+    /// existing file, also compares them with its bytes.</summary>
     private sealed class HashingStream : Stream
     {
         private readonly Stream _inner;
+        private readonly Stream? _compared;
         private readonly SHA256 _sha = SHA256.Create();
+        private byte[] _buffer = Array.Empty<byte>();
+        private bool _same = true;
 
-        public HashingStream(Stream inner) => _inner = inner;
+        public HashingStream(Stream inner, Stream? compared = null)
+        {
+            _inner = inner;
+            _compared = compared;
+        }
+
+        /// <summary>After <see cref="Finish"/>: whether the compared file held exactly the bytes written.</summary>
+        public bool Same => _same && _compared != null;
 
         public override bool CanRead => false;
         public override bool CanSeek => false;
@@ -273,10 +333,28 @@ public sealed class AttachmentWriter
         {
             _sha.TransformBlock(buffer, offset, count, null, 0);
             _inner.Write(buffer, offset, count);
+            if (_compared != null && _same)
+            {
+                if (_buffer.Length < count)
+                {
+                    _buffer = new byte[count];
+                }
+
+                var read = ReadFull(_compared, _buffer, count);
+                for (var i = 0; _same && i < count; i++)
+                {
+                    _same = i < read && _buffer[i] == buffer[offset + i];
+                }
+            }
         }
 
         public string Finish()
         {
+            if (_compared != null && _same)
+            {
+                _same = _compared.ReadByte() < 0;
+            }
+
             _sha.TransformFinalBlock(Array.Empty<byte>(), 0, 0);
             return BitConverter.ToString(_sha.Hash!).Replace("-", "").ToLowerInvariant();
         }
