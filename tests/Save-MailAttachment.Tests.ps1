@@ -354,9 +354,11 @@ Describe 'Save-MailAttachment' {
             Join-Path $out 'a.csv' | Should -Not -Exist
         }
 
-        It 'writes nothing with -WhatIf' {
+        It 'writes nothing with -WhatIf, and passes no message on' {
             $files = @(Save-MailAttachment -Path (Join-Path $inbox '*.eml') -Destination $out -WhatIf)
             $files.Count | Should -Be 0
+            $done = @(Save-MailAttachment -Path (Join-Path $inbox '*.eml') -Destination $out -WhatIf -PassThru)
+            $done.Count | Should -Be 0 -Because 'a message whose attachments were not saved must not be handed on to Remove-Pop3Message'
             @(Get-ChildItem $out -Force).Count | Should -Be 0
         }
 
@@ -386,6 +388,101 @@ Describe 'Save-MailAttachment' {
             @(Get-ChildItem $out).Name | Should -Be 'one.csv'
             $done | Remove-Pop3Message @pop -Confirm:$false
             $mock.GetMailbox('alice').Count | Should -Be 0
+        }
+    }
+
+    Context 'the recipe of the README, killed at any point' {
+        It 'loses nothing, deletes from the server only what was saved, and saves nothing twice when killed and run again' {
+            $readme = (Get-Content (Join-Path $PSScriptRoot '../README.md') -Raw) -replace "`r`n", "`n"
+            $section = ($readme -split '(?m)^## Save-MailAttachment[ ]*$', 2)[1]
+            $code = [regex]::Match($section, '(?ms)^```powershell\n(.*?)^```').Groups[1].Value
+            $code | Should -Match 'Save-MailAttachment -Path'
+            # The README's own $pop line reads a credential file; here the prelude gives $pop.
+            $code = (($code -split "`n") | Where-Object { $_ -notmatch '^\$pop = ' }) -join "`n"
+            $drive = Join-Path $root 'D'
+            foreach ($folder in 'Inbox', 'Files', 'Done') { $null = New-Item -ItemType Directory (Join-Path $drive "Vendor/$folder") }
+            $script = Join-Path $root 'recipe.ps1'
+            Set-Content -LiteralPath $script -Value (@(
+                    "Import-Module '$modulePath'"
+                    "`$null = New-PSDrive -Name D -PSProvider FileSystem -Root '$drive'"
+                    "`$pop = @{ Pop3Server = '$($mock.Host)'; Port = $($mock.Pop3Port); SkipCertificateCheck = `$true; Credential = [pscredential]::new('alice', (ConvertTo-SecureString 'Secr3t!Pa55' -AsPlainText -Force)) }"
+                    $code
+                ) -join "`n")
+
+            $hashesOf = @{}
+            $all = @{}
+            for ($i = 1; $i -le 80; $i++) {
+                $parts = @(
+                    $bytes = New-Bytes (1000 + $i) 2000
+                    $all[(Get-Sha $bytes)] = $true
+                    New-Part -Name $(if ($i % 7 -eq 0) { 'daily.csv' } else { "file-$i.csv" }) -Bytes $bytes
+                    if ($i % 3 -eq 0) {
+                        $second = New-Bytes (5000 + $i) 500
+                        $all[(Get-Sha $second)] = $true
+                        New-Part -Name '../../summary.pdf' -Bytes $second -Encoding rfc2231
+                    }
+                )
+                $uid = $mock.AddMessage('alice', (New-RawMessage -Subject "m$i" -Part $parts))
+                $hashesOf[$uid] = @($parts | ForEach-Object { Get-Sha ([Convert]::FromBase64String($_.Body)) })
+            }
+            $files = Join-Path $drive 'Vendor/Files'
+
+            function Invoke-Recipe([scriptblock] $KillWhen) {
+                # Runs the recipe in its own pwsh; with -KillWhen, kills it (the whole process
+                # tree, at once) as soon as that condition holds, polled every few milliseconds.
+                $start = [Diagnostics.ProcessStartInfo]::new((Join-Path $PSHOME 'pwsh'))
+                foreach ($argument in '-NoProfile', '-NonInteractive', '-File', $script) { $start.ArgumentList.Add($argument) }
+                $start.RedirectStandardOutput = $true
+                $start.RedirectStandardError = $true
+                $process = [Diagnostics.Process]::Start($start)
+                $null = $process.StandardOutput.ReadToEndAsync(); $null = $process.StandardError.ReadToEndAsync()
+                $watch = [Diagnostics.Stopwatch]::StartNew()
+                while ($KillWhen -and -not $process.HasExited -and $watch.Elapsed.TotalSeconds -lt 120) {
+                    if (& $KillWhen) { $process.Kill($true); break }
+                    Start-Sleep -Milliseconds 5
+                }
+                if (-not $process.WaitForExit(120000)) { $process.Kill($true); throw 'The recipe did not end within 120 s.' }
+                $process.WaitForExit()
+                $null = $mock.WaitForIdle(5000)
+            }
+
+            function Assert-NothingLost([string] $When) {
+                $onDisk = @{}
+                foreach ($file in Get-ChildItem $files -File | Where-Object Name -NotLike '.*') {
+                    $sha = Get-Sha ([IO.File]::ReadAllBytes($file.FullName))
+                    $all.ContainsKey($sha) | Should -BeTrue -Because "$When, $($file.Name) must hold a whole attachment"
+                    $onDisk[$sha] = $true
+                }
+                $left = @($mock.GetMailbox('alice').Uid)
+                foreach ($uid in $hashesOf.Keys | Where-Object { $_ -notin $left }) {
+                    foreach ($sha in $hashesOf[$uid]) {
+                        $onDisk.ContainsKey($sha) | Should -BeTrue -Because "$When, message $uid was deleted from the server, so its attachments must be saved"
+                    }
+                }
+            }
+
+            $inboxFolder = Join-Path $drive 'Vendor/Inbox'
+            $doneFolder = Join-Path $drive 'Vendor/Done'
+            # Killed while downloading, while saving attachments, once the server deleted, while filing.
+            $moments = [ordered]@{
+                'while downloading'         = { @(Get-ChildItem $inboxFolder).Count -ge 20 }
+                'while saving attachments'  = { @(Get-ChildItem $files).Count -ge 40 }
+                'after the server deleted'  = { $mock.GetMailbox('alice').Count -lt $hashesOf.Count }
+                'while filing the messages' = { @(Get-ChildItem $doneFolder).Count -ge 1 }
+            }
+            foreach ($moment in $moments.Keys) {
+                Invoke-Recipe $moments[$moment]
+                Assert-NothingLost "after a run killed $moment"
+            }
+            Invoke-Recipe $null
+            Assert-NothingLost 'after the last run'
+
+            $mock.GetMailbox('alice').Count | Should -Be 0
+            $final = @(Get-ChildItem $files -Force)
+            $final.Count | Should -Be $all.Count -Because 'every attachment is saved exactly once, and no temporary file is left'
+            @(Get-ChildItem (Join-Path $drive 'Vendor/Done') -Filter *.eml).Count | Should -Be 80
+            @(Get-ChildItem (Join-Path $drive 'Vendor/Inbox') -Filter *.eml).Count | Should -Be 0
+            Assert-Inside $files $files
         }
     }
 

@@ -69,16 +69,23 @@ public sealed class AttachmentWriter
             {
                 var attachment = attachments[i];
                 target = Inside(attachment.FileName);
+                // The index keeps two parts of one name apart; the leading dot keeps a temporary
+                // name from ever being an attachment's (safe names never start with one).
+                var temporaryPath = Inside($".{attachment.FileName}.{i}.partial");
                 if (AlreadySaved(attachment, force, cancel) is { } saved)
                 {
-                    // A re-run: nothing written, nothing to make durable.
+                    // A re-run: nothing written, nothing to make durable; a temporary file of a
+                    // run killed before it renamed this one is dropped.
+                    if (File.Exists(temporaryPath))
+                    {
+                        _files.Delete(temporaryPath);
+                    }
+
                     outcomes.Add(new AttachmentOutcome(attachment, saved, written: false));
                     continue;
                 }
 
-                // The index keeps two parts of one name apart; the leading dot keeps a temporary
-                // name from ever being an attachment's (safe names never start with one).
-                var item = new Pending(attachment, Inside($".{attachment.FileName}.{i}.partial"));
+                var item = new Pending(attachment, temporaryPath);
                 pending.Add(item);
                 item.File = _files.Create(item.TemporaryPath);
                 using (var hashing = new HashingStream(item.File))

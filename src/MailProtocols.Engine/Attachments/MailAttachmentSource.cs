@@ -55,11 +55,10 @@ public sealed class MailAttachmentSource : IDisposable
 
     public string Subject => _message.Subject ?? "";
 
-    /// <summary>A message held in memory: the Message property of a Get-Pop3Message object.</summary>
-    public static MailAttachmentSource FromMessage(object message) =>
-        message is MimeMessage parsed
-            ? new MailAttachmentSource(parsed, null, null)
-            : throw new ArgumentException($"Not a parsed message: {message.GetType().FullName}.", nameof(message));
+    /// <summary>A message held in memory: the Message property of a Get-Pop3Message object; null
+    /// for anything else (such as a message that went through Export-Clixml).</summary>
+    public static MailAttachmentSource? FromMessage(object message) =>
+        message is MimeMessage parsed ? new MailAttachmentSource(parsed, null, null) : null;
 
     /// <summary>A saved .eml file; MessageUnreadable when it cannot be opened or is no message.</summary>
     public static MailAttachmentSource FromFile(string path)

@@ -188,9 +188,10 @@ public sealed class SaveMailAttachmentCommand : CancellablePSCmdlet
         MailAttachmentSource source;
         try
         {
-            if (message.Message != null)
+            var held = message.Message == null ? null : MailAttachmentSource.FromMessage(message.Message);
+            if (held != null)
             {
-                source = MailAttachmentSource.FromMessage(message.Message);
+                source = held;
             }
             else if (message.SavedPath != null)
             {
@@ -220,10 +221,11 @@ public sealed class SaveMailAttachmentCommand : CancellablePSCmdlet
     }
 
     /// <summary>Saves the attachments of one message that pass -Filter and ShouldProcess; true
-    /// when every one of them is saved (or already was).</summary>
+    /// when every one that passes -Filter is saved (or already was).</summary>
     private bool Save(MailAttachmentSource source, string? uid, string? sourcePath, string described)
     {
         var selected = new List<MailAttachment>();
+        var declined = false;
         foreach (var attachment in source.List(IncludeInline))
         {
             if (_filters != null && !_filters.Any(f => f.IsMatch(attachment.FileName)))
@@ -239,6 +241,9 @@ public sealed class SaveMailAttachmentCommand : CancellablePSCmdlet
                     return false;
                 }
 
+                // Not saved (-WhatIf, or the user said no): the message is not done, so -PassThru
+                // must not hand it on to a deletion.
+                declined = true;
                 continue;
             }
 
@@ -275,6 +280,6 @@ public sealed class SaveMailAttachmentCommand : CancellablePSCmdlet
             }
         }
 
-        return true;
+        return !declined;
     }
 }
