@@ -437,13 +437,15 @@ Describe 'Save-MailAttachment' {
                 $process = [Diagnostics.Process]::Start($start)
                 $null = $process.StandardOutput.ReadToEndAsync(); $null = $process.StandardError.ReadToEndAsync()
                 $watch = [Diagnostics.Stopwatch]::StartNew()
+                $killed = $false
                 while ($KillWhen -and -not $process.HasExited -and $watch.Elapsed.TotalSeconds -lt 120) {
-                    if (& $KillWhen) { $process.Kill($true); break }
+                    if (& $KillWhen) { $process.Kill($true); $killed = $true; break }
                     Start-Sleep -Milliseconds 5
                 }
                 if (-not $process.WaitForExit(120000)) { $process.Kill($true); throw 'The recipe did not end within 120 s.' }
                 $process.WaitForExit()
                 $null = $mock.WaitForIdle(5000)
+                $killed
             }
 
             function Assert-NothingLost([string] $When) {
@@ -471,10 +473,10 @@ Describe 'Save-MailAttachment' {
                 'while filing the messages' = { @(Get-ChildItem $doneFolder).Count -ge 1 }
             }
             foreach ($moment in $moments.Keys) {
-                Invoke-Recipe $moments[$moment]
+                Invoke-Recipe $moments[$moment] | Should -BeTrue -Because "the run must be stopped $moment, not end by itself"
                 Assert-NothingLost "after a run killed $moment"
             }
-            Invoke-Recipe $null
+            $null = Invoke-Recipe $null
             Assert-NothingLost 'after the last run'
 
             $mock.GetMailbox('alice').Count | Should -Be 0
