@@ -58,7 +58,7 @@ Describe 'The published package' {
         $manifest.PowerShellVersion | Should -Be '5.1'
     }
 
-    It 'has a manifest that Test-ModuleManifest accepts, exporting exactly the four cmdlets' {
+    It 'has a manifest that Test-ModuleManifest accepts, exporting exactly its five cmdlets' {
         $manifest = Test-ModuleManifest (Join-Path $installed 'MailProtocols.psd1') -ErrorAction Stop
         $manifest.Version | Should -Be $version
         @($manifest.ExportedCmdlets.Keys) | Sort-Object | Should -Be @('Get-Pop3Message', 'Remove-Pop3Message', 'Save-MailAttachment', 'Send-SmtpMessage', 'Test-SmtpConnection')
