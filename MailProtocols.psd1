@@ -10,7 +10,7 @@
     CompatiblePSEditions = @('Core', 'Desktop')
     PowerShellVersion    = '5.1'
     FormatsToProcess     = @('MailProtocols.format.ps1xml')
-    CmdletsToExport      = @('Send-SmtpMessage', 'Get-Pop3Message', 'Remove-Pop3Message', 'Test-SmtpConnection', 'Test-Pop3Connection', 'Import-MailMessage')
+    CmdletsToExport      = @('Send-SmtpMessage', 'Get-Pop3Message', 'Remove-Pop3Message', 'Test-SmtpConnection', 'Test-Pop3Connection', 'Import-MailMessage', 'Save-MailAttachment')
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()

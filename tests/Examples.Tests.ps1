@@ -99,7 +99,8 @@ BeforeDiscovery {
         'Test-SmtpConnection' = 3
         'Import-MailMessage'  = 4
         'Test-Pop3Connection' = 3
-        'README'              = 6
+        'Save-MailAttachment' = 3
+        'README'              = 7
         'about_MailProtocols' = 6
     }
 
@@ -448,14 +449,16 @@ function chown { Set-Content -LiteralPath chown.txt -Value ($args -join ' ') }
             Setup = {
                 param($Mock, $Dir)
                 $null = $Mock.AddMessage('monitoring', (New-MailBytes -From 'jane@contoso.com' -Subject 'Lunch' -Attachment @{ 'menu.pdf' = [byte[]](1..10) }))
-                $null = $Mock.AddMessage('monitoring', (New-MailBytes -From 'billing@fabrikam.com' -Subject 'Invoice 1044' -Body 'Please find the invoice attached.' -Attachment ([ordered]@{ 'invoice-1044.pdf' = $pdf; 'terms.txt' = [Text.Encoding]::UTF8.GetBytes('terms') })))
+                $null = $Mock.AddMessage('monitoring', (New-MailBytes -From 'billing@fabrikam.com' -Subject 'Invoice 1044' -Body 'Please find the invoice attached.' -Attachment ([ordered]@{ 'invoice-1044.pdf' = $pdf; 'terms.txt' = [Text.Encoding]::UTF8.GetBytes('terms'); '../../../../tmp/escaped/invoice.pdf' = [byte[]](7, 7, 7) })))
             }
             Assert = {
                 param($Mock, $Run, $Dir)
                 $saved = Join-Path $Dir.Home 'invoice-1044.pdf'
                 $saved | Should -Exist
                 [Convert]::ToBase64String([IO.File]::ReadAllBytes($saved)) | Should -Be ([Convert]::ToBase64String($pdf))
-                @(Get-ChildItem $Dir.Home -File).Name | Should -Be @('invoice-1044.pdf') -Because 'only the newest message''s PDFs are saved'
+                @(Get-ChildItem $Dir.Home -File | Sort-Object Name).Name | Should -Be @('invoice-1044.pdf', 'invoice.pdf') -Because 'only the newest message''s PDFs are saved, each in the home folder'
+                [IO.File]::ReadAllBytes((Join-Path $Dir.Home 'invoice.pdf')) | Should -Be @(7, 7, 7)
+                Join-Path ([IO.Path]::GetTempPath()) 'escaped' | Should -Not -Exist
                 $Run.Output | Should -Match 'Subject\s+: Invoice 1044'
                 $Run.Output | Should -Match 'AttachmentNames\s+: \{?invoice-1044\.pdf, terms\.txt'
                 $Run.Output | Should -Match 'Please find the invoice attached\.'
@@ -944,13 +947,100 @@ $PSDefaultParameterValues['Test-Pop3Connection:TlsMode'] = 'Implicit'
             }
         }
         @{
-            Source = 'README'; Index = 6; Title = 'App-only sign-in to Microsoft 365 (no password, no user)'
+            Source = 'README'; Index = 6; Title = 'Save-MailAttachment'
+            Setup = {
+                param($Mock, $Dir)
+                & $vendorSetup $Mock $Dir
+                [pscredential]::new('vendor-files@contoso.com', (ConvertTo-SecureString $password -AsPlainText -Force)) | Export-Clixml -Path (Join-Path $Dir.C 'Scripts/pop3-vendor.xml')
+            }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                & $vendorAssert $Mock $Dir @('report.pdf', 'daily.csv', $Dir.Extra.Suffixed, 'notes.txt')
+            }
+        }
+        @{
+            Source = 'README'; Index = 7; Title = 'App-only sign-in to Microsoft 365 (no password, no user)'
             Prelude = '{{AppSignIn}}'
             Assert = {
                 param($Mock, $Run, $Dir)
                 $Mock.Messages.Count | Should -Be 1
                 $Mock.SmtpSessions[0].AuthUser | Should -Be 'reports@contoso.com'
                 $Mock.SmtpSessions[0].AuthMechanism | Should -Be 'XOAUTH2'
+            }
+        }
+
+        # ---------------------------------------------------------------- Save-MailAttachment
+        @{
+            Source = 'Save-MailAttachment'; Index = 1; Title = 'Save the attachments of new mail, then delete from the server only what was saved, from a scheduled task'
+            Setup = { param($Mock, $Dir) & $vendorSetup $Mock $Dir }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                & $vendorAssert $Mock $Dir @('report.pdf', 'daily.csv', $Dir.Extra.Suffixed)
+                Join-Path $Dir.D 'Vendor/errors.log' | Should -Not -Exist
+            }
+        }
+        @{
+            Source = 'Save-MailAttachment'; Index = 1; Title = 'Save the attachments of new mail, then delete from the server only what was saved, from a scheduled task'
+            Variant = 'a saved message that cannot be read stays for the next run'
+            Setup = {
+                param($Mock, $Dir)
+                & $vendorSetup $Mock $Dir
+                [IO.File]::WriteAllBytes((Join-Path $Dir.D 'Vendor/Inbox/broken.eml'), [byte[]]::new(0))
+            }
+            ExitCode = 1; Errors = "Cannot read the message file '.*broken\.eml'"
+            Assert = {
+                param($Mock, $Run, $Dir)
+                & $vendorAssert $Mock $Dir @('report.pdf', 'daily.csv', $Dir.Extra.Suffixed)
+                Join-Path $Dir.D 'Vendor/Inbox/broken.eml' | Should -Exist
+                Get-Content (Join-Path $Dir.D 'Vendor/errors.log') | Should -Match '^\S+ MessageUnreadable .*broken\.eml: Cannot read'
+            }
+        }
+        @{
+            Source = 'Save-MailAttachment'; Index = 2; Title = 'Save the PDF attachments of the newest message'
+            Setup = {
+                param($Mock, $Dir)
+                $null = $Mock.AddMessage('monitoring', (New-MailBytes -From 'jane@contoso.com' -Subject 'Lunch' -Attachment @{ 'menu.pdf' = [byte[]](1..10) }))
+                $null = $Mock.AddMessage('monitoring', (New-MailBytes -From 'billing@fabrikam.com' -Subject 'Invoice 1044' -Attachment ([ordered]@{ 'invoice-1044.pdf' = $pdf; 'terms.txt' = [byte[]](1, 2); '../../../tmp/evil.pdf' = [byte[]](9, 9) })))
+            }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                @(Get-ChildItem $Dir.Home -File | Sort-Object Name).Name | Should -Be @('evil.pdf', 'invoice-1044.pdf')
+                [IO.File]::ReadAllBytes((Join-Path $Dir.Home 'invoice-1044.pdf')) | Should -Be $pdf
+                [IO.File]::ReadAllBytes((Join-Path $Dir.Home 'evil.pdf')) | Should -Be @(9, 9)
+                Join-Path ([IO.Path]::GetTempPath()) 'evil.pdf' | Should -Not -Exist
+                $Run.Output | Should -Match 'invoice-1044\.pdf'
+                $Mock.GetMailbox('monitoring').Count | Should -Be 2 -Because 'nothing is deleted'
+            }
+        }
+        @{
+            Source = 'Save-MailAttachment'; Index = 3; Title = 'Save the images of saved messages, inline ones included, and see what was skipped'
+            Setup = {
+                param($Mock, $Dir)
+                $folder = New-Item -ItemType Directory (Join-Path $Dir.D 'Mail/Newsletters')
+                $null = New-Item -ItemType Directory (Join-Path $Dir.D 'Mail/Images')
+                $logo = [Convert]::ToBase64String($png)
+                $other = [Convert]::ToBase64String([byte[]](1..40))
+                foreach ($n in 1, 2) {
+                    # The same logo inline in both; the second also attaches another image named logo.png.
+                    $extra = if ($n -eq 2) { "--m`r`nContent-Type: image/png`r`nContent-Disposition: attachment; filename=`"logo.png`"`r`nContent-Transfer-Encoding: base64`r`n`r`n$other`r`n" } else { '' }
+                    $text = "From: news@fabrikam.com`r`nTo: monitoring@contoso.com`r`nSubject: News $n`r`nMIME-Version: 1.0`r`nContent-Type: multipart/mixed; boundary=`"m`"`r`n`r`n" +
+                        "--m`r`nContent-Type: multipart/related; boundary=`"r`"`r`n`r`n--r`r`nContent-Type: text/html`r`n`r`n<img src=`"cid:logo`">`r`n" +
+                        "--r`r`nContent-Type: image/png`r`nContent-Disposition: inline; filename=`"logo.png`"`r`nContent-ID: <logo>`r`nContent-Transfer-Encoding: base64`r`n`r`n$logo`r`n--r--`r`n" +
+                        "$extra--m`r`nContent-Type: text/csv`r`nContent-Disposition: attachment; filename=`"subscribers.csv`"`r`n`r`na,b`r`n--m--`r`n"
+                    [IO.File]::WriteAllText((Join-Path $folder "news[$n].eml"), $text)
+                }
+            }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                $images = Join-Path $Dir.D 'Mail/Images'
+                $names = @(Get-ChildItem $images -Force | Sort-Object Name).Name
+                $names.Count | Should -Be 2
+                $suffix = [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData([byte[]](1..40))).Substring(0, 8).ToLowerInvariant()
+                $names[0] | Should -Be "logo ($suffix).png"
+                $names[1] | Should -Be 'logo.png'
+                [IO.File]::ReadAllBytes((Join-Path $images 'logo.png')) | Should -Be $png
+                $Run.Output | Should -Match '(?m)^VERBOSE: Skipped the attachment ''logo\.png'' of message news\[2\]\.eml'
+                $Run.Output | Should -Match '(?m)^Name\s+Length\s+OriginalName'
             }
         }
 
@@ -1108,6 +1198,34 @@ Describe 'Examples run as users run them' {
         $gmailTokenText = 'ya29.ExampleToken-gmail'
         $png = [Convert]::FromBase64String('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==')
         $pdf = [Text.Encoding]::ASCII.GetBytes("%PDF-1.4`n1 0 obj << /Type /Catalog >> endobj`ntrailer << /Root 1 0 R >>`n%%EOF`n")
+        # The vendor mailbox of the Save-MailAttachment recipe (help Example 1 and the README): three
+        # messages, one with a hostile name and two with a daily.csv of other bytes, one without
+        # attachments; and what a finished run leaves.
+        $vendorSetup = {
+            param($Mock, $Dir)
+            $Mock.Users['vendor-files@contoso.com'] = $password
+            $null = New-Item -ItemType Directory (Join-Path $Dir.C 'Scripts'), (Join-Path $Dir.D 'Vendor/Inbox'), (Join-Path $Dir.D 'Vendor/Files'), (Join-Path $Dir.D 'Vendor/Done')
+            # No line break: a text attachment's line ends may be rewritten as CRLF on the way.
+            $a = [Text.Encoding]::UTF8.GetBytes('day,amount;1,10'); $b = [Text.Encoding]::UTF8.GetBytes('day,amount;2,20')
+            $Dir.Extra.Bytes = @{ 'report.pdf' = $pdf; 'daily.csv' = $a; 'notes.txt' = [byte[]](5, 5) }
+            $Dir.Extra.Suffixed = 'daily (' + [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($b)).Substring(0, 8).ToLowerInvariant() + ').csv'
+            $Dir.Extra.Bytes[$Dir.Extra.Suffixed] = $b
+            $Dir.Extra.Uids = @(
+                $Mock.AddMessage('vendor-files@contoso.com', (New-MailBytes -From 'files@fabrikam.com' -Subject 'Day 1' -Attachment ([ordered]@{ 'daily.csv' = $a; '../../../../tmp/escaped/report.pdf' = $pdf })))
+                $Mock.AddMessage('vendor-files@contoso.com', (New-MailBytes -From 'files@fabrikam.com' -Subject 'Day 2' -Attachment ([ordered]@{ 'daily.csv' = $b; 'notes.txt' = [byte[]](5, 5) })))
+                $Mock.AddMessage('vendor-files@contoso.com', (New-MailBytes -From 'files@fabrikam.com' -Subject 'No files today'))
+            )
+        }
+        $vendorAssert = {
+            param($Mock, $Dir, [string[]] $Expected)
+            $Mock.GetMailbox('vendor-files@contoso.com').Count | Should -Be 0 -Because 'every message was saved, so every one is deleted'
+            $files = Join-Path $Dir.D 'Vendor/Files'
+            @(Get-ChildItem $files -Force | Sort-Object Name).Name | Should -Be @($Expected | Sort-Object)
+            foreach ($name in $Expected) { [IO.File]::ReadAllBytes((Join-Path $files $name)) | Should -Be $Dir.Extra.Bytes[$name] }
+            @(Get-ChildItem (Join-Path $Dir.D 'Vendor/Done') -Filter *.eml).Count | Should -Be 3
+            @(Get-ChildItem (Join-Path $Dir.D 'Vendor/Inbox') -Filter *.eml | Where-Object Name -NE 'broken.eml').Count | Should -Be 0
+            Join-Path ([IO.Path]::GetTempPath()) 'escaped' | Should -Not -Exist
+        }
         # An Entra app for the app-only examples: the mock token endpoint (trusted through the same
         # CA), the app's certificate (in a .pfx, and in the child's CurrentUser\My store through
         # the prelude) and its client secret (what the prelude's Get-Secret returns).

@@ -61,7 +61,7 @@ Describe 'The published package' {
     It 'has a manifest that Test-ModuleManifest accepts, exporting exactly its cmdlets' {
         $manifest = Test-ModuleManifest (Join-Path $installed 'MailProtocols.psd1') -ErrorAction Stop
         $manifest.Version | Should -Be $version
-        @($manifest.ExportedCmdlets.Keys) | Sort-Object | Should -Be @('Get-Pop3Message', 'Import-MailMessage', 'Remove-Pop3Message', 'Send-SmtpMessage', 'Test-Pop3Connection', 'Test-SmtpConnection')
+        @($manifest.ExportedCmdlets.Keys) | Sort-Object | Should -Be @('Get-Pop3Message', 'Import-MailMessage', 'Remove-Pop3Message', 'Save-MailAttachment', 'Send-SmtpMessage', 'Test-Pop3Connection', 'Test-SmtpConnection')
         $data = Import-PowerShellDataFile (Join-Path $installed 'MailProtocols.psd1')
         $data.CmdletsToExport | Should -Not -Contain '*'
         $data.PrivateData.PSData.Tags | Should -Contain 'POP3'

@@ -86,6 +86,7 @@ internal sealed class MessageFiles : IMessageFiles
 {
     private const int ParallelFlushes = 8;
     private const int MoveFileWriteThrough = 0x8;
+    private const int MoveFileReplaceExisting = 0x1;
     private static readonly bool IsWindows = RuntimeInformation.IsOSPlatform(OSPlatform.Windows);
     private const int EPERM = 1;
     private const int EBADF = 9;
@@ -207,6 +208,28 @@ internal sealed class MessageFiles : IMessageFiles
         // NTFS writes a rename to its log lazily, and a folder cannot be flushed there: write
         // through makes the rename durable before the call returns.
         if (!MoveFileEx(ExtendedLengthPath(Path.GetFullPath(temporaryPath)), ExtendedLengthPath(Path.GetFullPath(path)), MoveFileWriteThrough))
+        {
+            throw new IOException($"Cannot rename '{temporaryPath}' to '{path}'.", new Win32Exception(Marshal.GetLastWin32Error()));
+        }
+    }
+
+    /// <summary>Renames like <see cref="Rename"/>, replacing a file already at
+    /// <paramref name="path"/> in one step (rename(2), MOVEFILE_REPLACE_EXISTING): no moment
+    /// without a whole file under that name.</summary>
+    public void Replace(string temporaryPath, string path)
+    {
+        if (!IsWindows)
+        {
+#if NETCOREAPP
+            File.Move(temporaryPath, path, overwrite: true);
+#else
+            File.Delete(path);
+            File.Move(temporaryPath, path);
+#endif
+            return;
+        }
+
+        if (!MoveFileEx(ExtendedLengthPath(Path.GetFullPath(temporaryPath)), ExtendedLengthPath(Path.GetFullPath(path)), MoveFileReplaceExisting | MoveFileWriteThrough))
         {
             throw new IOException($"Cannot rename '{temporaryPath}' to '{path}'.", new Win32Exception(Marshal.GetLastWin32Error()));
         }
