@@ -126,28 +126,6 @@ public sealed class AttachmentFileNameTests
         Assert.Equal("_CON (1a2b3c4d).txt", AttachmentFileName.WithSuffix("_CON.txt", "1a2b3c4d"));
     }
 
-    [Theory]
-    [InlineData("1")]
-    [InlineData("AbC-123.x")]
-    [InlineData("con")]
-    [InlineData("_5F weird/uid\u00E9")]
-    [InlineData("^caret")]
-    [InlineData("LPT1")]
-    public void TheUidOfASavedMessageComesBackFromItsFileName(string uid)
-    {
-        Assert.Equal(uid, SavedMessageUid.FromFileName(EmlFileName.FromUid(uid)));
-    }
-
-    [Theory]
-    [InlineData("report.pdf")]
-    [InlineData("Report.eml")]
-    [InlineData(".eml")]
-    [InlineData("a_zz.eml")]
-    public void AFileNameThatNoUidGivesHasNoUid(string name)
-    {
-        Assert.Null(SavedMessageUid.FromFileName(name));
-    }
-
     private static void AssertStaysInFolder(string name)
     {
         var folder = Path.Combine(Path.GetTempPath(), "attachments");

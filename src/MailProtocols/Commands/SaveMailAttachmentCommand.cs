@@ -175,7 +175,7 @@ public sealed class SaveMailAttachmentCommand : CancellablePSCmdlet
         using (source)
         {
             var name = System.IO.Path.GetFileName(file);
-            var uid = SavedMessageUid.FromFileName(name);
+            var uid = EmlFileName.ToUid(name);
             if (Save(source, uid, file, name) && PassThru)
             {
                 WriteObject(new Pop3Message { Uid = uid, SavedPath = file, MessageId = source.MessageId, Subject = source.Subject, Size = new FileInfo(file).Length, HeadersOnly = true });
