@@ -12,7 +12,7 @@ BeforeDiscovery {
             Setup = { param($m) $null = $m.ReplyTo('CONNECT', '554 5.3.2 no service') } }
         @{ Case = 'a plain-text probe of an implicit-TLS port'; Stage = 'Banner'; Hint = 'expects TLS from the first byte.*-TlsMode Implicit'
             Parameters = @{ Port = 'smtps'; TlsMode = 'StartTls'; TimeoutSec = 2 } }
-        @{ Case = 'EHLO and HELO refused'; Stage = 'Ehlo'; Hint = $null; Message = 'refused EHLO'
+        @{ Case = 'EHLO and HELO refused'; Stage = 'Ehlo'; Hint = $null; Message = 'refused the session: EHLO: 554 5\.7\.1 go away; HELO: 554'
             Setup = { param($m) $null = $m.ReplyTo('EHLO', '554 5.7.1 go away'); $null = $m.ReplyTo('HELO', '554 5.7.1 go away') } }
         @{ Case = 'implicit TLS on the STARTTLS port'; Stage = 'Tls'; Hint = 'answered in plain text.*-TlsMode StartTls'
             Parameters = @{ TlsMode = 'Implicit' } }
@@ -40,7 +40,7 @@ BeforeDiscovery {
         @{ Case = 'a recipient refused for good'; Stage = 'Recipient'; Hint = $null; Message = 'refused 1 of 2 recipient'
             Parameters = @{ To = 'bob@example.com', 'nobody@example.com' }
             Setup = { param($m) $null = $m.ReplyTo('RCPT', 'nobody@', '550 5.1.1 <nobody@example.com> No such user') } }
-        @{ Case = 'a server that goes silent after the greeting'; Stage = 'Ehlo'; Hint = $null; Message = 'did not answer within 2 s at the Ehlo stage'
+        @{ Case = 'a server that goes silent after the greeting'; Stage = 'Ehlo'; Hint = $null; Message = 'No answer within 2 s at the Ehlo stage'
             Parameters = @{ TimeoutSec = 2 }; Setup = { param($m) $null = $m.NeverReply('EHLO') } }
     )
     foreach ($f in $failures) { foreach ($key in 'Parameters', 'Setup', 'Message') { if (-not $f.ContainsKey($key)) { $f[$key] = $null } } }
