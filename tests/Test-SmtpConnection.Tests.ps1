@@ -42,6 +42,22 @@ BeforeDiscovery {
             Setup = { param($m) $null = $m.ReplyTo('RCPT', 'nobody@', '550 5.1.1 <nobody@example.com> No such user') } }
         @{ Case = 'a server that goes silent after the greeting'; Stage = 'Ehlo'; Hint = $null; Message = 'No answer within 2 s at the Ehlo stage'
             Parameters = @{ TimeoutSec = 2 }; Setup = { param($m) $null = $m.NeverReply('EHLO') } }
+        @{ Case = 'an EHLO reply trickled line by line past the timeout (one deadline for greeting, TLS and EHLO)'; Stage = 'Ehlo'; Hint = $null; Message = 'No answer within 1 s'
+            Parameters = @{ TimeoutSec = 1 }; Setup = { param($m) $null = $m.Trickle('EHLO', 30, 1) } }
+        @{ Case = 'the host name does not resolve'; Stage = 'Connect'; Hint = 'The host name does not resolve'; Message = "'nothing\.invalid' could not be resolved"
+            Parameters = @{ SmtpServer = 'nothing.invalid' } }
+        @{ Case = 'a greeting delayed past the timeout on a port that is not 465'; Stage = 'Banner'; Hint = 'either the port expects TLS from the first byte.*or the server delays its greeting.*raise -TimeoutSec'
+            Parameters = @{ TimeoutSec = 1 }; Setup = { param($m) $null = $m.Delay('CONNECT', 3000, 1) } }
+        @{ Case = 'a greeting that says too many connections are open'; Stage = 'Banner'; Hint = 'too many connections open at once'; Message = '421 4\.3\.2 The maximum number of concurrent connections'
+            Setup = { param($m) $null = $m.ReplyThenClose('CONNECT', $null, '421 4.3.2 The maximum number of concurrent connections has exceeded a limit, closing transmission channel') } }
+        @{ Case = 'the EHLO after STARTTLS refused'; Stage = 'Tls'; Hint = $null; Message = 'EHLO: 554 5\.7\.1 not now'
+            Setup = { param($m) $null = $m.Delay('EHLO', 1, 1); $null = $m.ReplyTo('EHLO', '554 5.7.1 not now'); $null = $m.ReplyTo('HELO', '554 5.7.1 not now') } }
+        @{ Case = 'a sign-in challenge the mechanism cannot take (an unexpected exception)'; Stage = 'Auth'; Hint = $null
+            Parameters = @{ Credential = 'alice' }
+            Setup = { param($m) $m.Smtp.AuthMechanisms = [string[]]@('LOGIN'); $null = $m.ReplyTo('AUTH', '334 %%%not-base64%%%') } }
+        @{ Case = 'a 450 beside a 550 at RCPT is not greylisting'; Stage = 'Recipient'; Hint = $null; Message = 'refused 2 of 2 recipient'
+            Parameters = @{ To = 'bob@example.com', 'nobody@example.com' }
+            Setup = { param($m) $null = $m.ReplyTo('RCPT', 'bob@', '450 4.2.0 try later'); $null = $m.ReplyTo('RCPT', 'nobody@', '550 5.1.1 <nobody@example.com> No such user') } }
     )
     foreach ($f in $failures) { foreach ($key in 'Parameters', 'Setup', 'Message') { if (-not $f.ContainsKey($key)) { $f[$key] = $null } } }
 }
@@ -52,7 +68,8 @@ Describe 'Test-SmtpConnection' {
         $mock = New-MockServer
         $password = 'Secr3t!Pa55'
         $alice = [pscredential]::new('alice', (ConvertTo-SecureString $password -AsPlainText -Force))
-        $bad = [pscredential]::new('alice', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
+        $badPassword = 'Wr0ng!Pa55'
+        $bad = [pscredential]::new('alice', (ConvertTo-SecureString $badPassword -AsPlainText -Force))
 
         function Get-Probe {
             # The mock's STARTTLS port, its self-signed certificate skipped, a short timeout.
@@ -168,9 +185,12 @@ Describe 'Test-SmtpConnection' {
                 $probe[$key] = if ($value -is [string] -and $stand.ContainsKey($value)) { & $stand[$value] } else { $value }
             }
 
-            $r = Test-SmtpConnection @probe -ErrorVariable errors -ErrorAction SilentlyContinue
+            $captured = Invoke-Captured { Test-SmtpConnection @probe -ErrorAction SilentlyContinue }
+            $r = $captured.Records | Where-Object { $_.GetType().FullName -eq 'MailProtocols.Engine.Smtp.SmtpProbeResult' }
+            $errors = @($captured.Records | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
 
-            $errors.Count | Should -Be 0 -Because 'a failed stage is a result'
+            $errors.Count | Should -Be 0 -Because "a failed stage is a result ($errors)"
+            @($captured.Records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Count | Should -BeGreaterThan 0 -Because 'the verbose stream is scanned for secrets too'
             $r.Success | Should -BeFalse
             $r.FailedStage | Should -Be $Stage
             $r.Error | Should -Not -BeNullOrEmpty
@@ -179,8 +199,121 @@ Describe 'Test-SmtpConnection' {
             else { $r.Hint | Should -Not -Match 'STARTTLS|AUTH|greylist|first byte' -Because 'no hint of another failure' }
             @($r.Stages)[-1] | Should -Be $Stage
             Assert-NothingSent $mock
-            Assert-NoSecret -Text ($r | Format-List * | Out-String) -Secret $password
+            Assert-NoSecret -Text $captured.Text -Secret $password, $badPassword
+            if ($Stage -eq 'Recipient') {
+                # The transaction the probe opened is closed again, and so is the session.
+                $s = $mock.SmtpSessions[0]
+                $s.Commands | Should -Contain 'RSET'
+                [array]::LastIndexOf($s.Commands, 'RSET') | Should -BeGreaterThan ([array]::FindLastIndex($s.Commands, [Predicate[string]] { $args[0] -like 'MAIL FROM:*' }))
+                $s.QuitReceived | Should -BeTrue
+            }
         }
+    }
+
+    It 'stops at a 421 to RCPT: keeps the verdicts read, sends nothing more (no RSET), and gives no greylisting hint' {
+        $null = $mock.ReplyThenClose('RCPT', 'carol@', '421 4.3.2 Service shutting down')
+        $r = Test-SmtpConnection @probe -To 'bob@example.com', 'carol@example.com', 'dave@example.com'
+        $null = $mock.WaitForIdle(5000)
+
+        $r.FailedStage | Should -Be 'Recipient'
+        @($r.Recipients.Address) | Should -Be @('bob@example.com', 'carol@example.com')
+        @($r.Recipients.StatusCode) | Should -Be @(250, 421)
+        $r.Error | Should -Match 'refused 1 of 3 recipient.*421 4\.3\.2 Service shutting down'
+        $r.Hint | Should -Not -Match 'greylist'
+        $commands = @($mock.SmtpSessions[0].Commands)
+        $commands | Should -Not -Contain 'RCPT TO:<dave@example.com>'
+        $commands[-1] | Should -Be 'RCPT TO:<carol@example.com>' -Because 'after 421 the server closes: no RSET, no QUIT'
+        Assert-NothingSent $mock
+    }
+
+    It 'keeps the server''s reply when MAIL gets 421 and the server closes' {
+        $null = $mock.ReplyThenClose('MAIL', $null, '421 4.3.2 Service shutting down')
+        $r = Test-SmtpConnection @probe -From 'ops@example.com' -To 'bob@example.com'
+        $null = $mock.WaitForIdle(5000)
+
+        $r.FailedStage | Should -Be 'Recipient'
+        $r.Error | Should -Match 'refused the sender <ops@example\.com>: 421 4\.3\.2 Service shutting down'
+        $r.Sender.StatusCode | Should -Be 421
+        $mock.SmtpSessions[0].Commands[-1] | Should -BeLike 'MAIL FROM:*'
+    }
+
+    It 'says that the handshake stalled (not that nothing answered) when a server takes the connection and never completes TLS' {
+        # A listener that never accepts: the kernel completes the TCP connection, nobody reads the ClientHello.
+        $silent = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+        $silent.Start()
+        try {
+            $r = Test-SmtpConnection -SmtpServer 127.0.0.1 -Port $silent.LocalEndpoint.Port -TlsMode Implicit -TimeoutSec 1
+        }
+        finally { $silent.Stop() }
+
+        $r.FailedStage | Should -Be 'Tls'
+        $r.Hint | Should -Match 'did not complete the handshake within 1 s'
+        $r.Hint | Should -Not -Match 'Nothing answered on port'
+    }
+
+    It 'records the EHLO before STARTTLS only as such when the EHLO after it fails' {
+        $null = $mock.Delay('EHLO', 1, 1); $null = $mock.ReplyTo('EHLO', '554 5.7.1 not now'); $null = $mock.ReplyTo('HELO', '554 5.7.1 not now')
+        $r = Test-SmtpConnection @probe
+
+        $r.FailedStage | Should -Be 'Tls'
+        $r.CapabilitiesBeforeTls.StartTls | Should -BeTrue
+        $r.Capabilities | Should -BeNullOrEmpty -Because 'no EHLO after STARTTLS was answered'
+    }
+
+    It 'says in a verbose line that -From and -To are not tried before the Recipient stage' {
+        $captured = Invoke-Captured { Test-SmtpConnection @probe -QuitAfter Ehlo -From 'ops@example.com' -To 'bob@example.com' }
+        $verbose = @($captured.Records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
+        $verbose -match '-From and -To are not tried' | Should -Not -BeNullOrEmpty
+        $null = $mock.WaitForIdle(5000)
+        $mock.SmtpSessions[0].Commands | Should -Not -Contain 'RCPT TO:<bob@example.com>'
+    }
+
+    It 'signs in with -AccessToken (XOAUTH2) and shows the token nowhere' {
+        $tokenText = $mock.OAuthTokens['alice']
+        $transcript = Join-Path $TestDrive 'xoauth2.log'
+        $captured = Invoke-Captured { Test-SmtpConnection @probe -UserName alice -AccessToken (ConvertTo-SecureString $tokenText -AsPlainText -Force) -QuitAfter Auth -TranscriptPath $transcript }
+        $r = $captured.Records | Where-Object { $_.GetType().FullName -eq 'MailProtocols.Engine.Smtp.SmtpProbeResult' }
+
+        $r.Success | Should -BeTrue
+        $r.AuthMechanism | Should -Be 'XOAUTH2'
+        $r.Authenticated | Should -BeTrue
+        $mock.SmtpSessions[0].AuthUser | Should -Be 'alice'
+        Assert-NoSecret -Text ($captured.Text + (Get-Content -LiteralPath $transcript -Raw)) -Secret $tokenText, "user=alice`u{1}auth=Bearer $tokenText`u{1}`u{1}"
+    }
+
+    Context 'the list view at an 80-column prompt' {
+        It 'keeps every line within 80 columns and every word whole, one hint per line' {
+            $authority = [MockMail.TestCertificates]::CreateAuthority('Probe List CA')
+            $now = [DateTimeOffset]::Now
+            $other = [MockMail.MockServer]::new()
+            $other.UseCertificate([MockMail.TestCertificates]::CreateServerCertificate($authority, 'other.example.com', $now.AddDays(-1), $now.AddDays(200)))
+            $other.Start()
+            try { $r = Test-SmtpConnection -SmtpServer localhost -Port $other.SmtpPort -Credential $alice -To 'bob@example.com' -TimeoutSec 5 }
+            finally { $other.Dispose() }
+
+            @($r.Hint -split "`n").Count | Should -BeGreaterOrEqual 3 -Because 'each hint starts on its own line'
+            $text = $r | Out-String -Width 80
+            foreach ($line in $text -split "`r?`n") { $line.Length | Should -BeLessOrEqual 80 -Because "'$line'" }
+            $split = '[\s,;:()''"]+'
+            $words = @($text -split $split)
+            foreach ($word in @($r.Hint -split $split) + @($r.Tls.Certificate.Problems) + @($r.Error -split $split) -ne '') {
+                $words | Should -Contain $word -Because 'a value wraps between words'
+            }
+            $text | Should -Match '(?m)^CertCheck\s+: failed: NameMismatch'
+            $text | Should -Match '(?m)^\s+names: other\.example\.com\s*$'
+            $text | Should -Match '(?m)^\s+issuer: CN=Probe List CA\s*$'
+            $r.Error | Should -Not -Match ([regex]::Escape("localhost:")) -Because 'the endpoint is the first row already'
+        }
+
+        It 'shows TLS as not tried when STARTTLS was offered and the probe ended before it' {
+            $r = Test-SmtpConnection @probe -QuitAfter Ehlo
+            ($r | Out-String -Width 80) | Should -Match '(?m)^Tls\s+: not tried \(STARTTLS offered\)\s*$'
+        }
+    }
+
+    It 'writes RevocationUnknown in the help as a problem of -CheckCertificateRevocation only' {
+        $help = (Get-Help Test-SmtpConnection).description.Text -join ' '
+        $help | Should -Match 'RevocationUnknown \(only with -CheckCertificateRevocation'
     }
 
     Context 'the certificate' {
@@ -191,6 +324,7 @@ Describe 'Test-SmtpConnection' {
                 Other    = [MockMail.TestCertificates]::CreateServerCertificate($authority, 'other.example.com', $now.AddDays(-1), $now.AddDays(200))
                 Expired  = [MockMail.TestCertificates]::CreateServerCertificate($authority, 'localhost', $now.AddDays(-60), $now.AddDays(-2))
                 Expiring = [MockMail.TestCertificates]::CreateServerCertificate($authority, 'localhost', $now.AddDays(-60), $now.AddDays(5).AddHours(1))
+                Early    = [MockMail.TestCertificates]::CreateServerCertificate($authority, 'localhost', $now.AddDays(2), $now.AddDays(200))
             }
             $tlsMocks = @{}
             foreach ($name in $certificates.Keys) {
@@ -228,6 +362,30 @@ Describe 'Test-SmtpConnection' {
             @($r.Tls.Certificate.Problems) | Should -Contain 'Expired'
             $r.Tls.Certificate.DaysToExpiry | Should -BeLessThan 0
             $r.Hint | Should -Match 'The certificate expired on \d{4}-\d\d-\d\d'
+        }
+
+        It 'reports a certificate that is not valid yet: NotYetValid and its own hint' {
+            $tlsMock = $tlsMocks.Early
+            $r = Test-SmtpConnection -SmtpServer localhost -Port $tlsMock.SmtpPort -TimeoutSec 5
+
+            @($r.Tls.Certificate.Problems) | Should -Contain 'NotYetValid'
+            @($r.Tls.Certificate.Problems) | Should -Not -Contain 'Expired'
+            $r.Hint | Should -Match 'The certificate is not valid before \d{4}-\d\d-\d\d'
+        }
+
+        It 'refuses to send credentials over implicit TLS with a certificate that failed the check' {
+            $tlsMock = $tlsMocks.Expired
+            $r = Test-SmtpConnection -SmtpServer localhost -Port $tlsMock.SmtpsPort -TlsMode Implicit -Credential $alice -TimeoutSec 5
+            $null = $tlsMock.WaitForIdle(5000)
+
+            $r.Tls.Method | Should -Be 'Implicit'
+            @($r.Tls.Certificate.Problems) | Should -Contain 'Expired'
+            $r.FailedStage | Should -Be 'Auth'
+            $r.Error | Should -Match 'so the credentials were not sent'
+            $r.Hint | Should -Match 'so the credentials were not sent'
+            $s = $tlsMock.SmtpSessions[-1]
+            $s.AuthAttempts | Should -Be 0
+            $s.QuitReceived | Should -BeTrue
         }
 
         It 'warns of a certificate about to expire' {
@@ -282,13 +440,22 @@ Describe 'Test-SmtpConnection' {
         @{ QuitAfter = 'Banner'; Stages = @('Connect', 'Banner'); Commands = @('QUIT') }
         @{ QuitAfter = 'Ehlo'; Stages = @('Connect', 'Banner', 'Ehlo'); Commands = @('EHLO [127.0.0.1]', 'QUIT') }
         @{ QuitAfter = 'Tls'; Stages = @('Connect', 'Banner', 'Ehlo', 'Tls'); Commands = @('EHLO [127.0.0.1]', 'STARTTLS', 'EHLO [127.0.0.1]', 'QUIT') }
+        @{ QuitAfter = 'Auth'; Stages = @('Connect', 'Banner', 'Ehlo', 'Tls', 'Auth'); Commands = @('EHLO [127.0.0.1]', 'STARTTLS', 'EHLO [127.0.0.1]', 'AUTH PLAIN *', 'QUIT') }
+        @{ QuitAfter = 'Recipient'; Stages = @('Connect', 'Banner', 'Ehlo', 'Tls', 'Auth', 'Recipient')
+            Commands = @('EHLO [127.0.0.1]', 'STARTTLS', 'EHLO [127.0.0.1]', 'AUTH PLAIN *', 'MAIL FROM:<>', 'RCPT TO:<bob@example.com>', 'RSET', 'QUIT') }
     ) {
         $r = Test-SmtpConnection @probe -QuitAfter $QuitAfter -Credential $alice -To 'bob@example.com'
         $null = $mock.WaitForIdle(5000)
 
         $r.Success | Should -BeTrue
         @($r.Stages) | Should -Be $Stages
-        @($mock.SmtpSessions[0].Commands) | Should -Be $Commands
+        $seen = @($mock.SmtpSessions[0].Commands)
+        $seen.Count | Should -Be $Commands.Count -Because ($seen -join ' | ')
+        for ($i = 0; $i -lt $Commands.Count; $i++) {
+            # 'AUTH PLAIN *': the command, whatever its secret.
+            if ($Commands[$i].EndsWith('*')) { $seen[$i] | Should -Match ('^' + [regex]::Escape($Commands[$i].TrimEnd('*'))) }
+            else { $seen[$i] | Should -Be $Commands[$i] }
+        }
     }
 
     It 'writes a transcript with the credentials redacted' {
@@ -327,6 +494,10 @@ Describe 'Test-SmtpConnection' {
                 Parameters = @{ QuitAfter = 'Recipient' } }
             @{ Case = '-QuitAfter Auth without credentials'; ErrorId = 'QuitAfterNeedsInput,MailProtocols.Commands.TestSmtpConnectionCommand'
                 Parameters = @{ QuitAfter = 'Auth' } }
+            @{ Case = '-QuitAfter Auth with the empty credential'; ErrorId = 'QuitAfterNeedsInput,MailProtocols.Commands.TestSmtpConnectionCommand'
+                Parameters = @{ QuitAfter = 'Auth'; Credential = [pscredential]::Empty } }
+            @{ Case = '-QuitAfter Tls with -TlsMode None'; ErrorId = 'QuitAfterNeedsInput,MailProtocols.Commands.TestSmtpConnectionCommand'
+                Parameters = @{ QuitAfter = 'Tls'; TlsMode = 'None' } }
             @{ Case = '-UseSsl with -TlsMode None'; ErrorId = 'ConflictingTlsParameters,MailProtocols.Commands.TestSmtpConnectionCommand'
                 Parameters = @{ UseSsl = $true; TlsMode = 'None' } }
             @{ Case = 'a port out of range'; ErrorId = 'ParameterArgumentValidationError,MailProtocols.Commands.TestSmtpConnectionCommand'
