@@ -43,7 +43,7 @@ BeforeDiscovery {
         @{ Case = 'a server that goes silent after the greeting'; Stage = 'Ehlo'; Hint = $null; Message = 'No answer within 2 s at the Ehlo stage'
             Parameters = @{ TimeoutSec = 2 }; Setup = { param($m) $null = $m.NeverReply('EHLO') } }
         @{ Case = 'an EHLO reply trickled line by line past the timeout (one deadline for greeting, TLS and EHLO)'; Stage = 'Ehlo'; Hint = $null; Message = 'No answer within 1 s'
-            Parameters = @{ TimeoutSec = 1 }; Setup = { param($m) $null = $m.Trickle('EHLO', 30, 1) } }
+            Parameters = @{ TimeoutSec = 1 }; Setup = { param($m) $null = $m.Trickle('EHLO', 15, 1) } }
         @{ Case = 'the host name does not resolve'; Stage = 'Connect'; Hint = 'The host name does not resolve'; Message = "'nothing\.invalid' could not be resolved"
             Parameters = @{ SmtpServer = 'nothing.invalid' } }
         @{ Case = 'a greeting delayed past the timeout on a port that is not 465'; Stage = 'Banner'; Hint = 'either the port expects TLS from the first byte.*or the server delays its greeting.*raise -TimeoutSec'

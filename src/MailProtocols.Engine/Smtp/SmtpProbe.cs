@@ -428,7 +428,7 @@ public sealed class SmtpProbe
     }
 
     private string Describe(Exception ex) =>
-        ConnectErrors.IsTimeout(ex)
+        ConnectErrors.IsTimeout(ex) || _wire!.TimedOut // an abort for the deadline may surface as a closed socket
             ? $"No answer within {_settings.Timeout.TotalSeconds:0.###} s at the {_stage} stage."
             : Shorten(ex.Message);
 
