@@ -397,6 +397,177 @@ Describe 'Test-SmtpConnection' {
         }
     }
 
+    Context 'the TLS version' {
+        BeforeAll {
+            function Start-Child {
+                # A child pwsh whose environment gets $Environment on top of this one's; stdin
+                # stays open so that the child can wait on it.
+                param([string] $Command, [hashtable] $Environment = @{})
+                $start = [Diagnostics.ProcessStartInfo]::new((Join-Path $PSHOME 'pwsh'))
+                foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $Command) { $start.ArgumentList.Add($argument) }
+                $start.UseShellExecute = $false
+                $start.RedirectStandardInput = $true
+                $start.RedirectStandardOutput = $true
+                $start.RedirectStandardError = $true
+                foreach ($key in $Environment.Keys) { $start.Environment[$key] = $Environment[$key] }
+                $process = [Diagnostics.Process]::Start($start)
+                $process | Add-Member -NotePropertyName Errors -NotePropertyValue $process.StandardError.ReadToEndAsync() -PassThru
+            }
+
+            function Read-ChildLine {
+                param($Process, [string] $Prefix)
+                $stderr = $Process.Errors
+                while ($true) {
+                    $read = $Process.StandardOutput.ReadLineAsync()
+                    if (-not $read.Wait(60000) -or $null -eq $read.Result) { throw "The child said no '$Prefix' line. Its errors: $(if ($stderr.Wait(1000)) { $stderr.Result })" }
+                    if ($read.Result.StartsWith($Prefix)) { return $read.Result.Substring($Prefix.Length) }
+                }
+            }
+
+            $versionMocks = @{}
+            foreach ($version in 'Tls12', 'Tls13') {
+                $versionMocks[$version] = [MockMail.MockServer]::new()
+                $versionMocks[$version].TlsProtocols = $version
+                $versionMocks[$version].Start()
+            }
+
+            # OpenSSL 3 here refuses TLS 1.0 and 1.1 on both sides. A configuration of this test's
+            # own, given to child processes only, lowers the security level so that a mock in a
+            # child can offer nothing newer than TLS 1.1; this machine's configuration is untouched.
+            $opensslConf = Join-Path $TestDrive 'openssl-old-tls.cnf'
+            Set-Content -LiteralPath $opensslConf -Value @(
+                'openssl_conf = probe_init'
+                '[probe_init]'
+                'ssl_conf = probe_ssl'
+                '[probe_ssl]'
+                'system_default = probe_defaults'
+                '[probe_defaults]'
+                'MinProtocol = TLSv1'
+                'CipherString = DEFAULT:@SECLEVEL=0'
+            )
+            $oldTls = Start-Child -Environment @{ OPENSSL_CONF = $opensslConf } -Command @"
+Add-Type -Path '$mockPath'
+`$m = [MockMail.MockServer]::new()
+`$m.TlsProtocols = 'Tls, Tls11'
+`$m.Start()
+'PORTS ' + `$m.SmtpPort + ' ' + `$m.SmtpsPort
+`$null = [Console]::In.ReadLine()
+'SESSIONS ' + (@(`$m.SmtpSessions | ForEach-Object { "`$(`$_.TlsProtocol)/`$(`$_.AuthAttempts)/`$(@(`$_.Commands -match '^(MAIL|RCPT|DATA|BDAT)').Count)" }) -join ' ')
+`$m.Dispose()
+"@
+            $oldPorts = (Read-ChildLine $oldTls 'PORTS ') -split ' '
+        }
+
+        AfterAll {
+            foreach ($m in $versionMocks.Values) { $m.Dispose() }
+            if ($oldTls -and -not $oldTls.HasExited) { $oldTls.Kill($true) }
+        }
+
+        It 'reports <Version> from a server that offers only it, on STARTTLS and implicit TLS' -ForEach @(
+            @{ Version = 'Tls12' }
+            @{ Version = 'Tls13' }
+        ) {
+            $m = $versionMocks[$Version]
+            $starttls = Test-SmtpConnection -SmtpServer $m.Host -Port $m.SmtpPort -SkipCertificateCheck -TimeoutSec 5
+            $implicit = Test-SmtpConnection -SmtpServer $m.Host -Port $m.SmtpsPort -TlsMode Implicit -SkipCertificateCheck -TimeoutSec 5
+            $null = $m.WaitForIdle(5000)
+
+            foreach ($r in $starttls, $implicit) {
+                $r.Success | Should -BeTrue
+                $r.Tls.Protocol | Should -Be $Version
+                $r.Hint | Should -Not -Match 'negotiated'
+            }
+            @($m.SmtpSessions.TlsProtocol | Select-Object -Last 2) | Should -Be @($Version, $Version) -Because 'the server negotiated what the result says'
+        }
+
+        It 'says that the server may offer only TLS 1.0/1.1 when this machine refuses its handshake' {
+            $starttls = Test-SmtpConnection -SmtpServer 127.0.0.1 -Port $oldPorts[0] -SkipCertificateCheck -Credential $alice -To 'bob@example.com' -TimeoutSec 10
+            $implicit = Test-SmtpConnection -SmtpServer 127.0.0.1 -Port $oldPorts[1] -TlsMode Implicit -SkipCertificateCheck -TimeoutSec 10
+
+            foreach ($r in $starttls, $implicit) {
+                $r.Success | Should -BeFalse
+                $r.FailedStage | Should -Be 'Tls'
+                $r.Error | Should -Match 'TLS handshake with the server failed'
+                $r.Hint | Should -Match 'may offer only TLS 1\.0/1\.1'
+                $r.Tls | Should -BeNullOrEmpty
+            }
+        }
+
+        It 'names TLS 1.1 when a client that allows it negotiated it' {
+            $probe = Start-Child -Environment @{ OPENSSL_CONF = $opensslConf } -Command @"
+Import-Module '$modulePath'
+`$r = Test-SmtpConnection -SmtpServer 127.0.0.1 -Port $($oldPorts[0]) -SkipCertificateCheck -TimeoutSec 10
+'RESULT ' + (@{ Success = `$r.Success; Protocol = `$r.Tls.Protocol; Hint = `$r.Hint } | ConvertTo-Json -Compress)
+"@
+            $r = Read-ChildLine $probe 'RESULT ' | ConvertFrom-Json
+            $null = $probe.WaitForExit(30000)
+
+            $r.Success | Should -BeTrue
+            $r.Protocol | Should -Be 'Tls11'
+            $r.Hint | Should -Match 'Only TLS 1\.1 was negotiated: TLS 1\.0 and 1\.1 are retired'
+        }
+
+        It 'sent nothing to the TLS 1.0/1.1 server: no sign-in, no MAIL, RCPT or DATA' {
+            $oldTls.StandardInput.WriteLine('')
+            $sessions = (Read-ChildLine $oldTls 'SESSIONS ') -split ' '
+            $null = $oldTls.WaitForExit(15000)
+
+            $sessions.Count | Should -Be 3
+            foreach ($s in $sessions) { $s | Should -Match '/0/0$' }
+            $sessions | Should -Contain 'Tls11/0/0'
+        }
+    }
+
+    Context 'an app-only sign-in (Entra app)' {
+        It 'fetches the token before connecting: signs in with XOAUTH2, and a refused token costs no mail connection' {
+            $authority = [MockMail.TestCertificates]::CreateAuthority('Probe OAuth CA')
+            $now = [DateTimeOffset]::UtcNow
+            $serverCertificate = [MockMail.TestCertificates]::CreateServerCertificate($authority, 'localhost', $now.AddDays(-1), $now.AddDays(30))
+            $caBundle = Join-Path $TestDrive 'probe-ca.pem'
+            Set-Content -Path $caBundle -Value ([MockMail.TestCertificates]::ToPem($authority)) -NoNewline
+            $entra = [MockMail.MockEntra]::new($serverCertificate)
+            $entra.Start()
+            $secret = 'Pr0be~Secret.Value_7'
+            $entra.AddApp('contoso', 'app-probe', $secret, [string[]]@('reports@contoso.com'))
+            $appMock = [MockMail.MockServer]::new()
+            $appMock.UseCertificate($serverCertificate)
+            $appMock.Entra = $entra
+            $appMock.Start()
+            try {
+                $outcome = Invoke-TrustingChild -CaBundle $caBundle -Data @{ Secret = $secret; Authority = $entra.Authority; Port = $appMock.SmtpPort; Transcript = (Join-Path $TestDrive 'app.log') } -Body @'
+$app = @{ TenantId = 'contoso'; ClientId = 'app-probe'; Authority = $p.Authority; SmtpServer = 'localhost'; Port = $p.Port; TimeoutSec = 30 }
+$captured = Invoke-Captured {
+    $good = Test-SmtpConnection @app -ClientSecret (ConvertTo-SecureString $p.Secret -AsPlainText -Force) -UserName reports@contoso.com -QuitAfter Auth -TranscriptPath $p.Transcript
+    $outcome.Good = @{ Success = $good.Success; Mechanism = $good.AuthMechanism; Reply = $good.AuthReply; Stages = @($good.Stages | ForEach-Object { "$_" }) }
+    $bad = Test-SmtpConnection @app -ClientSecret (ConvertTo-SecureString 'Wr0ng~Secret' -AsPlainText -Force) -UserName reports@contoso.com
+    $outcome.Bad = @{ Success = $bad.Success; Stage = "$($bad.FailedStage)"; Error = $bad.Error; Hint = $bad.Hint; Stages = @($bad.Stages | ForEach-Object { "$_" }) }
+}
+$outcome.Text = $captured.Text + (Get-Content -LiteralPath $p.Transcript -Raw)
+'@
+                $null = $appMock.WaitForIdle(5000)
+
+                $outcome.Good.Success | Should -BeTrue -Because ($outcome | ConvertTo-Json -Depth 4)
+                $outcome.Good.Mechanism | Should -Be 'XOAUTH2'
+                $outcome.Good.Reply | Should -Match '^235 '
+                $outcome.Good.Stages | Should -Be @('Connect', 'Banner', 'Ehlo', 'Tls', 'Auth')
+                $appMock.SmtpSessions[0].AuthUser | Should -Be 'reports@contoso.com'
+                $appMock.SmtpSessions[0].QuitReceived | Should -BeTrue
+
+                $outcome.Bad.Success | Should -BeFalse
+                $outcome.Bad.Stage | Should -Be 'Auth'
+                $outcome.Bad.Stages | Should -Be @('Auth')
+                $outcome.Bad.Error | Should -Match 'AADSTS7000215|secret'
+                $outcome.Bad.Hint | Should -Match 'No token came from the sign-in authority, so the mail server was not connected to'
+                $appMock.SmtpConnectionCount | Should -Be 1 -Because 'the refused token cost no mail connection'
+                Assert-NoSecret -Text $outcome.Text -Secret (@($secret, 'Wr0ng~Secret') + $entra.Secrets)
+            }
+            finally {
+                $appMock.Dispose()
+                $entra.Dispose()
+            }
+        }
+    }
+
     It '-Quiet returns only $true or $false' {
         $ok = Test-SmtpConnection @probe -Quiet
         $probe.Port = Get-FreeTcpPort
