@@ -700,3 +700,62 @@ if (-not (Test-SmtpConnection -SmtpServer $Server -Port $DeadPort -TimeoutSec 5 
         }
     }
 }
+
+# The probe against a real server, smtp4dev 3.15.0 (a dotnet tool of this repository), with
+# STARTTLS and authentication required.
+Describe 'Test-SmtpConnection against smtp4dev' -Tag Integration {
+    BeforeAll {
+        . (Join-Path $PSScriptRoot 'common.ps1')
+        $password = 'Pr0be!Int3gration'
+        $server = Start-Smtp4dev -ExtraArguments @('--tlsmode=StartTls', '--authenticationrequired', '--smtpallowanycredentials-', "--user=alice=$password")
+        $alice = [pscredential]::new('alice', (ConvertTo-SecureString $password -AsPlainText -Force))
+        # smtp4dev generates a self-signed certificate, hence -SkipCertificateCheck.
+        $smtp = @{ SmtpServer = '127.0.0.1'; Port = $server.SmtpPort; SkipCertificateCheck = $true; TimeoutSec = 10 }
+
+        function Get-Received {
+            @((Invoke-RestMethod "$($server.WebUrl)/api/messages?pageSize=100").results)
+        }
+    }
+
+    AfterAll {
+        if ($server) { Stop-Smtp4dev $server }
+    }
+
+    It 'reports every stage: STARTTLS, the extensions after it, the sign-in and the recipients; and delivers nothing' {
+        $r = Test-SmtpConnection @smtp -Credential $alice -From 'ops@example.com' -To 'admin@example.com', 'audit@example.com'
+
+        $r.Success | Should -BeTrue -Because "$($r.Error) $($r.Hint)"
+        @($r.Stages) | Should -Be @('Connect', 'Banner', 'Ehlo', 'Tls', 'Auth', 'Recipient')
+        $r.Banner | Should -Match '^220 '
+        $r.CapabilitiesBeforeTls.StartTls | Should -BeTrue
+        $r.Tls.Method | Should -Be 'StartTls'
+        $r.Tls.Protocol | Should -Match '^Tls1[23]$'
+        $r.Tls.Certificate.Thumbprint | Should -Not -BeNullOrEmpty
+        @($r.Capabilities.AuthMechanisms).Count | Should -BeGreaterThan 0
+        $r.Authenticated | Should -BeTrue
+        $r.AuthReply | Should -Match '^235 '
+        $r.Sender.Accepted | Should -BeTrue
+        @($r.Recipients.Accepted) | Should -Be @($true, $true)
+        Get-Received | Should -BeNullOrEmpty -Because 'a probe never sends a message'
+    }
+
+    It 'fails the Auth stage on a wrong password, with the server''s reply and no secret in the result' {
+        $bad = [pscredential]::new('alice', (ConvertTo-SecureString 'Wr0ng!Int3gration' -AsPlainText -Force))
+        $captured = Invoke-Captured { Test-SmtpConnection @smtp -Credential $bad -To 'admin@example.com' }
+        $r = $captured.Records | Where-Object { $_.GetType().FullName -eq 'MailProtocols.Engine.Smtp.SmtpProbeResult' }
+
+        $r.Success | Should -BeFalse
+        $r.FailedStage | Should -Be 'Auth'
+        $r.AuthReply | Should -Match '^535 '
+        $r.Recipients.Count | Should -Be 0
+        Assert-NoSecret -Text $captured.Text -Secret 'Wr0ng!Int3gration', $password
+        Get-Received | Should -BeNullOrEmpty
+    }
+
+    It 'says that its port takes STARTTLS when probed with implicit TLS' {
+        $r = Test-SmtpConnection @smtp -TlsMode Implicit
+
+        $r.FailedStage | Should -Be 'Tls'
+        $r.Hint | Should -Match 'answered in plain text where a TLS handshake was expected'
+    }
+}
