@@ -96,7 +96,7 @@ BeforeDiscovery {
         'Send-SmtpMessage'    = 10
         'Get-Pop3Message'     = 6
         'Remove-Pop3Message'  = 6
-        'Test-SmtpConnection' = 3
+        'Test-SmtpConnection' = 4
         'Import-MailMessage'  = 4
         'Test-Pop3Connection' = 3
         'Save-MailAttachment' = 3
@@ -743,11 +743,54 @@ function chown { Set-Content -LiteralPath chown.txt -Value ($args -join ' ') }
                 $Run.Output | Should -Match "(?m)^\s*$($Mock.SmtpsPort)\s+Implicit\s+True\s"
                 # The list wraps the hints at the console's width.
                 $Run.Output -replace '\s' | Should -Match 'answeredinplaintextwhereaTLShandshakewasexpected'
-                $Run.Output -replace '\s' | Should -Match 'sentnoSMTPgreeting'
+                # On 465 the hint is that the port expects TLS; the mock's implicit-TLS port has another number.
+                $Run.Output -replace '\s' | Should -Match 'Nogreetingcamewithin5s:eithertheportexpectsTLSfromthefirstbyte'
                 $Mock.Messages.Count | Should -Be 0
             }
         }
 
+        @{
+            Source = 'Test-SmtpConnection'; Index = 4; Title = 'Diagnose an Exchange Online app registration'
+            Prelude = '{{AppSignIn}}'
+            Assert = {
+                param($Mock, $Run, $Dir)
+                $Run.Output | Should -Match '(?m)^Success\s+: True$'
+                $Run.Output | Should -Match '(?m)^SignIn\s+: XOAUTH2: 235 '
+                $s = $Mock.SmtpSessions[0]
+                $s.AuthUser | Should -Be 'reports@contoso.com'
+                $s.Tls | Should -BeTrue
+                @($s.Commands -match '^(MAIL|RCPT|DATA|BDAT)').Count | Should -Be 0
+                $Mock.Messages.Count | Should -Be 0
+                @($entra.Requests).Credential | Should -Be 'secret'
+            }
+        }
+        @{
+            Source = 'Test-SmtpConnection'; Index = 4; Title = 'Diagnose an Exchange Online app registration'
+            Variant = 'the app has no permission on the mailbox'
+            Prelude = '{{AppSignIn}}'
+            Setup = { param($Mock, $Dir) $Mock.Smtp.ExchangeAuthRefusal = 'AuthenticationUnsuccessful' }
+            Assert = {
+                param($Mock, $Run, $Dir)
+                $Run.Output | Should -Match '(?m)^Success\s+: False$'
+                $Run.Output | Should -Match '(?m)^FailedStage\s+: Auth$'
+                $Run.Output | Should -Match '(?m)^SignIn\s+: XOAUTH2: 535 5\.7\.3 '
+                $Run.Output | Should -Match 'Add-MailboxPermission' -Because 'the list wraps between words'
+                $Mock.Messages.Count | Should -Be 0
+            }
+        }
+        @{
+            Source = 'Test-SmtpConnection'; Index = 4; Title = 'Diagnose an Exchange Online app registration'
+            Variant = 'the secret is wrong'
+            # The vault's secret is not the app's: the token endpoint refuses it before any mail connection.
+            Prelude = '{{AppSignIn}}' + "`nfunction Get-Secret { param([string] `$Name) ConvertTo-SecureString 'Not-The-Secret' -AsPlainText -Force }"
+            Assert = {
+                param($Mock, $Run, $Dir)
+                $Run.Output | Should -Match '(?m)^FailedStage\s+: Auth$'
+                $Run.Output | Should -Match 'AADSTS7000215' -Because 'the list wraps between words'
+                $Run.Output -replace '\s+', ' ' | Should -Match 'so the mail server was not connected to'
+                $Mock.SmtpConnectionCount | Should -Be 0
+            }
+        }
         # ---------------------------------------------------------------- Test-Pop3Connection
         @{
             Source = 'Test-Pop3Connection'; Index = 1; Title = 'Probe a mailbox: TLS, certificate, login and message count'
@@ -1248,7 +1291,7 @@ Describe 'Examples run as users run them' {
             '# A vault of SecretManagement, as the examples read it.'
             "function Get-Secret { param([string] `$Name) @{ MailAppSecret = '$appSecret'; MailAppPfxPassword = '$pfxPassword' }[`$Name] | ConvertTo-SecureString -AsPlainText -Force }"
             '# The sign-in authority is the mock token endpoint.'
-            foreach ($command in 'Send-SmtpMessage', 'Get-Pop3Message', 'Remove-Pop3Message') { "`$PSDefaultParameterValues['${command}:Authority'] = '$($entra.Authority)'" }
+            foreach ($command in 'Send-SmtpMessage', 'Get-Pop3Message', 'Remove-Pop3Message', 'Test-SmtpConnection') { "`$PSDefaultParameterValues['${command}:Authority'] = '$($entra.Authority)'" }
         ) -join "`n"
 
         $publicHosts = 'smtp.contoso.com', 'mail.contoso.com', 'pop.contoso.com', 'smtp.office365.com', 'outlook.office365.com', 'pop.gmail.com', 'smtp.gmail.com'

@@ -10,7 +10,7 @@ namespace MailProtocols.Engine;
 /// </summary>
 internal static class ConnectErrors
 {
-    public static MailOperationException CertificateRejected(ConnectionSettings s, string problem, Exception ex) =>
+    public static MailOperationException CertificateRejected(ConnectionSettings s, string problem, Exception? ex) =>
         Fail("CertificateRejected", MailErrorKind.SecurityError, s.Endpoint,
             $"The certificate of {s.Endpoint} was rejected: {problem}. Trust the certificate's issuing CA " +
             "on this machine, or add -SkipCertificateCheck if you know this server (never over the internet).", ex);

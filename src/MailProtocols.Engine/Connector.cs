@@ -105,9 +105,7 @@ internal sealed class Connector
         var phase = Stopwatch.StartNew();
         var implicitTls = SocketOptions == SecureSocketOptions.SslOnConnect;
         _wire.Connect(implicitTls ? "smtps" : "smtp", implicitTls: false, token);
-        var left = _settings.Timeout - phase.Elapsed;
-        using var phaseLimit = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero);
-        using (phaseLimit.Token.Register(() => _wire.Abort($"No greeting and handshake within {_settings.Timeout.TotalSeconds:0.###} s.")))
+        using (PhaseDeadline(phase.Elapsed))
         {
             try
             {
@@ -147,6 +145,12 @@ internal sealed class Connector
         }
     }
 
+    /// <summary>Bounds the setup of the session (greeting, TLS, every EHLO) to what is left of the
+    /// timeout after <paramref name="elapsed"/> went on the TCP connection, however the server
+    /// trickles its lines: when it runs out, the connection is aborted as timed out. Dispose it
+    /// once the session is set up.</summary>
+    internal IDisposable PhaseDeadline(TimeSpan elapsed) => new Deadline(_wire, _settings.Timeout - elapsed, _settings.Timeout);
+
     /// <summary>Ends the current connection as timed out: a read or write waiting on it, and
     /// every later one, throws a timeout.</summary>
     public void Abort(string reason) => _wire.Abort(reason);
@@ -162,14 +166,37 @@ internal sealed class Connector
             return;
         }
 
+        var reply = SignIn(token, out var mechanismName);
+        if (reply.Code != 235)
+        {
+            throw ConnectErrors.AuthenticationFailed(_settings, credential?.UserName ?? CurrentLogon.Description, reply.ToString(),
+                AuthenticationHints.ForSmtpReply(reply.Code, reply.Text, _settings.UseOAuth2));
+        }
+
+        IsAuthenticated = true;
+        AuthenticationMechanism = mechanismName;
+    }
+
+    /// <summary>Sends the credentials with the mechanism chosen for them and returns the server's
+    /// last reply, whatever its code; first refuses (as errors) to send a password in plain text
+    /// unless allowed, or over TLS whose certificate failed a check that was not skipped.</summary>
+    internal SmtpReply SignIn(CancellationToken token, out string mechanismName)
+    {
+        var user = _settings.Credential?.UserName ?? CurrentLogon.Description;
+
         // Kerberos sends no password and proves the server (mutual authentication), so the
-        // current logon may sign in over plain text; a password may not.
+        // current logon may sign in over plain text or unverified TLS; a password may not.
         if (!_settings.UseDefaultCredentials && !_wire.IsSecure && !_settings.AllowUnencryptedAuthentication)
         {
             throw ConnectErrors.UnencryptedAuthenticationRefused(_settings);
         }
 
-        var user = credential?.UserName ?? CurrentLogon.Description;
+        // The send path's handshake already refuses such a certificate; a caller whose validator
+        // let the session go on for its report (the probe) stops here.
+        if (!_settings.UseDefaultCredentials && _wire.IsSecure && !_wire.Validator.Validated && !_settings.SkipCertificateCheck)
+        {
+            throw ConnectErrors.CertificateRejected(_settings, $"{_wire.Validator.Errors}, so the credentials were not sent", null);
+        }
 
         var offered = Extensions.AuthMechanisms;
         var mechanism = ChooseMechanism(_settings, offered, token);
@@ -183,24 +210,16 @@ internal sealed class Connector
             throw ConnectErrors.AuthenticationNotSupported(_settings, offered.Count == 0 ? "none" : string.Join(", ", offered));
         }
 
-        SmtpReply reply;
+        mechanismName = mechanism.MechanismName;
         try
         {
-            reply = Sasl(_wire, mechanism, token);
+            return Sasl(_wire, mechanism, token);
         }
         catch (AuthenticationException ex)
         {
             throw ConnectErrors.AuthenticationFailed(_settings, user, ex.Message, ex);
         }
-
-        if (reply.Code != 235)
-        {
-            throw ConnectErrors.AuthenticationFailed(_settings, user, reply.ToString(),
-                AuthenticationHints.ForSmtpReply(reply.Code, reply.Text, _settings.UseOAuth2));
-        }
-
-        IsAuthenticated = true;
-        AuthenticationMechanism = mechanism.MechanismName;
+    }
     }
 
     /// <summary>The SASL mechanism for the settings' credential among those offered: GSSAPI for
@@ -230,7 +249,28 @@ internal sealed class Connector
             _wire.StartTls(token);
         }
 
+        Greet(token);
+        Hello(token);
+        if (WantsStartTls)
+        {
+            StartTls(token);
+            Hello(token);
+        }
+    }
+
+    /// <summary>The server's greeting, or null before it came.</summary>
+    internal SmtpReply? Greeting { get; private set; }
+
+    /// <summary>True when the last EHLO was refused and HELO was accepted: no extensions.</summary>
+    internal bool HeloOnly { get; private set; }
+
+    /// <summary>Reads the greeting; anything but 220 is a refusal of the session (and, when it
+    /// says that too many connections are open, one that <see cref="Connect(CancellationToken, int, TimeSpan, Action{string})"/> retries).</summary>
+    internal SmtpReply Greet(CancellationToken token)
+    {
+        Greeting = null;
         var greeting = _wire.ReadReply(token);
+        Greeting = greeting;
         if (greeting.Code != 220)
         {
             if (ConnectionThrottling.IsConnectionLimit(greeting))
@@ -241,47 +281,62 @@ internal sealed class Connector
             throw ConnectErrors.ServerRefused(_settings, greeting.ToString());
         }
 
-        Hello(token);
-        var options = SocketOptions;
-        if (options == SecureSocketOptions.StartTls || (options == SecureSocketOptions.StartTlsWhenAvailable && Extensions.StartTls))
+        return greeting;
+    }
+
+    /// <summary>Whether the TLS mode wants STARTTLS after the EHLO just made: always with
+    /// StartTls (<see cref="StartTls"/> then fails when it is not offered), when offered with Auto.</summary>
+    internal bool WantsStartTls
+    {
+        get
         {
-            if (!Extensions.StartTls)
-            {
-                throw ConnectErrors.StartTlsNotOffered(_settings);
-            }
-
-            _wire.Send("STARTTLS", -1, token);
-            var reply = _wire.ReadReply(token);
-            if (reply.Code != 220)
-            {
-                throw ConnectErrors.StartTlsFailed(_settings, reply.ToString());
-            }
-
-            _wire.StartTls(token);
-            Hello(token);
+            var options = SocketOptions;
+            return options == SecureSocketOptions.StartTls || (options == SecureSocketOptions.StartTlsWhenAvailable && Extensions.StartTls);
         }
     }
 
-    /// <summary>EHLO, and HELO (no extensions) when the server refuses EHLO.</summary>
-    private void Hello(CancellationToken token)
+    /// <summary>STARTTLS and the handshake; the EHLO after it is the caller's.</summary>
+    internal void StartTls(CancellationToken token)
     {
+        if (!Extensions.StartTls)
+        {
+            throw ConnectErrors.StartTlsNotOffered(_settings);
+        }
+
+        _wire.Send("STARTTLS", -1, token);
+        var reply = _wire.ReadReply(token);
+        if (reply.Code != 220)
+        {
+            throw ConnectErrors.StartTlsFailed(_settings, reply.ToString());
+        }
+
+        _wire.StartTls(token);
+    }
+
+    /// <summary>EHLO, and HELO (no extensions) when the server refuses EHLO; returns the reply
+    /// accepted.</summary>
+    internal SmtpReply Hello(CancellationToken token)
+    {
+        Extensions = SmtpExtensions.None;
+        HeloOnly = false;
         var name = LocalName(_wire);
         _wire.Send($"EHLO {name}", -1, token);
         var reply = _wire.ReadReply(token);
         if (reply.Code == 250)
         {
             Extensions = new SmtpExtensions(reply.Text.Split('\n').Skip(1));
-            return;
+            return reply;
         }
 
         _wire.Send($"HELO {name}", -1, token);
-        reply = _wire.ReadReply(token);
-        if (reply.Code != 250)
+        var helo = _wire.ReadReply(token);
+        if (helo.Code != 250)
         {
-            throw ConnectErrors.ServerRefused(_settings, reply.ToString());
+            throw ConnectErrors.ServerRefused(_settings, $"EHLO: {reply}; HELO: {helo}");
         }
 
-        Extensions = SmtpExtensions.None;
+        HeloOnly = true;
+        return helo;
     }
 
     /// <summary>The address literal of this end of the connection (RFC 5321 4.1.4, for a
@@ -338,4 +393,23 @@ internal sealed class Connector
 
     private MailOperationException WithAdvice(MailOperationException error) =>
         _wire.ReceivedTlsRecord && SocketOptions != SecureSocketOptions.SslOnConnect ? ConnectErrors.WithImplicitTlsAdvice(error) : error;
+
+    /// <summary>The phase deadline: aborts the wire, as timed out, when the time is up.</summary>
+    private sealed class Deadline : IDisposable
+    {
+        private readonly CancellationTokenSource _limit;
+        private readonly CancellationTokenRegistration _abort;
+
+        public Deadline(SmtpWire wire, TimeSpan left, TimeSpan timeout)
+        {
+            _limit = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+            _abort = _limit.Token.Register(() => wire.Abort($"No greeting and handshake within {timeout.TotalSeconds:0.###} s."));
+        }
+
+        public void Dispose()
+        {
+            _abort.Dispose();
+            _limit.Dispose();
+        }
+    }
 }

@@ -19,6 +19,32 @@ public static class ProbeHints
     public const string StartTlsOnImplicitTlsPort =
         "The server sent no SMTP greeting (or began a TLS handshake): this port likely expects TLS from the first byte, as 465 does. Use -TlsMode Implicit.";
 
+    /// <summary>For a plain-text probe that got no greeting on a port that is not 465: a silent
+    /// TLS port and a server that delays its greeting (Postfix postscreen, Exim greet-pause,
+    /// tarpitting on port 25) look the same.</summary>
+    public static string NoGreeting(TimeSpan timeout) =>
+        $"No greeting came within {timeout.TotalSeconds:0.###} s: either the port expects TLS from the first byte (as 465 does: try -TlsMode Implicit), " +
+        "or the server delays its greeting, as anti-spam checks on port 25 do (raise -TimeoutSec).";
+
+    /// <summary>For a TLS handshake that the server began (it took the connection, or STARTTLS) but did not finish in time.</summary>
+    public static string TlsHandshakeStalled(TimeSpan timeout) =>
+        $"The server accepted the connection for TLS but did not complete the handshake within {timeout.TotalSeconds:0.###} s: " +
+        "it may be overloaded, or a firewall or proxy between may hold TLS traffic; try again, or raise -TimeoutSec.";
+
+    public const string TlsHandshakeRefused =
+        "The TLS handshake failed: the server may offer only TLS 1.0/1.1, or only ciphers this machine refuses (Exchange Online refuses them too). " +
+        "Enable TLS 1.2 or 1.3 on the server.";
+
+    public const string ConnectionLimit =
+        "The server has too many connections open at once (Exchange Online allows 3 per mailbox): close other clients or scripts, or try again shortly.";
+
+    public const string TokenRefused =
+        "No token came from the sign-in authority, so the mail server was not connected to: the error names the part of the app registration " +
+        "(tenant, client ID, secret or certificate) to fix.";
+
+    public const string IntermediateNotTimeValid =
+        "A certificate of the chain other than the server's own is expired or not yet valid: install the current intermediate certificate on the server.";
+
     public const string NoStartTlsRequired =
         "The server does not offer STARTTLS on this port. Use its implicit-TLS port (465, -TlsMode Implicit), or have STARTTLS enabled on the server.";
 
@@ -46,13 +72,15 @@ public static class ProbeHints
     public const string UntrustedRoot =
         "The certificate's issuer is not trusted on this machine: trust the issuing CA here, or replace the certificate with one from a public CA.";
 
-    /// <summary>For a certificate that expired or expires within <see cref="ExpiryWarningDays"/>.</summary>
+    /// <summary>For a certificate that expired, expires within <see cref="ExpiryWarningDays"/>, or is not valid yet.</summary>
     public static string? CertificateExpiry(CertificateReport certificate) =>
         certificate.NotAfter < DateTime.Now
             ? $"The certificate expired on {certificate.NotAfter:yyyy-MM-dd}: renew it."
-            : certificate.DaysToExpiry <= ExpiryWarningDays
-                ? $"The certificate expires in {certificate.DaysToExpiry} days, on {certificate.NotAfter:yyyy-MM-dd}: renew it."
-                : null;
+            : certificate.NotBefore > DateTime.Now
+                ? $"The certificate is not valid before {certificate.NotBefore:yyyy-MM-dd HH:mm}: check this machine's clock, or the server got a certificate too early."
+                : certificate.DaysToExpiry <= ExpiryWarningDays
+                    ? $"The certificate expires in {certificate.DaysToExpiry} {(certificate.DaysToExpiry == 1 ? "day" : "days")}, on {certificate.NotAfter:yyyy-MM-dd}: renew it."
+                    : null;
 
     /// <summary>For a certificate issued to names other than the host connected to.</summary>
     public static string CertificateNameMismatch(string host, CertificateReport certificate) =>
@@ -60,10 +88,20 @@ public static class ProbeHints
         "connect by one of those names, or have the certificate reissued to include this one.";
 
     /// <summary>For TLS 1.0 or 1.1, which Exchange Online and current servers refuse.</summary>
-    public static string? OldProtocol(string protocol) =>
-        protocol is "Tls" or "Tls11" or "Ssl3" or "Ssl2"
-            ? $"Only {protocol} was negotiated: TLS 1.0 and 1.1 are retired (Exchange Online refuses them); enable TLS 1.2 or 1.3 on the server and this machine."
-            : null;
+    public static string? OldProtocol(string protocol)
+    {
+        var name = protocol switch
+        {
+            "Tls" => "TLS 1.0",
+            "Tls11" => "TLS 1.1",
+            "Ssl3" => "SSL 3.0",
+            "Ssl2" => "SSL 2.0",
+            _ => null,
+        };
+        return name == null
+            ? null
+            : $"Only {name} was negotiated: TLS 1.0 and 1.1 are retired (Exchange Online refuses them); enable TLS 1.2 or 1.3 on the server and this machine.";
+    }
 
     /// <summary>Every certificate and protocol hint that applies to a TLS session.</summary>
     public static string[] ForTls(string host, TlsReport tls)
@@ -75,6 +113,7 @@ public static class ProbeHints
             certificate == null ? null : CertificateExpiry(certificate),
             certificate != null && certificate.Problems.Contains("NameMismatch") ? CertificateNameMismatch(host, certificate) : null,
             certificate != null && certificate.Problems.Any(p => p is "UntrustedRoot" or "PartialChain") ? UntrustedRoot : null,
+            certificate != null && certificate.Problems.Contains(CertificateReport.ChainNotTimeValid) ? IntermediateNotTimeValid : null,
         };
         return hints.Where(h => h != null).Select(h => h!).ToArray();
     }

@@ -68,8 +68,14 @@ public sealed class CertificateReport
     /// <summary>True when the system's check passed (the host name, the chain to a trusted root, the dates).</summary>
     public bool Valid { get; set; }
 
+    /// <summary>The problem name of a certificate of the chain, not the server's own, that is
+    /// expired or not yet valid.</summary>
+    public const string ChainNotTimeValid = "ChainNotTimeValid";
+
     /// <summary>Why the check failed: NameMismatch, UntrustedRoot, PartialChain, Expired,
-    /// NotYetValid, Revoked, RevocationUnknown, NotAvailable, or another chain status.</summary>
+    /// NotYetValid (the server's certificate), ChainNotTimeValid (another of the chain), Revoked,
+    /// RevocationUnknown (only with -CheckCertificateRevocation, which is off by default),
+    /// NotAvailable, or another chain status.</summary>
     public TextList<string> Problems { get; set; } = TextList<string>.None;
 
     /// <summary>The certificate itself.</summary>
@@ -99,7 +105,7 @@ public sealed class CertificateReport
                 {
                     var name = flag switch
                     {
-                        X509ChainStatusFlags.NotTimeValid => certificate.NotBefore > DateTime.Now ? "NotYetValid" : "Expired",
+                        X509ChainStatusFlags.NotTimeValid => TimeProblem(certificate.NotBefore, certificate.NotAfter, DateTime.Now),
                         X509ChainStatusFlags.RevocationStatusUnknown or X509ChainStatusFlags.OfflineRevocation => "RevocationUnknown",
                         _ => flag.ToString(),
                     };
@@ -131,6 +137,11 @@ public sealed class CertificateReport
             RawCertificate = certificate,
         };
     }
+
+    /// <summary>The problem a NotTimeValid chain status names: the chain status does not say
+    /// which certificate it is about, so the server's own dates decide.</summary>
+    internal static string TimeProblem(DateTime notBefore, DateTime notAfter, DateTime now) =>
+        notAfter < now ? "Expired" : notBefore > now ? "NotYetValid" : ChainNotTimeValid;
 
     private static List<string> AlternativeNames(X509Certificate2 certificate)
     {

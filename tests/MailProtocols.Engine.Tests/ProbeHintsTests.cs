@@ -18,10 +18,78 @@ public class ProbeHintsTests
     }
 
     [Theory]
+    [InlineData("Tls", "Only TLS 1.0 was negotiated")]
+    [InlineData("Tls11", "Only TLS 1.1 was negotiated")]
+    public void NamesTheRetiredVersionInWords(string protocol, string expected)
+    {
+        Assert.StartsWith(expected, ProbeHints.OldProtocol(protocol));
+    }
+
+    [Fact]
+    public void SaysWhenACertificateIsNotValidYet()
+    {
+        var certificate = new CertificateReport { NotBefore = DateTime.Now.AddDays(2), NotAfter = DateTime.Now.AddDays(200), DaysToExpiry = 199 };
+        Assert.Contains("not valid before", ProbeHints.CertificateExpiry(certificate));
+    }
+
+    [Theory]
+    [InlineData(-10, -2, "Expired")]
+    [InlineData(2, 200, "NotYetValid")]
+    [InlineData(-10, 200, CertificateReport.ChainNotTimeValid)]
+    public void JudgesAChainTimeProblemByTheServersOwnDates(int notBeforeDays, int notAfterDays, string expected)
+    {
+        var now = DateTime.Now;
+        Assert.Equal(expected, CertificateReport.TimeProblem(now.AddDays(notBeforeDays), now.AddDays(notAfterDays), now));
+    }
+
+    [Fact]
+    public void NamesAnIntermediateOutOfItsValidity()
+    {
+        var certificate = new CertificateReport { NotAfter = DateTime.Now.AddYears(1), DaysToExpiry = 365, Problems = new TextList<string>(new[] { CertificateReport.ChainNotTimeValid }) };
+        var hint = Assert.Single(ProbeHints.ForTls("smtp.contoso.com", new TlsReport { Protocol = "Tls13", Certificate = certificate }));
+        Assert.Contains("intermediate", hint);
+    }
+
+    [Theory]
+    [InlineData("UntrustedRoot")]
+    [InlineData("PartialChain")]
+    public void SaysTheIssuerIsNotTrusted(string problem)
+    {
+        var certificate = new CertificateReport { NotAfter = DateTime.Now.AddYears(1), DaysToExpiry = 365, Problems = new TextList<string>(new[] { problem }) };
+        var hint = Assert.Single(ProbeHints.ForTls("smtp.contoso.com", new TlsReport { Protocol = "Tls13", Certificate = certificate }));
+        Assert.Equal(ProbeHints.UntrustedRoot, hint);
+    }
+
+    [Theory]
+    [InlineData("HostNotFound", "does not resolve")]
+    [InlineData("ConnectFailed", "Nothing accepts connections on port 2525")]
+    [InlineData("ConnectTimeout", "Nothing answered on port 2525 in time")]
+    public void ExplainsAServerThatCannotBeReached(string errorId, string expected)
+    {
+        Assert.Contains(expected, ProbeHints.ForConnectError(errorId, 2525));
+    }
+
+    [Fact]
+    public void LeavesOtherConnectErrorsAlone()
+    {
+        Assert.Null(ProbeHints.ForConnectError("TlsHandshakeFailed", 2525));
+    }
+
+    [Fact]
+    public void OffersBothCausesOfAMissingGreeting()
+    {
+        var hint = ProbeHints.NoGreeting(TimeSpan.FromSeconds(3));
+        Assert.Contains("within 3 s", hint);
+        Assert.Contains("-TlsMode Implicit", hint);
+        Assert.Contains("raise -TimeoutSec", hint);
+    }
+
+    [Theory]
     [InlineData(200, null)]
     [InlineData(15, null)]
     [InlineData(14, "expires in 14 days")]
-    [InlineData(1, "expires in 1 days")]
+    [InlineData(2, "expires in 2 days,")]
+    [InlineData(1, "expires in 1 day,")]
     [InlineData(-3, "expired on")]
     public void WarnsOfExpiryFromTwoWeeksBefore(int days, string? expected)
     {

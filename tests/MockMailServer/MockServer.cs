@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Threading;
@@ -45,6 +46,11 @@ public sealed partial class MockServer : IDisposable
 
     /// <summary>SMTP behaviour, read by each new connection at its start and at EHLO/HELO.</summary>
     public SmtpOptions Smtp { get; } = new();
+
+    /// <summary>The TLS versions every handshake of this server offers (SMTP and POP3, STARTTLS/STLS
+    /// and implicit TLS), read at each handshake. Default: TLS 1.2 and 1.3. TLS 1.0/1.1 work only in a
+    /// process whose OpenSSL configuration allows them.</summary>
+    public SslProtocols TlsProtocols { get; set; } = SslProtocols.Tls12 | SslProtocols.Tls13;
 
     /// <summary>user -> password. Default: alice -> "Secr3t!Pa55".</summary>
     public Dictionary<string, string> Users { get; }

@@ -422,7 +422,7 @@ internal abstract partial class SessionBase
             {
                 ServerCertificateContext = _server.CertificateContext,
                 ClientCertificateRequired = false,
-                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                EnabledSslProtocols = _server.TlsProtocols,
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
             });
         }

@@ -24,6 +24,7 @@ public sealed class SmtpProbe
     private readonly Stopwatch _watch = new();
     private SmtpProbeResult _result = new();
     private SmtpWire? _wire;
+    private Connector? _connector;
     private SmtpProbeStage _stage;
     private bool _sessionOpen; // a greeting came and the connection is still usable: QUIT at the end
 
@@ -48,7 +49,9 @@ public sealed class SmtpProbe
     /// <summary>The addresses to try with RCPT TO; none: no recipient stage.</summary>
     public IReadOnlyList<string> To { get; set; } = Array.Empty<string>();
 
-    private bool ImplicitTls => _settings.TlsMode == TlsMode.Implicit || (_settings.TlsMode == TlsMode.Auto && _settings.Port == SmtpSender.ImplicitTlsPort);
+    private bool ImplicitTls => _connector!.SocketOptions == SecureSocketOptions.SslOnConnect;
+
+    private bool SignsIn => _settings.Credential != null && QuitAfter >= SmtpProbeStage.Auth;
 
     /// <summary>Runs the probe once; a probe object is used for one run.</summary>
     public SmtpProbeResult Run()
@@ -67,8 +70,25 @@ public sealed class SmtpProbe
         // sign-in stage refuses to send credentials to a server that failed it.
         using var wire = new SmtpWire(_settings, tap, new CertificateValidator(skipCertificateCheck: true, opportunistic: true));
         _wire = wire;
+        _connector = new Connector(wire, _settings, tap, SmtpSender.ImplicitTlsPort);
         try
         {
+            // As the send path does: a token endpoint that refuses costs no mail connection.
+            if (SignsIn)
+            {
+                Begin(SmtpProbeStage.Auth, always: true);
+                try
+                {
+                    _settings.PrefetchToken(_token);
+                }
+                catch (MailOperationException ex) when (!_token.IsCancellationRequested)
+                {
+                    throw new ProbeFailure(ex.Message, ProbeHints.TokenRefused);
+                }
+
+                _stages.Clear();
+            }
+
             RunStages();
             _result.Success = true;
         }
@@ -82,12 +102,15 @@ public sealed class SmtpProbe
         }
         catch (MailOperationException ex)
         {
-            _sessionOpen = false;
-            Fail(ex.Message, HintFor(ex));
+            _sessionOpen = _sessionOpen && Usable(ex);
+            Fail(Shorten(ex.Message), HintFor(ex));
         }
-        catch (Exception ex) when (ex is IOException || ex is TimeoutException || ex is SmtpProtocolViolation || ex is AuthenticationException || ex is System.Net.Sockets.SocketException)
+        catch (Exception ex) when (!(ex is OperationCanceledException))
         {
-            _sessionOpen = false;
+            // Whatever else went wrong (a connection lost, a reply that is not SMTP, a sign-in
+            // mechanism that could not take the server's challenge) is this endpoint's result:
+            // the next endpoint of the pipeline is still probed.
+            _sessionOpen = _sessionOpen && Usable(ex);
             Fail(Describe(ex), HintFor(ex));
         }
         finally
@@ -99,13 +122,14 @@ public sealed class SmtpProbe
 
         _result.Stages = new TextList<SmtpProbeStage>(_stages);
         _result.Elapsed = total.Elapsed;
-        _result.Hint = _hints.Count == 0 ? null : string.Join(" ", _hints.Distinct());
+        _result.Hint = _hints.Count == 0 ? null : string.Join("\n", _hints.Distinct());
         _verbose(_result.Success ? $"{_settings.Endpoint}: every stage passed." : $"{_settings.Endpoint}: the {_result.FailedStage} stage failed: {_result.Error}");
         return _result;
     }
 
     private void RunStages()
     {
+        var connector = _connector!;
         Begin(SmtpProbeStage.Connect);
         _wire!.Connect(ImplicitTls ? "smtps" : "smtp", implicitTls: false, _token);
         _result.RemoteAddress = _wire.RemoteAddress?.ToString();
@@ -115,59 +139,21 @@ public sealed class SmtpProbe
             return;
         }
 
-        // Implicit TLS comes before the greeting, whatever stage the probe ends after.
-        if (ImplicitTls)
+        // The send path's bound: greeting, TLS and every EHLO within one timeout, however the
+        // server trickles its lines.
+        using (connector.PhaseDeadline(_result.ConnectTime ?? TimeSpan.Zero))
         {
-            Begin(SmtpProbeStage.Tls, always: true);
-            StartTls("Implicit");
+            Negotiate(connector);
         }
 
-        Begin(SmtpProbeStage.Banner);
-        var greeting = _wire.ReadReply(_token);
-        _result.Banner = greeting.ToString();
-        _sessionOpen = true;
-        End(_result.Banner);
-        if (greeting.Code != 220)
+        if (_wire.TimedOut)
         {
-            throw new ProbeFailure($"The server refused the session: {greeting}", null);
-        }
-
-        if (!Begin(SmtpProbeStage.Ehlo))
-        {
-            return;
-        }
-
-        _result.Capabilities = Hello();
-        End($"extensions: {_result.Capabilities}");
-
-        var offered = _result.Capabilities.StartTls;
-        if (!ImplicitTls && _settings.TlsMode != TlsMode.None && Begin(SmtpProbeStage.Tls, always: false, run: offered || _settings.TlsMode == TlsMode.StartTls))
-        {
-            if (!offered)
-            {
-                throw new ProbeFailure($"{_settings.Endpoint} does not offer STARTTLS, and -TlsMode StartTls requires it.", ProbeHints.NoStartTlsRequired);
-            }
-
-            _wire.Send("STARTTLS", -1, _token);
-            var reply = _wire.ReadReply(_token);
-            if (reply.Code != 220)
-            {
-                throw new ProbeFailure($"{_settings.Endpoint} offered STARTTLS but refused it: {reply}", null);
-            }
-
-            StartTls("StartTls");
-            _result.CapabilitiesBeforeTls = _result.Capabilities;
-            _result.Capabilities = Hello();
-            End($"{_result.Tls!.Protocol}, {_result.Tls.CipherSuite}; extensions: {_result.Capabilities}");
-        }
-        else if (!ImplicitTls && _settings.TlsMode == TlsMode.Auto && !offered && QuitAfter >= SmtpProbeStage.Tls)
-        {
-            _hints.Add(ProbeHints.NoStartTlsOffered);
+            throw new TimeoutException("The deadline fired as the session was set up.");
         }
 
         if (_settings.Credential != null && Begin(SmtpProbeStage.Auth))
         {
-            Authenticate();
+            Authenticate(connector);
         }
 
         if (To.Count > 0 && Begin(SmtpProbeStage.Recipient))
@@ -176,10 +162,62 @@ public sealed class SmtpProbe
         }
     }
 
-    private void StartTls(string method)
+    /// <summary>Greeting, EHLO and TLS, each a stage, on the send path's steps.</summary>
+    private void Negotiate(Connector connector)
     {
-        _wire!.StartTls(_token);
-        _result.Tls = TlsReport.From(_wire.Tls!, method, _wire.Validator);
+        // Implicit TLS comes before the greeting, whatever stage the probe ends after.
+        if (ImplicitTls)
+        {
+            Begin(SmtpProbeStage.Tls, always: true);
+            _wire!.StartTls(_token);
+            ReportTls("Implicit");
+        }
+
+        Begin(SmtpProbeStage.Banner);
+        try
+        {
+            connector.Greet(_token);
+        }
+        finally
+        {
+            if (connector.Greeting is { } greeting)
+            {
+                _result.Banner = greeting.ToString();
+                _sessionOpen = true;
+            }
+        }
+
+        End(_result.Banner!);
+        if (!Begin(SmtpProbeStage.Ehlo))
+        {
+            return;
+        }
+
+        _result.Capabilities = Capabilities(connector.Hello(_token), connector.HeloOnly);
+        End($"extensions: {_result.Capabilities}");
+
+        var offered = _result.Capabilities.StartTls;
+        if (!ImplicitTls && Begin(SmtpProbeStage.Tls, run: _settings.TlsMode != TlsMode.None && connector.WantsStartTls))
+        {
+            _result.CapabilitiesBeforeTls = _result.Capabilities;
+            _result.Capabilities = null; // until the EHLO after the handshake answers
+            connector.StartTls(_token);
+            ReportTls("StartTls");
+            _result.Capabilities = Capabilities(connector.Hello(_token), connector.HeloOnly);
+            End($"{_result.Tls!.Protocol}, {_result.Tls.CipherSuite}; extensions: {_result.Capabilities}");
+        }
+        else if (!ImplicitTls && _settings.TlsMode == TlsMode.Auto && !offered && QuitAfter >= SmtpProbeStage.Tls)
+        {
+            _hints.Add(ProbeHints.NoStartTlsOffered);
+        }
+    }
+
+    private static SmtpCapabilities Capabilities(SmtpReply reply, bool heloOnly) =>
+        heloOnly ? new SmtpCapabilities { ServerName = reply.Text.Split(' ')[0], HeloOnly = true } : SmtpCapabilities.FromEhlo(reply.Text);
+
+    private void ReportTls(string method)
+    {
+        _result.Tls = TlsReport.From(_wire!.Tls!, method, _wire.Validator);
         _hints.AddRange(ProbeHints.ForTls(_settings.Host, _result.Tls));
         if (method == "Implicit")
         {
@@ -187,62 +225,24 @@ public sealed class SmtpProbe
         }
     }
 
-    /// <summary>EHLO, and HELO when the server refuses EHLO.</summary>
-    private SmtpCapabilities Hello()
-    {
-        var name = Connector.LocalName(_wire!);
-        _wire!.Send($"EHLO {name}", -1, _token);
-        var reply = _wire.ReadReply(_token);
-        if (reply.Code == 250)
-        {
-            return SmtpCapabilities.FromEhlo(reply.Text);
-        }
-
-        _wire.Send($"HELO {name}", -1, _token);
-        var helo = _wire.ReadReply(_token);
-        if (helo.Code != 250)
-        {
-            throw new ProbeFailure($"The server refused EHLO ({reply}) and HELO ({helo}).", null);
-        }
-
-        return new SmtpCapabilities { ServerName = helo.Text.Split(' ')[0], HeloOnly = true };
-    }
-
-    private void Authenticate()
+    private void Authenticate(Connector connector)
     {
         var capabilities = _result.Capabilities!;
         var offered = capabilities.AuthMechanisms;
         if (offered.Count == 0)
         {
-            throw new ProbeFailure($"{_settings.Endpoint} offers no AUTH, so the credentials were not tried.",
+            throw new ProbeFailure("The server offers no AUTH, so the credentials were not tried.",
                 !_wire!.IsSecure && capabilities.StartTls ? ProbeHints.AuthOnlyAfterStartTls : ProbeHints.NoAuthOffered);
         }
 
-        if (!_wire!.IsSecure && !_settings.AllowUnencryptedAuthentication)
-        {
-            throw new ProbeFailure($"The connection to {_settings.Endpoint} is not encrypted, so the credentials were not sent.", ProbeHints.UnencryptedAuthentication);
-        }
-
-        if (_wire.IsSecure && !_wire.Validator.Validated && !_settings.SkipCertificateCheck)
-        {
-            throw new ProbeFailure($"The certificate of {_settings.Endpoint} failed the check ({_result.Tls?.Certificate?.Problems}), so the credentials were not sent.",
-                ProbeHints.UntrustedCertificateNoCredentials);
-        }
-
         var user = _settings.Credential!.UserName;
-        var mechanism = Connector.ChooseMechanism(_settings, offered, _token);
-        if (mechanism == null)
-        {
-            throw new ProbeFailure($"{_settings.Endpoint} offers no sign-in mechanism this module can use for these credentials (offered: {string.Join(", ", offered)}).", null);
-        }
-
-        _result.AuthMechanism = mechanism.MechanismName;
-        var reply = Connector.Sasl(_wire, mechanism, _token);
+        var reply = connector.SignIn(_token, out var mechanism);
+        _result.AuthMechanism = mechanism;
         _result.AuthReply = reply.ToString();
-        End($"{mechanism.MechanismName}: {reply}");
+        End($"{mechanism}: {reply}");
         if (reply.Code != 235)
         {
-            throw new ProbeFailure($"The server {_settings.Endpoint} refused the sign-in of '{user}': {reply}", ProbeHints.ForReply(reply.Code, reply.Text, _settings.UseOAuth2));
+            throw new ProbeFailure($"The server refused the sign-in of '{user}': {reply}", ProbeHints.ForReply(reply.Code, reply.Text, _settings.UseOAuth2));
         }
 
         _result.Authenticated = true;
@@ -251,54 +251,84 @@ public sealed class SmtpProbe
     /// <summary>MAIL FROM and RCPT TO for each address, then RSET: the server's verdicts, and nothing sent.</summary>
     private void TryRecipients()
     {
-        var from = string.IsNullOrWhiteSpace(From) ? "" : Mailbox(From!);
+        var from = string.IsNullOrWhiteSpace(From) ? "" : Addresses.Bare(From)!;
         _wire!.Send($"MAIL FROM:<{from}>", -1, _token);
         var mail = _wire.ReadReply(_token);
         _result.Sender = Verdict(from, mail);
         if (!mail.IsPositive)
         {
-            Reset();
-            throw new ProbeFailure($"The server refused the sender <{from}>: {mail}", ProbeHints.ForReply(mail.Code, mail.Text, _settings.UseOAuth2));
+            var refusal = $"The server refused the sender <{from}>: {mail}";
+            if (!Closing(mail))
+            {
+                Reset(refusal);
+            }
+
+            throw new ProbeFailure(refusal, ProbeHints.ForReply(mail.Code, mail.Text, _settings.UseOAuth2));
         }
 
         var verdicts = new List<SmtpRecipientVerdict>();
-        foreach (var address in To.Select(Mailbox))
+        foreach (var address in To.Select(a => Addresses.Bare(a)!))
         {
             _wire.Send($"RCPT TO:<{address}>", -1, _token);
-            verdicts.Add(Verdict(address, _wire.ReadReply(_token)));
+            var reply = _wire.ReadReply(_token);
+            verdicts.Add(Verdict(address, reply));
+            _result.Recipients = new TextList<SmtpRecipientVerdict>(verdicts);
+            if (Closing(reply))
+            {
+                break;
+            }
         }
 
-        _result.Recipients = new TextList<SmtpRecipientVerdict>(verdicts);
-        Reset();
-        End(string.Join("; ", verdicts));
-
         var refused = verdicts.Where(v => !v.Accepted).ToList();
-        if (refused.Count > 0)
+        var summary = refused.Count == 0 ? null : $"The server refused {refused.Count} of {To.Count} recipient(s): {string.Join("; ", refused)}";
+        if (_sessionOpen)
         {
+            Reset(summary);
+        }
+
+        End(string.Join("; ", verdicts));
+        if (summary != null)
+        {
+            // Greylisting answers 450/451 to an unknown sender; a 5xx beside it, or a 421 (the
+            // server ends the session), is another matter.
             var first = refused[0];
-            var hint = refused.Any(v => v.Transient)
+            var hint = refused.All(v => v.StatusCode is 450 or 451)
                 ? ProbeHints.Greylisting
                 : ProbeHints.ForReply(first.StatusCode, first.Reply.Substring(Math.Min(4, first.Reply.Length)), _settings.UseOAuth2);
-            throw new ProbeFailure($"The server refused {refused.Count} of {verdicts.Count} recipient(s): {string.Join("; ", refused)}", hint);
+            throw new ProbeFailure(summary, hint);
         }
     }
 
-    private void Reset()
+    /// <summary>421: the server closes the connection (RFC 5321 3.8); nothing more is sent, not even QUIT.</summary>
+    private bool Closing(SmtpReply reply)
     {
-        _wire!.Send("RSET", -1, _token);
-        _wire.ReadReply(_token);
+        if (reply.Code != 421)
+        {
+            return false;
+        }
+
+        _sessionOpen = false;
+        return true;
+    }
+
+    /// <summary>RSET, which ends the transaction. When it fails, and a refusal was read before, the
+    /// refusal is what the result reports.</summary>
+    private void Reset(string? refusal)
+    {
+        try
+        {
+            _wire!.Send("RSET", -1, _token);
+            _wire.ReadReply(_token);
+        }
+        catch (Exception ex) when (refusal != null && !(ex is OperationCanceledException) && !_token.IsCancellationRequested)
+        {
+            _sessionOpen = false;
+            _verbose($"RSET got no reply: {ex.Message}");
+        }
     }
 
     private static SmtpRecipientVerdict Verdict(string address, SmtpReply reply) =>
         new() { Address = address, StatusCode = reply.Code, Reply = reply.ToString().Replace('\n', ' ') };
-
-    /// <summary>The bare address of "Name &lt;a@b&gt;".</summary>
-    private static string Mailbox(string address)
-    {
-        var open = address.LastIndexOf('<');
-        var close = address.LastIndexOf('>');
-        return open >= 0 && close > open ? address.Substring(open + 1, close - open - 1).Trim() : address.Trim();
-    }
 
     /// <summary>Starts a stage unless the probe ends before it; <paramref name="always"/> runs it
     /// whatever -QuitAfter says (implicit TLS, without which nothing else can run), and
@@ -337,6 +367,11 @@ public sealed class SmtpProbe
         _result.Success = false;
         _result.FailedStage = _stage;
         _result.Error = error;
+        if (_stages.Count == 0 || _stages[_stages.Count - 1] != _stage)
+        {
+            _stages.Add(_stage);
+        }
+
         if (hint != null)
         {
             _hints.Insert(0, hint);
@@ -364,26 +399,73 @@ public sealed class SmtpProbe
         }
     }
 
-    private string Describe(Exception ex) =>
-        ConnectErrors.IsTimeout(ex)
-            ? $"{_settings.Endpoint} did not answer within {_settings.Timeout.TotalSeconds:0.###} s at the {_stage} stage."
-            : $"{_settings.Endpoint}: {ex.Message}";
+    /// <summary>False when the failure broke the connection (closed, timed out, a broken TLS
+    /// layer, a reply that is not SMTP): QUIT would only wait.</summary>
+    private bool Usable(Exception ex)
+    {
+        if (_wire!.TimedOut)
+        {
+            return false;
+        }
 
-    /// <summary>The hint for a failure that came as an exception: the TLS and port mismatches.</summary>
+        for (var e = ex; e != null; e = e.InnerException)
+        {
+            if (e is IOException || e is TimeoutException || e is System.Net.Sockets.SocketException || e is SmtpProtocolViolation ||
+                e is System.Security.Authentication.AuthenticationException || e is ObjectDisposedException)
+            {
+                return false;
+            }
+        }
+
+        return !(ex is MailOperationException m && m.ErrorId is "TlsHandshakeFailed" or "CertificateRejected" && _stage == SmtpProbeStage.Tls);
+    }
+
+    /// <summary>The error in words; the endpoint, which the result names already, is left out.</summary>
+    private string Shorten(string message)
+    {
+        var text = message.Replace($"The server {_settings.Endpoint} ", "The server ").Replace(_settings.Endpoint, "the server");
+        return text.Length > 0 && char.IsLower(text[0]) ? char.ToUpperInvariant(text[0]) + text.Substring(1) : text;
+    }
+
+    private string Describe(Exception ex) =>
+        ConnectErrors.IsTimeout(ex) || _wire!.TimedOut // an abort for the deadline may surface as a closed socket
+            ? $"No answer within {_settings.Timeout.TotalSeconds:0.###} s at the {_stage} stage."
+            : Shorten(ex.Message);
+
+    /// <summary>The hint for a failure that came as an exception: the TLS and port mismatches,
+    /// a handshake that failed or stalled, and a server that could not be reached.</summary>
     private string? HintFor(Exception ex)
     {
         var wire = _wire!;
-        if (_stage == SmtpProbeStage.Tls && ImplicitTls && wire.ReceivedDigits)
+        var id = (ex as MailOperationException)?.ErrorId;
+        var timeout = ConnectErrors.IsTimeout(ex) || wire.TimedOut || id == "ConnectTimeout";
+        switch (_stage)
         {
-            return ProbeHints.ImplicitTlsOnStartTlsPort;
+            case SmtpProbeStage.Connect:
+                return id == null ? null : ProbeHints.ForConnectError(id, _settings.Port);
+            case SmtpProbeStage.Tls when ImplicitTls && wire.ReceivedDigits:
+                return ProbeHints.ImplicitTlsOnStartTlsPort;
+            case SmtpProbeStage.Tls when id == "StartTlsNotOffered":
+                return ProbeHints.NoStartTlsRequired;
+            case SmtpProbeStage.Tls when timeout && wire.IsSecure:
+                return null; // the handshake was done: a later read timed out
+            case SmtpProbeStage.Tls when timeout:
+                return ProbeHints.TlsHandshakeStalled(_settings.Timeout);
+            case SmtpProbeStage.Tls when id == "TlsHandshakeFailed":
+                return ProbeHints.TlsHandshakeRefused;
+            case SmtpProbeStage.Banner when !ImplicitTls && (wire.ReceivedTlsRecord || (wire.BytesRead == 0 && timeout && _settings.Port == SmtpSender.ImplicitTlsPort)):
+                return ProbeHints.StartTlsOnImplicitTlsPort;
+            case SmtpProbeStage.Banner when !ImplicitTls && wire.BytesRead == 0 && timeout:
+                return ProbeHints.NoGreeting(_settings.Timeout);
+            case SmtpProbeStage.Banner when id == "ServerRefusedConnection" && _connector!.Greeting is { } greeting && ConnectionThrottling.IsConnectionLimit(greeting):
+                return ProbeHints.ConnectionLimit;
+            case SmtpProbeStage.Auth when id == "UnencryptedAuthenticationRefused":
+                return ProbeHints.UnencryptedAuthentication;
+            case SmtpProbeStage.Auth when id == "CertificateRejected":
+                return ProbeHints.UntrustedCertificateNoCredentials;
+            default:
+                return null;
         }
-
-        if (_stage == SmtpProbeStage.Banner && !ImplicitTls && (wire.ReceivedTlsRecord || (wire.BytesRead == 0 && ConnectErrors.IsTimeout(ex))))
-        {
-            return ProbeHints.StartTlsOnImplicitTlsPort;
-        }
-
-        return ex is MailOperationException mail ? ProbeHints.ForConnectError(mail.ErrorId, _settings.Port) : null;
     }
 
     /// <summary>A stage's failure that the server's reply (or what it does not offer) makes.</summary>

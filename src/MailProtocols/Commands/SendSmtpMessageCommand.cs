@@ -447,7 +447,7 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
             return _sender;
         }
 
-        var settings = CreateSettings(server, SmtpSender.ImplicitTlsPort, SmtpSender.RelayPort, MailboxOf(From));
+        var settings = CreateSettings(server, SmtpSender.ImplicitTlsPort, SmtpSender.RelayPort, Addresses.Bare(From));
         if (settings == null)
         {
             return null;
@@ -461,14 +461,6 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
             RetryInterval = TimeSpan.FromSeconds(RetryIntervalSec),
         };
         return _sender;
-    }
-
-    /// <summary>The bare address of "Name &lt;a@b&gt;", for the XOAUTH2 user name.</summary>
-    private static string MailboxOf(string address)
-    {
-        var open = address.LastIndexOf('<');
-        var close = address.LastIndexOf('>');
-        return open >= 0 && close > open ? address.Substring(open + 1, close - open - 1).Trim() : address.Trim();
     }
 
     private static Dictionary<string, string> ToHeaderDictionary(Hashtable? table)

@@ -77,10 +77,22 @@ public sealed class TestSmtpConnectionCommand : MailConnectionCmdlet
             }
         }
 
-        if (_quitAfterGiven && QuitAfter == SmtpTestStage.Auth && ParameterSetName == CredentialSet && Credential == null)
+        // PSCredential.Empty signs in with nothing (CreateSettings drops it), as no -Credential does.
+        if (_quitAfterGiven && QuitAfter == SmtpTestStage.Auth && ParameterSetName == CredentialSet && (Credential == null || Credential == PSCredential.Empty))
         {
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-QuitAfter Auth needs something to sign in with: give -Credential, -AccessToken or an app-only sign-in."),
                 "QuitAfterNeedsInput", ErrorCategory.InvalidArgument, QuitAfter));
+        }
+
+        if (_quitAfterGiven && QuitAfter == SmtpTestStage.Tls && TlsMode == MailTlsMode.None)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-QuitAfter Tls with -TlsMode None has no TLS to test: give another -TlsMode, or -QuitAfter Ehlo."),
+                "QuitAfterNeedsInput", ErrorCategory.InvalidArgument, QuitAfter));
+        }
+
+        if (QuitAfter < SmtpTestStage.Recipient && (From != null || (To != null && To.Length > 0)))
+        {
+            WriteVerbose($"-From and -To are not tried: the probe ends after the {QuitAfter} stage, before the Recipient stage.");
         }
     }
 
@@ -93,7 +105,7 @@ public sealed class TestSmtpConnectionCommand : MailConnectionCmdlet
                 return;
             }
 
-            var settings = CreateSettings(server, SmtpSender.ImplicitTlsPort, SmtpSender.RelayPort, Mailbox(From));
+            var settings = CreateSettings(server, SmtpSender.ImplicitTlsPort, SmtpSender.RelayPort, Addresses.Bare(From));
             if (settings == null)
             {
                 return;
@@ -114,18 +126,5 @@ public sealed class TestSmtpConnectionCommand : MailConnectionCmdlet
 
             WriteObject(Quiet ? result.Success : result);
         }
-    }
-
-    /// <summary>The bare address of "Name &lt;a@b&gt;", the user name of an OAuth sign-in without -UserName.</summary>
-    private static string? Mailbox(string? address)
-    {
-        if (address == null)
-        {
-            return null;
-        }
-
-        var open = address.LastIndexOf('<');
-        var close = address.LastIndexOf('>');
-        return open >= 0 && close > open ? address.Substring(open + 1, close - open - 1).Trim() : address.Trim();
     }
 }
