@@ -189,7 +189,7 @@ public static class Pop3Fetcher
             }
 
             buffer.Position = 0;
-            var message = Pop3Message.Create(selected[i], Pop3Message.Parse(parser, buffer), headersOnly: true);
+            var message = HeaderSummary.Read(selected[i], parser, buffer);
             yield return new Pop3FetchOutcome { Message = message, Done = done, Total = selected.Count };
         }
 
