@@ -32,7 +32,15 @@ public sealed class Pop3SaveOrderTests : IDisposable
         {
             _log.Add(line);
         }
+
+        if (line == _signalLine)
+        {
+            _lineSeen.Set();
+        }
     }
+
+    private string? _signalLine; // a line whose recording sets _lineSeen
+    private readonly ManualResetEventSlim _lineSeen = new();
 
     private sealed class RecordingFiles : IMessageFiles
     {
@@ -391,10 +399,12 @@ public sealed class Pop3SaveOrderTests : IDisposable
     }
 
     /// <summary>Holds the first batch's durable step until the server has been asked for
-    /// message <paramref name="retr"/> (at most 10 s), as a slow disk would.</summary>
-    private RecordingFiles HoldFirstCommitUntilRetr(int retr, Action? then = null)
+    /// message <paramref name="retr"/> and, if given, <paramref name="line"/> was recorded (at
+    /// most 10 s each), as a slow disk would.</summary>
+    private RecordingFiles HoldFirstCommitUntilRetr(int retr, Action? then = null, string? line = null)
     {
         _signalAt = retr;
+        _signalLine = line;
         return new RecordingFiles(Record)
         {
             BeforeDurable = batch =>
@@ -402,6 +412,11 @@ public sealed class Pop3SaveOrderTests : IDisposable
                 if (batch == 1)
                 {
                     _signal.Wait(TimeSpan.FromSeconds(10));
+                    if (line != null)
+                    {
+                        _lineSeen.Wait(TimeSpan.FromSeconds(10));
+                    }
+
                     then?.Invoke();
                     Record("first commit goes on");
                 }
@@ -413,11 +428,13 @@ public sealed class Pop3SaveOrderTests : IDisposable
     public void ABatchIsCommittedWhileTheNextDownloadsAndNoMessageIsDeletedBeforeItsOwnBatchsFolderIsDurable()
     {
         // Batches of 256: while the first is held before its durable step, the download goes
-        // on to the last message (without the overlap it stops within the first batch's window).
+        // on to the last message (without the overlap it stops within the first batch's window),
+        // and the next batch's files are written.
         const int count = 600;
-        SaveAndDelete(count, HoldFirstCommitUntilRetr(count));
+        SaveAndDelete(count, HoldFirstCommitUntilRetr(count, line: "write m300.eml.partial"));
         var log = _log.ToList();
         Assert.True(log.IndexOf("RETR 600") >= 0 && log.IndexOf("RETR 600") < log.IndexOf("first commit goes on"), "the download waited for the first batch's commit");
+        Assert.True(log.IndexOf("write m300.eml.partial") >= 0 && log.IndexOf("write m300.eml.partial") < log.IndexOf("first commit goes on"), "the next batch's files waited for the first batch's commit");
         for (var n = 1; n <= count; n++)
         {
             var folder = AssertSavedInOrder(log, n);

@@ -34,6 +34,10 @@ internal sealed class SaveBatch : ISaveJob
     private Item? _current;
     private SaveFolder? _openFolder;
 
+    // The batch's writes not yet ended, plus one until the commit is queued: the commit waits
+    // for none to be left.
+    private readonly CountdownEvent _writesLeft = new(1);
+
     // Set by the commit: it ended (done, failed or skipped), and how.
     private readonly ManualResetEventSlim _committed = new();
     private Exception? _commitError;
@@ -89,7 +93,8 @@ internal sealed class SaveBatch : ISaveJob
             item.Bytes = ArrayPool<byte>.Shared.Rent(length);
             item.Length = length;
             Buffer.BlockCopy(copy.GetBuffer(), 0, item.Bytes, 0, length);
-            _worker.Queue(item, length);
+            _writesLeft.AddCount();
+            _worker.QueueWrite(item, length);
 
             copy.Position = 0;
             item.Message = Pop3Message.Create(item.Entry, Pop3Message.Parse(_parser, copy), headersOnly: false);
@@ -113,7 +118,11 @@ internal sealed class SaveBatch : ISaveJob
     /// <summary>Queues the commit: once its files are written, the batch is made durable under
     /// the final names, on the worker, while the caller goes on. <see cref="Outcomes"/> waits
     /// for it.</summary>
-    public void Commit() => _worker.Queue(this, 0);
+    public void Commit()
+    {
+        _writesLeft.Signal();
+        _worker.QueueCommit(this);
+    }
 
     /// <summary>Waits for the commit, then gives the batch's outcomes, in order; the saved
     /// messages are added to <paramref name="received"/> (they may now be deleted). Throws
@@ -153,6 +162,13 @@ internal sealed class SaveBatch : ISaveJob
     /// <summary>The commit, on the worker: write, durable, rename, folder durable, in that order.</summary>
     void ISaveJob.Run()
     {
+        _writesLeft.Wait();
+        if (_worker.Stopped)
+        {
+            ((ISaveJob)this).Skip();
+            return;
+        }
+
         try
         {
             CommitFiles();
@@ -259,6 +275,7 @@ internal sealed class SaveBatch : ISaveJob
         finally
         {
             Release(item);
+            _writesLeft.Signal();
         }
     }
 
@@ -335,7 +352,11 @@ internal sealed class SaveBatch : ISaveJob
 
         public void Run() => _batch.Write(this);
 
-        public void Skip() => _batch.Release(this);
+        public void Skip()
+        {
+            _batch.Release(this);
+            _batch._writesLeft.Signal();
+        }
     }
 
     /// <summary>Keeps a message in memory up to a limit; past it, writes what it kept and the rest
