@@ -317,12 +317,16 @@ try {
     $securePassword = ConvertTo-SecureString $Password -AsPlainText -Force
     $best = [ordered]@{}
     $cpu = @{}
-    function Set-Best([string] $Name, [double] $Seconds, [double] $CpuSeconds = -1) {
+    $alloc = @{}
+    function Set-Best([string] $Name, [double] $Seconds, [double] $CpuSeconds = -1, [double] $AllocatedBytes = -1) {
         $best[$Name] = [math]::Min($Seconds, ($best[$Name] ?? [double]::MaxValue))
         if ($CpuSeconds -ge 0) { $cpu[$Name] = [math]::Min($CpuSeconds, ($cpu[$Name] ?? [double]::MaxValue)) }
+        if ($AllocatedBytes -ge 0) { $alloc[$Name] = [math]::Min($AllocatedBytes, ($alloc[$Name] ?? [double]::MaxValue)) }
     }
     # User+system CPU time of this process, all its threads: what our cmdlets cost beside the servers.
     function Get-CpuSeconds { [Diagnostics.Process]::GetCurrentProcess().TotalProcessorTime.TotalSeconds }
+    # Bytes allocated on the managed heap by this process so far, all threads.
+    function Get-AllocatedBytes { [GC]::GetTotalAllocatedBytes($true) }
 
     # SMTP. Delivered messages are counted in the sink Maildir after each contender.
     if ($Work -contains 'Smtp') {
@@ -382,6 +386,7 @@ try {
                 $folder = (New-Item -ItemType Directory -Path (Join-Path $state "ours$c-$((++$folderNumber))")).FullName
                 $result = $null
                 $cpuBefore = Get-CpuSeconds
+                $allocBefore = Get-AllocatedBytes
                 $t = (Measure-Command {
                         $result = switch ($k) {
                             'headers' { @(Get-Pop3Message @common) }
@@ -390,21 +395,27 @@ try {
                         }
                     }).TotalSeconds
                 $cpuSeconds = (Get-CpuSeconds) - $cpuBefore
+                $allocated = (Get-AllocatedBytes) - $allocBefore
                 if ($result.Count -ne $c) { throw "Get-Pop3Message ($k) returned $($result.Count) of $c messages" }
                 if ($k -eq 'files' -and [IO.Directory]::GetFiles($folder, '*.eml').Length -ne $c) { throw "Get-Pop3Message -Destination saved fewer than $c files" }
                 Remove-Item $folder -Recurse -Force
-                if ($run -gt 0) { Set-Best "pop3 $c $k ours" $t $cpuSeconds }
+                if ($run -gt 0) { Set-Best "pop3 $c $k ours" $t $cpuSeconds $allocated }
             }
             if ($run -eq 0) { continue }
-            Set-Best "pop3 $c headers raw" ([RawClients]::Pop3('127.0.0.1', $instance.Pop3Port, $user, $Password, $c, $true))
-            Set-Best "pop3 $c body raw" ([RawClients]::Pop3('127.0.0.1', $instance.Pop3Port, $user, $Password, $c, $false))
+            foreach ($kind in @(@('headers', $true), @('body', $false))) {
+                $cpuBefore = Get-CpuSeconds
+                $allocBefore = Get-AllocatedBytes
+                $t = [RawClients]::Pop3('127.0.0.1', $instance.Pop3Port, $user, $Password, $c, $kind[1])
+                Set-Best "pop3 $c $($kind[0]) raw" $t ((Get-CpuSeconds) - $cpuBefore) ((Get-AllocatedBytes) - $allocBefore)
+            }
             # Raw clients saving files: without fsync (as the poplib loop), and durable the way
             # -Destination must be, in batches of 256 as ours (one syncfs; or 8 threads' fsyncs).
             foreach ($kind in @(@('raw', $false, $false), @('raw syncfs', $true, $false), @('raw fsync', $true, $true))) {
                 $folder = (New-Item -ItemType Directory -Path (Join-Path $state "raw$c-$((++$folderNumber))")).FullName
                 $cpuBefore = Get-CpuSeconds
+                $allocBefore = Get-AllocatedBytes
                 $t = [RawClients]::Pop3Files('127.0.0.1', $instance.Pop3Port, $user, $Password, $c, $folder, $kind[1], $kind[2], 256)
-                Set-Best "pop3 $c files $($kind[0])" $t ((Get-CpuSeconds) - $cpuBefore)
+                Set-Best "pop3 $c files $($kind[0])" $t ((Get-CpuSeconds) - $cpuBefore) ((Get-AllocatedBytes) - $allocBefore)
                 if ([IO.Directory]::GetFiles($folder, '*.eml').Length -ne $c) { throw "the raw client ($($kind[0])) saved fewer than $c files" }
                 Remove-Item $folder -Recurse -Force
             }
@@ -443,6 +454,7 @@ try {
                     Seconds     = [math]::Round($seconds, 3)
                     MsPerMsg    = [math]::Round($seconds * 1000 / $Messages, 3)
                     CpuMsPerMsg = if ($cpu.Contains("$Prefix $who")) { [math]::Round($cpu["$Prefix $who"] * 1000 / $Messages, 3) } else { '' }
+                    KBPerMsg    = if ($alloc.Contains("$Prefix $who")) { [math]::Round($alloc["$Prefix $who"] / 1024 / $Messages, 1) } else { '' }
                     VsPython    = if ($py) { [math]::Round($py / $seconds, 2) } else { 'n/a' }
                     VsMailKit   = if ($mkLoop) { [math]::Round($mkLoop / $seconds, 2) } else { 'n/a' }
                 })
@@ -471,7 +483,7 @@ try {
     Write-Host "Machine: $(nproc) cores, kernel $(uname -r); date $([DateTime]::UtcNow.ToString('yyyy-MM-dd HH:mm')) UTC"
     Write-Host "Postfix $(postconf -d -h mail_version) and Dovecot $((dovecot --version) -replace ' .*') on loopback, STARTTLS/STLS with a self-signed certificate nobody validates; best of $Runs. Mailboxes: $($sizes -join ', ')."
     $table | Format-Table -AutoSize | Out-String -Width 220 | Out-Host
-    Write-Host "CpuMsPerMsg: user+system CPU time of this PowerShell process per message while our cmdlet (or the raw client saving files, in-process too) ran; the least of $Runs runs, ours after an untimed warm-up run."
+    Write-Host "CpuMsPerMsg: user+system CPU time of this PowerShell process per message while our cmdlet (or a raw client, in-process too) ran; KBPerMsg: bytes allocated on its managed heap per message, the whole process (so the PowerShell pipeline too); the least of $Runs runs, ours after an untimed warm-up run."
     Write-Host 'VsPython / VsMailKit: the time of the Python loop / MailKit loop for the same work divided by the row''s time (above 1: faster).'
     Write-Host 'SMTP compares with smtplib sendmail (prebuilt text); the durable -Destination row makes every file durable, the peers do not fsync.'
     foreach ($c in $(if ($Work -contains 'Pop3') { $MailboxCounts })) {

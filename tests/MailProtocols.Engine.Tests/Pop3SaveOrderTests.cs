@@ -32,7 +32,15 @@ public sealed class Pop3SaveOrderTests : IDisposable
         {
             _log.Add(line);
         }
+
+        if (line == _signalLine)
+        {
+            _lineSeen.Set();
+        }
     }
+
+    private string? _signalLine; // a line whose recording sets _lineSeen
+    private readonly ManualResetEventSlim _lineSeen = new();
 
     private sealed class RecordingFiles : IMessageFiles
     {
@@ -43,21 +51,44 @@ public sealed class Pop3SaveOrderTests : IDisposable
         /// <summary>Gives the failure a Create of that temporary file name throws, if any.</summary>
         public Func<string, Exception?> FailCreate { get; init; } = _ => null;
 
+        /// <summary>Called with the batch's folder number before each batch is made durable, on
+        /// the thread that does it: a test may hold the commit there.</summary>
+        public Action<int> BeforeDurable { get; init; } = _ => { };
+
+        private readonly Dictionary<SaveFolder, int> _folders = new();
+
+        /// <summary>The number of a folder opened for a batch, counted from 1: lines name it, so
+        /// that each message is checked against its own batch's open and flushes.</summary>
+        private int Number(SaveFolder folder)
+        {
+            lock (_folders)
+            {
+                if (!_folders.TryGetValue(folder, out var number))
+                {
+                    _folders[folder] = number = _folders.Count + 1;
+                }
+
+                return number;
+            }
+        }
+
         public bool Exists(string path) => MessageFiles.Instance.Exists(path);
 
         public SaveFolder OpenFolder(string folder)
         {
-            _record("open folder");
-            return MessageFiles.Instance.OpenFolder(folder);
+            var opened = MessageFiles.Instance.OpenFolder(folder);
+            _record($"open folder #{Number(opened)}");
+            return opened;
         }
 
         public Stream Create(string temporaryPath) => FailCreate(Path.GetFileName(temporaryPath)) is { } failure ? throw failure : new RecordingStream(MessageFiles.Instance.Create(temporaryPath), () => _record("write " + Path.GetFileName(temporaryPath)));
 
         public void MakeDurable(SaveFolder folder, IReadOnlyList<(string Path, Stream File)> files)
         {
+            BeforeDurable(Number(folder));
             foreach (var file in files)
             {
-                _record("durable " + Path.GetFileName(file.Path));
+                _record($"durable {Path.GetFileName(file.Path)} #{Number(folder)}");
             }
 
             MessageFiles.Instance.MakeDurable(folder, files.Select(f => (f.Path, ((RecordingStream)f.File).Inner)).ToList());
@@ -71,7 +102,7 @@ public sealed class Pop3SaveOrderTests : IDisposable
 
         public void MakeFolderDurable(SaveFolder folder)
         {
-            _record("folder");
+            _record($"folder #{Number(folder)}");
             MessageFiles.Instance.MakeFolderDurable(folder);
         }
 
@@ -128,6 +159,8 @@ public sealed class Pop3SaveOrderTests : IDisposable
 
     private int _large; // the number of a message over 1 MB, streamed to its file as it comes
     private int _dropAt; // the RETR after which the server drops the connection mid-message
+    private int _signalAt; // the RETR whose arrival sets _signal
+    private readonly ManualResetEventSlim _signal = new();
 
     private string Message(int n) =>
         $"Subject: message {n}\r\nMessage-Id: <{n}@test>\r\n\r\nbody {n}\r\n" + (n == _large ? string.Concat(Enumerable.Repeat(new string('x', 998) + "\r\n", 1500)) : "");
@@ -146,6 +179,12 @@ public sealed class Pop3SaveOrderTests : IDisposable
         while ((line = reader.ReadLine()) != null)
         {
             var parts = line.Split(' ');
+            if (parts[0].ToUpperInvariant() == "RETR" && int.Parse(parts[1]) == _signalAt)
+            {
+                Record("RETR " + _signalAt);
+                _signal.Set();
+            }
+
             if (dropped)
             {
                 // Read to the end, so that closing sends no reset that could discard replies already sent.
@@ -211,7 +250,7 @@ public sealed class Pop3SaveOrderTests : IDisposable
 
     private void SaveAndDelete(int count) => SaveAndDelete(count, new RecordingFiles(Record));
 
-    private void SaveAndDelete(int count, IMessageFiles files)
+    private void SaveAndDelete(int count, IMessageFiles files, CancellationToken token = default)
     {
         using var server = new LoopbackServer((peer, _) => Serve(peer, count));
         var settings = new ConnectionSettings
@@ -223,7 +262,7 @@ public sealed class Pop3SaveOrderTests : IDisposable
             Credential = new NetworkCredential("alice", "secret"),
             Timeout = TimeSpan.FromSeconds(20),
         };
-        using var session = new Pop3Session(settings, null, CancellationToken.None);
+        using var session = new Pop3Session(settings, null, token);
         session.Open();
         var request = new Pop3FetchRequest { Destination = _folder, Delete = true };
         var outcomes = Pop3Fetcher.Fetch(session, request, settings.Endpoint, files).ToList();
@@ -232,21 +271,24 @@ public sealed class Pop3SaveOrderTests : IDisposable
         Assert.Equal(count, outcomes.Count(o => o.Message != null));
     }
 
-    /// <summary>Asserts the order of the file operations of message <paramref name="n"/>:
-    /// folder opened, every write, durable, rename, folder durable; gives the last index.</summary>
+    /// <summary>Asserts the order of the file operations of message <paramref name="n"/>: its
+    /// batch's folder opened, every write, durable, rename, its batch's folder made durable;
+    /// gives the index of that last step.</summary>
     private int AssertSavedInOrder(List<string> log, int n)
     {
         var write = log.IndexOf($"write m{n}.eml.partial");
         var lastWrite = log.LastIndexOf($"write m{n}.eml.partial");
-        var durable = log.IndexOf($"durable m{n}.eml.partial");
+        var durable = log.FindIndex(e => e.StartsWith($"durable m{n}.eml.partial #", StringComparison.Ordinal));
         var rename = log.IndexOf($"rename m{n}.eml.partial");
-        var folder = log.FindIndex(rename + 1, e => e == "folder");
         Assert.True(write >= 0, $"m{n} was never written");
-        var opened = log.FindLastIndex(write, e => e == "open folder");
-        Assert.True(opened > log.FindLastIndex(write, e => e == "folder"), $"m{n}: written at {write} before its batch opened the folder");
+        Assert.True(durable >= 0, $"m{n} was never made durable");
+        var batch = log[durable].Substring(log[durable].LastIndexOf('#'));
+        var opened = log.IndexOf($"open folder {batch}");
+        var folder = log.IndexOf($"folder {batch}");
+        Assert.True(opened >= 0 && opened < write, $"m{n}: written at {write} before its batch {batch} opened the folder at {opened}");
         Assert.True(durable > lastWrite, $"m{n}: made durable at {durable}, written at {lastWrite}");
         Assert.True(rename > durable, $"m{n}: renamed at {rename}, made durable at {durable}");
-        Assert.True(folder > rename, $"m{n}: the folder was not made durable after its rename at {rename}");
+        Assert.True(folder > rename, $"m{n}: its batch {batch} did not make the folder durable after its rename at {rename} (at {folder})");
         Assert.Equal(Message(n), File.ReadAllText(Path.Combine(_folder, $"m{n}.eml")));
         return folder;
     }
@@ -273,7 +315,7 @@ public sealed class Pop3SaveOrderTests : IDisposable
         }
 
         // Batched: far fewer folder flushes than messages.
-        Assert.True(log.Count(e => e == "folder") <= Math.Max(1, count / 100), $"{log.Count(e => e == "folder")} folder flushes");
+        Assert.True(log.Count(e => e.StartsWith("folder #", StringComparison.Ordinal)) <= Math.Max(1, count / 100), $"{log.Count(e => e.StartsWith("folder #", StringComparison.Ordinal))} folder flushes");
         Assert.Empty(Directory.GetFiles(_folder, "*.partial"));
     }
 
@@ -354,5 +396,94 @@ public sealed class Pop3SaveOrderTests : IDisposable
 
         Assert.DoesNotContain(log, e => e.StartsWith("DELE", StringComparison.Ordinal));
         Assert.Equal(new[] { "m1.eml", "m2.eml", "m3.eml" }, Directory.GetFiles(_folder).Select(Path.GetFileName).OrderBy(f => f));
+    }
+
+    /// <summary>Holds the first batch's durable step until the server has been asked for
+    /// message <paramref name="retr"/> and, if given, <paramref name="line"/> was recorded (at
+    /// most 10 s each), as a slow disk would.</summary>
+    private RecordingFiles HoldFirstCommitUntilRetr(int retr, Action? then = null, string? line = null)
+    {
+        _signalAt = retr;
+        _signalLine = line;
+        return new RecordingFiles(Record)
+        {
+            BeforeDurable = batch =>
+            {
+                if (batch == 1)
+                {
+                    _signal.Wait(TimeSpan.FromSeconds(10));
+                    if (line != null)
+                    {
+                        _lineSeen.Wait(TimeSpan.FromSeconds(10));
+                    }
+
+                    then?.Invoke();
+                    Record("first commit goes on");
+                }
+            },
+        };
+    }
+
+    [Fact]
+    public void ABatchIsCommittedWhileTheNextDownloadsAndNoMessageIsDeletedBeforeItsOwnBatchsFolderIsDurable()
+    {
+        // Batches of 256: while the first is held before its durable step, the download goes
+        // on to the last message (without the overlap it stops within the first batch's window),
+        // and the next batch's files are written.
+        const int count = 600;
+        SaveAndDelete(count, HoldFirstCommitUntilRetr(count, line: "write m300.eml.partial"));
+        var log = _log.ToList();
+        Assert.True(log.IndexOf("RETR 600") >= 0 && log.IndexOf("RETR 600") < log.IndexOf("first commit goes on"), "the download waited for the first batch's commit");
+        Assert.True(log.IndexOf("write m300.eml.partial") >= 0 && log.IndexOf("write m300.eml.partial") < log.IndexOf("first commit goes on"), "the next batch's files waited for the first batch's commit");
+        for (var n = 1; n <= count; n++)
+        {
+            var folder = AssertSavedInOrder(log, n);
+            var dele = log.IndexOf($"DELE m{n}");
+            Assert.True(dele > folder, $"m{n}: DELE at {dele}, its batch's folder made durable at {folder}");
+        }
+
+        Assert.Empty(Directory.GetFiles(_folder, "*.partial"));
+    }
+
+    [Fact]
+    public void AConnectionDroppedInTheNextBatchWhileOneIsCommittedSavesBothAndDeletesNothing()
+    {
+        _dropAt = 400;
+        var error = Assert.Throws<MailOperationException>(() => SaveAndDelete(600, HoldFirstCommitUntilRetr(_dropAt)));
+        Record("error");
+        Assert.Equal("ConnectionLost", error.ErrorId);
+        var log = _log.ToList();
+        for (var n = 1; n < _dropAt; n++)
+        {
+            Assert.True(AssertSavedInOrder(log, n) < log.IndexOf("error"));
+        }
+
+        Assert.DoesNotContain(log, e => e.StartsWith("DELE", StringComparison.Ordinal));
+        Assert.Equal(_dropAt - 1, Directory.GetFiles(_folder, "*.eml").Length);
+        Assert.Empty(Directory.GetFiles(_folder, "*.partial"));
+    }
+
+    [Fact]
+    public void CtrlCWhileABatchIsCommittedDeletesNothingAndLeavesNoPartialOrTruncatedFile()
+    {
+        using var cancel = new CancellationTokenSource();
+        var files = HoldFirstCommitUntilRetr(400, () =>
+        {
+            cancel.Cancel();
+            Thread.Sleep(300); // the fetch sees the cancellation while this commit is held
+        });
+        Assert.ThrowsAny<OperationCanceledException>(() => SaveAndDelete(600, files, cancel.Token));
+
+        // Nothing of the fetch may still be writing: what is on disk now stays so.
+        var partial = Directory.GetFiles(_folder, "*.partial");
+        Thread.Sleep(500);
+        Assert.Empty(partial);
+        Assert.Empty(Directory.GetFiles(_folder, "*.partial"));
+        Assert.DoesNotContain(_log, e => e.StartsWith("DELE", StringComparison.Ordinal));
+        foreach (var saved in Directory.GetFiles(_folder, "*.eml"))
+        {
+            var n = int.Parse(Path.GetFileNameWithoutExtension(saved).Substring(1));
+            Assert.Equal(Message(n), File.ReadAllText(saved));
+        }
     }
 }

@@ -189,7 +189,7 @@ public static class Pop3Fetcher
             }
 
             buffer.Position = 0;
-            var message = Pop3Message.Create(selected[i], Pop3Message.Parse(parser, buffer), headersOnly: true);
+            var message = HeaderSummary.Read(selected[i], parser, buffer);
             yield return new Pop3FetchOutcome { Message = message, Done = done, Total = selected.Count };
         }
 
@@ -317,7 +317,12 @@ public static class Pop3Fetcher
             }
         }
 
-        var batch = new SaveBatch(folder, files);
+        // Batch k is committed on the worker while batch k+1 downloads; its messages are
+        // reported (and so may be deleted) only once its commit ended well. One commit at a time.
+        var worker = new SaveWorker();
+        var parser = Pop3Message.NewParser();
+        var batch = new SaveBatch(folder, files, worker, parser);
+        SaveBatch? committing = null;
         var copy = new MemoryStream();
         try
         {
@@ -361,7 +366,18 @@ public static class Pop3Fetcher
                 {
                     // What came whole before the failure is saved and reported, then the error.
                     batch.Abandon();
-                    foreach (var outcome in batch.Complete(tally, received))
+                    if (committing != null)
+                    {
+                        foreach (var outcome in committing.Outcomes(tally, received))
+                        {
+                            yield return outcome;
+                        }
+
+                        committing = null;
+                    }
+
+                    batch.Commit();
+                    foreach (var outcome in batch.Outcomes(tally, received))
                     {
                         yield return outcome;
                     }
@@ -369,16 +385,36 @@ public static class Pop3Fetcher
                     ExceptionDispatchInfo.Capture(failure).Throw();
                 }
 
-                if (batch.IsFull)
+                if (committing != null && (committing.Committed || batch.IsFull))
                 {
-                    foreach (var outcome in batch.Complete(tally, received))
+                    foreach (var outcome in committing.Outcomes(tally, received))
                     {
                         yield return outcome;
                     }
+
+                    committing = null;
+                }
+
+                if (batch.IsFull)
+                {
+                    batch.Commit();
+                    committing = batch;
+                    batch = new SaveBatch(folder, files, worker, parser);
                 }
             }
 
-            foreach (var outcome in batch.Complete(tally, received))
+            if (committing != null)
+            {
+                foreach (var outcome in committing.Outcomes(tally, received))
+                {
+                    yield return outcome;
+                }
+
+                committing = null;
+            }
+
+            batch.Commit();
+            foreach (var outcome in batch.Outcomes(tally, received))
             {
                 yield return outcome;
             }
@@ -393,7 +429,10 @@ public static class Pop3Fetcher
         finally
         {
             // Ctrl+C, or an error that could not be told apart: nothing unfinished stays behind.
+            // Queued work gives up; a commit under way ends first.
+            worker.Stop();
             batch.Abandon();
+            committing?.DiscardAll();
             batch.DiscardAll();
         }
     }

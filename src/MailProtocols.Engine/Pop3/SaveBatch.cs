@@ -1,10 +1,10 @@
 using System;
-using System.Collections.Concurrent;
+using System.Buffers;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Runtime.ExceptionServices;
 using System.Threading;
-using System.Threading.Tasks;
 
 namespace MailProtocols.Engine.Pop3;
 
@@ -13,9 +13,10 @@ namespace MailProtocols.Engine.Pop3;
 /// in memory up to a limit, a larger one streamed into its file) and written to
 /// &lt;uid&gt;.eml.partial; then, a batch at a time, the files are made durable together, renamed
 /// to &lt;uid&gt;.eml, and the folder made durable. Bounded in count and bytes, so that open files,
-/// memory and the work lost to a failure stay small.
+/// memory and the work lost to a failure stay small. The small messages' writes and the commit
+/// run on the fetch's <see cref="SaveWorker"/>, behind the download.
 /// </summary>
-internal sealed class SaveBatch
+internal sealed class SaveBatch : ISaveJob
 {
     private const int MaxCount = 256;
     private const long MaxBytes = 32L * 1024 * 1024;
@@ -23,28 +24,34 @@ internal sealed class SaveBatch
     // A message up to this size is parsed from a copy kept while it is written; a larger one
     // from its file, where the parser leaves its large parts.
     private const int MemoryCopyLimit = 1024 * 1024;
-    private const long MaxUnwritten = 8L * 1024 * 1024; // bytes waiting for the background writer
 
     private readonly string _folder;
     private readonly IMessageFiles _files;
+    private readonly SaveWorker _worker;
+    private readonly MimeKit.MimeParser _parser;
     private readonly List<Item> _items = new();
     private long _bytes;
     private Item? _current;
     private SaveFolder? _openFolder;
-    private readonly MimeKit.MimeParser _parser = Pop3Message.NewParser();
 
-    // Small messages waiting for the background writer, and the task draining them (one at a
-    // time; started only when none runs, so that a writer that is behind takes the messages
-    // queued meanwhile without a thread hand-off for each).
-    private readonly ConcurrentQueue<(Item Item, byte[] Bytes)> _toWrite = new();
-    private Task _writing = Task.CompletedTask;
-    private int _writerRunning;
-    private long _unwritten;
+    // The batch's writes not yet ended, plus one until the commit is queued: the commit waits
+    // for none to be left.
+    private readonly CountdownEvent _writesLeft = new(1);
 
-    public SaveBatch(string folder, IMessageFiles files)
+    // Set by the commit: it ended (done, failed or skipped), and how.
+    private readonly ManualResetEventSlim _committed = new();
+    private Exception? _commitError;
+    private bool _commitSkipped;
+
+    /// <summary>A batch saving into <paramref name="folder"/>; <paramref name="parser"/> is the
+    /// fetch's, used again for each message on the caller's thread, <paramref name="worker"/>
+    /// the fetch's, shared by its batches so that their jobs run in order.</summary>
+    public SaveBatch(string folder, IMessageFiles files, SaveWorker worker, MimeKit.MimeParser parser)
     {
         _folder = folder;
         _files = files;
+        _worker = worker;
+        _parser = parser;
     }
 
     /// <summary>The final path of the message being written, for an error about it.</summary>
@@ -52,12 +59,15 @@ internal sealed class SaveBatch
 
     public bool IsFull => _items.Count >= MaxCount || _bytes >= MaxBytes;
 
+    /// <summary>True once the commit queued by <see cref="Commit"/> has ended.</summary>
+    public bool Committed => _committed.IsSet;
+
     /// <summary>Starts a message: the stream returned keeps it in <paramref name="copy"/> up to a
     /// limit, and past it opens its temporary file and streams on into that.</summary>
     public Stream Open(Pop3Entry entry, MemoryStream copy)
     {
         var path = Path.Combine(_folder, EmlFileName.FromUid(entry.Uid!));
-        _current = new Item(entry, path);
+        _current = new Item(this, entry, path);
         try
         {
             _openFolder ??= _files.OpenFolder(_folder);
@@ -72,25 +82,19 @@ internal sealed class SaveBatch
     }
 
     /// <summary>The message opened last came whole: it is parsed, and written to its temporary
-    /// file (a small one by a background writer, so that creating files, the slowest step of
-    /// saving small messages, overlaps the download).</summary>
+    /// file (a small one by the worker, so that creating files, the slowest step of saving small
+    /// messages, overlaps the download).</summary>
     public void Received(MemoryStream copy)
     {
         var item = _current!;
         if (item.File == null)
         {
-            var bytes = copy.ToArray();
-            if (Interlocked.Add(ref _unwritten, bytes.Length) > MaxUnwritten)
-            {
-                // A disk slower than the network: wait rather than hold more in memory.
-                WaitForWriter();
-            }
-
-            _toWrite.Enqueue((item, bytes));
-            if (Interlocked.CompareExchange(ref _writerRunning, 1, 0) == 0)
-            {
-                _writing = Task.Run(WriteQueued);
-            }
+            var length = (int)copy.Length;
+            item.Bytes = ArrayPool<byte>.Shared.Rent(length);
+            item.Length = length;
+            Buffer.BlockCopy(copy.GetBuffer(), 0, item.Bytes, 0, length);
+            _writesLeft.AddCount();
+            _worker.QueueWrite(item, length);
 
             copy.Position = 0;
             item.Message = Pop3Message.Create(item.Entry, Pop3Message.Parse(_parser, copy), headersOnly: false);
@@ -109,13 +113,85 @@ internal sealed class SaveBatch
         _current = null;
     }
 
-    public void Refused(Pop3Entry entry, string reply) => _items.Add(new Item(entry, null!) { Refusal = reply });
+    public void Refused(Pop3Entry entry, string reply) => _items.Add(new Item(this, entry, null!) { Refusal = reply });
 
-    /// <summary>Makes the batch durable under the final names, then gives its outcomes, in order;
-    /// the saved messages are added to <paramref name="received"/> (they may now be deleted).</summary>
-    public List<Pop3FetchOutcome> Complete(FetchTally tally, List<(Pop3Entry, DeletionMark?)> received)
+    /// <summary>Queues the commit: once its files are written, the batch is made durable under
+    /// the final names, on the worker, while the caller goes on. <see cref="Outcomes"/> waits
+    /// for it.</summary>
+    public void Commit()
     {
-        WaitForWriter();
+        _writesLeft.Signal();
+        _worker.QueueCommit(this);
+    }
+
+    /// <summary>Waits for the commit, then gives the batch's outcomes, in order; the saved
+    /// messages are added to <paramref name="received"/> (they may now be deleted). Throws
+    /// SaveFailed when the commit failed.</summary>
+    public List<Pop3FetchOutcome> Outcomes(FetchTally tally, List<(Pop3Entry, DeletionMark?)> received)
+    {
+        _committed.Wait();
+        if (_commitError != null)
+        {
+            ExceptionDispatchInfo.Capture(_commitError).Throw();
+        }
+
+        if (_commitSkipped)
+        {
+            throw new InvalidOperationException("The batch was not committed: the fetch stopped.");
+        }
+
+        var outcomes = new List<Pop3FetchOutcome>(_items.Count);
+        foreach (var item in _items)
+        {
+            tally.Count(item.Entry);
+            if (item.Refusal != null)
+            {
+                outcomes.Add(Pop3Fetcher.Unavailable(item.Entry, item.Refusal, tally));
+                continue;
+            }
+
+            received.Add((item.Entry, item.Message!.Mark));
+            outcomes.Add(tally.Outcome(item.Message, null));
+        }
+
+        _items.Clear();
+        _bytes = 0;
+        return outcomes;
+    }
+
+    /// <summary>The commit, on the worker: write, durable, rename, folder durable, in that order.</summary>
+    void ISaveJob.Run()
+    {
+        _writesLeft.Wait();
+        if (_worker.Stopped)
+        {
+            ((ISaveJob)this).Skip();
+            return;
+        }
+
+        try
+        {
+            CommitFiles();
+        }
+        catch (Exception ex)
+        {
+            _commitError = ex;
+        }
+        finally
+        {
+            _committed.Set();
+        }
+    }
+
+    void ISaveJob.Skip()
+    {
+        _commitSkipped = true;
+        CloseFolder();
+        _committed.Set();
+    }
+
+    private void CommitFiles()
+    {
         var saving = _items.Where(i => i.Refusal == null).ToList();
         string? path = null;
         try
@@ -150,30 +226,12 @@ internal sealed class SaveBatch
         {
             CloseFolder();
         }
-
-        var outcomes = new List<Pop3FetchOutcome>(_items.Count);
-        foreach (var item in _items)
-        {
-            tally.Count(item.Entry);
-            if (item.Refusal != null)
-            {
-                outcomes.Add(Pop3Fetcher.Unavailable(item.Entry, item.Refusal, tally));
-                continue;
-            }
-
-            received.Add((item.Entry, item.Message!.Mark));
-            outcomes.Add(tally.Outcome(item.Message, null));
-        }
-
-        _items.Clear();
-        _bytes = 0;
-        return outcomes;
     }
 
     /// <summary>Drops the message being written, if any (it did not come whole).</summary>
     public void Abandon()
     {
-        WaitForWriter();
+        _worker.WaitIdle();
         if (_current != null)
         {
             Discard(_current);
@@ -181,10 +239,9 @@ internal sealed class SaveBatch
         }
     }
 
-    /// <summary>Drops every temporary file not yet renamed.</summary>
+    /// <summary>Drops every temporary file not yet renamed. The worker must be stopped or idle.</summary>
     public void DiscardAll()
     {
-        WaitForWriter();
         foreach (var item in _items.Where(i => i.Refusal == null && !i.Renamed))
         {
             Discard(item);
@@ -200,54 +257,35 @@ internal sealed class SaveBatch
         _openFolder = null;
     }
 
-    /// <summary>Returns once every queued message has been written (or failed).</summary>
-    private void WaitForWriter()
-    {
-        while (!_toWrite.IsEmpty || Volatile.Read(ref _writerRunning) == 1)
-        {
-            _writing.Wait();
-            if (Volatile.Read(ref _writerRunning) == 0 && !_toWrite.IsEmpty && Interlocked.CompareExchange(ref _writerRunning, 1, 0) == 0)
-            {
-                // Queued after the last writer looked: written here.
-                WriteQueued();
-            }
-        }
-    }
-
-    private void WriteQueued()
-    {
-        while (true)
-        {
-            while (_toWrite.TryDequeue(out var next))
-            {
-                WriteInBackground(next.Item, next.Bytes);
-            }
-
-            Volatile.Write(ref _writerRunning, 0);
-
-            // A message queued after the loop above found the queue empty, whose reader saw the
-            // writer still running: take it, unless a new writer already did.
-            if (_toWrite.IsEmpty || Interlocked.CompareExchange(ref _writerRunning, 1, 0) != 0)
-            {
-                return;
-            }
-        }
-    }
-
-    private void WriteInBackground(Item item, byte[] bytes)
+    /// <summary>Writes a small message's temporary file, on the worker.</summary>
+    private void Write(Item item)
     {
         try
         {
-            Interlocked.Add(ref _unwritten, -bytes.Length);
             var file = _files.Create(item.TemporaryPath);
             item.File = file;
-            file.Write(bytes, 0, bytes.Length);
+            file.Write(item.Bytes!, 0, item.Length);
             file.Flush();
         }
         catch (Exception ex)
         {
             // Any failure, not only I/O: a lost one would leave the item without its file.
             item.WriteError = ex;
+        }
+        finally
+        {
+            Release(item);
+            _writesLeft.Signal();
+        }
+    }
+
+    private void Release(Item item)
+    {
+        if (item.Bytes != null)
+        {
+            ArrayPool<byte>.Shared.Return(item.Bytes);
+            item.Bytes = null;
+            _worker.Written(item.Length);
         }
     }
 
@@ -287,10 +325,14 @@ internal sealed class SaveBatch
         }
     }
 
-    private sealed class Item
+    /// <summary>A message of the batch; its write, for a small one, is a job of the worker.</summary>
+    private sealed class Item : ISaveJob
     {
-        public Item(Pop3Entry entry, string path)
+        private readonly SaveBatch _batch;
+
+        public Item(SaveBatch batch, Pop3Entry entry, string path)
         {
+            _batch = batch;
             Entry = entry;
             Path = path;
         }
@@ -303,6 +345,18 @@ internal sealed class SaveBatch
         public string? Refusal { get; set; }
         public bool Renamed { get; set; }
         public Exception? WriteError { get; set; }
+
+        /// <summary>A small message's bytes (pooled, the first <see cref="Length"/> used) until written.</summary>
+        public byte[]? Bytes { get; set; }
+        public int Length { get; set; }
+
+        public void Run() => _batch.Write(this);
+
+        public void Skip()
+        {
+            _batch.Release(this);
+            _batch._writesLeft.Signal();
+        }
     }
 
     /// <summary>Keeps a message in memory up to a limit; past it, writes what it kept and the rest

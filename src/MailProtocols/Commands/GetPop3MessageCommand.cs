@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.IO;
 using System.Management.Automation;
 using MailProtocols.Engine;
@@ -18,6 +19,11 @@ namespace MailProtocols.Commands;
 public sealed class GetPop3MessageCommand : MailConnectionCmdlet
 {
     private const int ProgressThreshold = 5;
+
+    // At most this often a progress record (besides the first and the last), as PowerShell's own
+    // cmdlets do: a host shows no more, and a record per message of a long listing cost more than
+    // the rest of the cmdlet's work per message and filled a hosted runspace's Progress stream.
+    private const int ProgressIntervalMs = 200;
     private List<string>? _uids; // null: no -Uid, every message
 
     [Parameter(Mandatory = true, Position = 0)]
@@ -139,10 +145,15 @@ public sealed class GetPop3MessageCommand : MailConnectionCmdlet
             var deleted = 0;
             var activity = $"Get-Pop3Message {Pop3Server}";
             var showedProgress = false;
+            var shownDone = 0;
+            var sinceProgress = Stopwatch.StartNew();
             foreach (var outcome in GuardEach(Pop3Fetcher.Fetch(session, request, settings.Endpoint)))
             {
-                if (outcome.Total > ProgressThreshold)
+                if (outcome.Total > ProgressThreshold && outcome.Done != shownDone &&
+                    (shownDone == 0 || outcome.Done == outcome.Total || sinceProgress.ElapsedMilliseconds >= ProgressIntervalMs))
                 {
+                    shownDone = outcome.Done;
+                    sinceProgress.Restart();
                     // A new record each time: the host may keep the ones it was given.
                     var bytes = outcome.TotalBytes == 0 ? "" : $", {outcome.Bytes / 1024:N0} of {outcome.TotalBytes / 1024:N0} KB";
                     WriteProgress(new ProgressRecord(1, activity, $"{outcome.Done} of {outcome.Total} messages{bytes}")

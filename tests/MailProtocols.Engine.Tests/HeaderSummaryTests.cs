@@ -1,0 +1,71 @@
+using System;
+using System.IO;
+using System.Text;
+using MailProtocols.Engine.Pop3;
+using Xunit;
+
+namespace MailProtocols.Engine.Tests;
+
+/// <summary>The listing reads a header block without building a MimeMessage: every field must be
+/// what the MimeMessage's getters give for the same block, odd blocks included.</summary>
+public sealed class HeaderSummaryTests
+{
+    public static TheoryData<string, string> Blocks => new()
+    {
+        { "plain", "From: Ann <ann@example.com>\nTo: bob@example.com\nCc: Eve <eve@example.com>, fred@example.com\nSubject: Hello\nDate: Mon, 15 Jan 2024 09:01:00 +0000\nMessage-ID: <1.real@example.com>\n\n" },
+        { "encoded words", "From: =?utf-8?B?SsO8cmdlbg==?= <j@example.com>\nTo: =?iso-8859-1?Q?Andr=E9?= <a@example.com>\nSubject: =?utf-8?Q?Gr=C3=BC=C3=9Fe?= and more\n\n" },
+        { "folded and quoted", "From: \"Doe, John\" <john@example.com>\nTo: a@example.com,\n b@example.com,\n\t\"C (see)\" <c@example.com>\nSubject: a long\n subject folded\n\n" },
+        { "a group", "From: x@example.com\nTo: Team: a@example.com, b@example.com;, solo@example.com\nSubject: group\n\n" },
+        { "two From headers", "From: first@example.com\nFrom: Second <second@example.com>\nTo: t@example.com\n\n" },
+        { "no headers of note", "X-Other: 1\n\n" },
+        { "no Subject, no Date, no Message-ID", "From: a@example.com\n\n" },
+        { "a Date that does not parse", "From: a@example.com\nDate: sometime soon\nDate: Mon, 15 Jan 2024 09:01:00 +0000\n\n" },
+        { "a Message-ID without brackets", "From: a@example.com\nMessage-ID: bare@example.com\n\n" },
+        { "an empty Message-ID", "From: a@example.com\nMessage-ID:\n\n" },
+        { "an address that does not parse", "From: Ann <ann@example.com>\nTo: good@example.com, <<broken@@, other@example.com\nSubject: bad\n\n" },
+        { "an empty Cc", "From: a@example.com\nCc:\nSubject: empty\n\n" },
+        { "an empty block", "\n" },
+        { "8-bit text", "From: J\u00fcrgen <j@example.com>\nSubject: Gr\u00fc\u00dfe\n\n" },
+    };
+
+    private static MemoryStream Raw(string text) => new(Encoding.UTF8.GetBytes(text.Replace("\n", "\r\n")));
+
+    [Theory]
+    [MemberData(nameof(Blocks))]
+    public void TheFieldsAreThoseOfTheParsedMessage(string name, string block)
+    {
+        var entry = new Pop3Entry(7, 1234, "u7");
+        var expected = Pop3Message.Create(entry, Pop3Message.Parse(Raw(block), persistent: false), headersOnly: true);
+
+        // A parser used for other blocks first, as in a listing.
+        var parser = Pop3Message.NewParser();
+        HeaderSummary.Read(new Pop3Entry(1, 1, "u1"), parser, Raw("From: other@example.com\nSubject: before\n\n"));
+        var actual = HeaderSummary.Read(entry, parser, Raw(block));
+
+        Assert.True(name.Length > 0);
+        Assert.Equal(expected.Number, actual.Number);
+        Assert.Equal(expected.Uid, actual.Uid);
+        Assert.Equal(expected.Size, actual.Size);
+        Assert.Equal(expected.Date, actual.Date);
+        Assert.Equal(expected.From, actual.From);
+        Assert.Equal(expected.To, actual.To);
+        Assert.Equal(expected.Cc, actual.Cc);
+        Assert.Equal(expected.Subject, actual.Subject);
+        Assert.Equal(expected.MessageId, actual.MessageId);
+        Assert.True(actual.HeadersOnly);
+        Assert.Empty(actual.AttachmentNames);
+        Assert.Null(actual.Message);
+        Assert.Null(actual.TextBody);
+    }
+
+    [Fact]
+    public void AWellFormedBlockIsReadWithoutAMimeMessageAndAnOddOneIsNot()
+    {
+        var parser = Pop3Message.NewParser();
+        parser.SetStream(Raw("From: Ann <ann@example.com>\nTo: b@example.com\n\n"), MimeKit.MimeFormat.Entity);
+        Assert.NotNull(HeaderSummary.FromHeaders(new Pop3Entry(1, 1, "u1"), parser.ParseHeaders()));
+
+        parser.SetStream(Raw("From: Ann <ann@example.com>\nTo: good@example.com, <<broken@@\n\n"), MimeKit.MimeFormat.Entity);
+        Assert.Null(HeaderSummary.FromHeaders(new Pop3Entry(1, 1, "u1"), parser.ParseHeaders()));
+    }
+}
