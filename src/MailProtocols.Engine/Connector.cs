@@ -220,7 +220,6 @@ internal sealed class Connector
             throw ConnectErrors.AuthenticationFailed(_settings, user, ex.Message, ex);
         }
     }
-    }
 
     /// <summary>The SASL mechanism for the settings' credential among those offered: GSSAPI for
     /// the current logon, XOAUTH2 for a token, else the strongest password mechanism; null when
