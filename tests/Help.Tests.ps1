@@ -101,6 +101,13 @@ Describe 'Help of <Name>' -ForEach $cmdletCases {
         }
     }
 
+    It "names the Exchange Online permission of its own protocol" {
+        # A POP3 cmdlet's app-only text once told the reader to grant SMTP.SendAsApp and to name the mailbox with -From.
+        $text = ($help | Out-String -Width 4000) + (@($helpParameters | ForEach-Object { Get-HelpText $_.description }) -join "`n")
+        $other = if ($Name -like '*Pop3*') { 'SMTP.SendAsApp' } else { 'POP.AccessAsApp' }
+        $text | Should -Not -Match ([regex]::Escape($other))
+    }
+
     It 'has exactly as many syntax items as parameter sets' {
         @($help.syntax.syntaxItem).Count | Should -Be @($cmdletInfo.ParameterSets).Count -Because (
             "each parameter set ($($cmdletInfo.ParameterSets.Name -join ', ')) is one way to call the cmdlet that Get-Help must show")
