@@ -600,6 +600,24 @@ $outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript 
             $mock.Pop3ConnectionCount | Should -Be 0
         }
 
+        It 'refuses, row by row, a piped TlsMode None under -QuitAfter Tls as an error, without connecting, and probes the next row' {
+            $rows = @(
+                [pscustomobject]@{ Pop3Server = $mock.Host; Port = $mock.Pop3Port; TlsMode = 'None' }
+                [pscustomobject]@{ Pop3Server = $mock.Host; Port = $mock.Pop3Port; TlsMode = 'StartTls' }
+            )
+            $results = @($rows | Test-Pop3Connection -QuitAfter Tls -SkipCertificateCheck -TimeoutSec 5 -ErrorVariable errors -ErrorAction SilentlyContinue)
+            $null = $mock.WaitForIdle(5000)
+
+            $errors.Count | Should -Be 1
+            $errors[0].FullyQualifiedErrorId | Should -Be 'QuitAfterNeedsInput,MailProtocols.Commands.TestPop3ConnectionCommand'
+            $errors[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+            [object]::ReferenceEquals($errors[0].TargetObject, $rows[0]) | Should -BeTrue -Because 'the target is the refused row'
+            $results.Count | Should -Be 1
+            $results[0].Success | Should -BeTrue
+            $results[0].Tls.Method | Should -Be 'StartTls'
+            $mock.Pop3ConnectionCount | Should -Be 1 -Because 'the refused row connected nowhere'
+        }
+
         It 'lets a scheduled-task script go on after an unreachable server: exit code 0, the next line runs' {
             $run = Invoke-ScriptTask $mock @'
 $r = Test-Pop3Connection -Pop3Server $Server -Port $DeadPort -Credential $Cred -TimeoutSec 5 -ErrorAction Stop

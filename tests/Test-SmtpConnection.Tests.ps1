@@ -650,6 +650,24 @@ $outcome.Text = $captured.Text + (Get-Content -LiteralPath $p.Transcript -Raw)
             $mock.SmtpConnectionCount | Should -Be 0
         }
 
+        It 'refuses, row by row, a piped TlsMode None under -QuitAfter Tls as an error, without connecting, and probes the next row' {
+            $rows = @(
+                [pscustomobject]@{ SmtpServer = $mock.Host; Port = $mock.SmtpPort; TlsMode = 'None' }
+                [pscustomobject]@{ SmtpServer = $mock.Host; Port = $mock.SmtpPort; TlsMode = 'StartTls' }
+            )
+            $results = @($rows | Test-SmtpConnection -QuitAfter Tls -SkipCertificateCheck -TimeoutSec 5 -ErrorVariable errors -ErrorAction SilentlyContinue)
+            $null = $mock.WaitForIdle(5000)
+
+            $errors.Count | Should -Be 1
+            $errors[0].FullyQualifiedErrorId | Should -Be 'QuitAfterNeedsInput,MailProtocols.Commands.TestSmtpConnectionCommand'
+            $errors[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+            [object]::ReferenceEquals($errors[0].TargetObject, $rows[0]) | Should -BeTrue -Because 'the target is the refused row'
+            $results.Count | Should -Be 1
+            $results[0].Success | Should -BeTrue
+            $results[0].Tls.Method | Should -Be 'StartTls'
+            $mock.SmtpConnectionCount | Should -Be 1 -Because 'the refused row connected nowhere'
+        }
+
         It 'lets a scheduled-task script go on after an unreachable server: exit code 0, the next line runs' {
             $run = Invoke-ScriptTask $mock @'
 $r = Test-SmtpConnection -SmtpServer $Server -Port $DeadPort -TimeoutSec 5 -ErrorAction Stop
