@@ -290,6 +290,72 @@ Describe 'Test-Pop3Connection' {
         }
     }
 
+    Context 'the TLS version' {
+        BeforeAll {
+            # A mock in a child that offers nothing newer than TLS 1.1 (see New-OldTlsOpenSslConfig);
+            # on a line from stdin it reports each session (TLS version/logins/DELE, RETR or TOP)
+            # and how many messages alice's mailbox still holds.
+            $opensslConf = New-OldTlsOpenSslConfig
+            $oldTls = Start-Child -Environment @{ OPENSSL_CONF = $opensslConf } -Command @"
+Add-Type -Path '$mockPath'
+`$m = [MockMail.MockServer]::new()
+`$m.TlsProtocols = 'Tls, Tls11'
+`$m.Start()
+`$null = `$m.AddTestMessages('alice', 3)
+'PORTS ' + `$m.Pop3Port + ' ' + `$m.Pop3sPort
+`$null = [Console]::In.ReadLine()
+`$null = `$m.WaitForIdle(5000)
+'SESSIONS ' + (@(`$m.Pop3Sessions | ForEach-Object { "`$(`$_.TlsProtocol)/`$(`$_.AuthAttempts)/`$(@(`$_.Commands -match '^(DELE|RETR|TOP)\b').Count)" }) -join ' ')
+'MAILBOX ' + @(`$m.GetMailbox('alice')).Count
+`$m.Dispose()
+"@
+            $oldPorts = (Read-ChildLine $oldTls 'PORTS ') -split ' '
+        }
+
+        AfterAll {
+            if ($oldTls -and -not $oldTls.HasExited) { $oldTls.Kill($true) }
+        }
+
+        It 'says that the server may offer only TLS 1.0/1.1 when this machine refuses its handshake, on STLS and implicit TLS' {
+            $stls = Test-Pop3Connection -Pop3Server 127.0.0.1 -Port $oldPorts[0] -Credential $alice -SkipCertificateCheck -TimeoutSec 10
+            $implicit = Test-Pop3Connection -Pop3Server 127.0.0.1 -Port $oldPorts[1] -TlsMode Implicit -Credential $alice -SkipCertificateCheck -TimeoutSec 10
+
+            foreach ($r in $stls, $implicit) {
+                $r.Success | Should -BeFalse
+                $r.FailedStage | Should -Be 'Tls'
+                $r.Hint | Should -Match 'may offer only TLS 1\.0/1\.1 or ciphers this machine refuses'
+                $r.Tls | Should -BeNullOrEmpty
+                $r.Authenticated | Should -BeFalse
+            }
+        }
+
+        It 'names TLS 1.1 when a client that allows it negotiated it' {
+            $probe = Start-Child -Environment @{ OPENSSL_CONF = $opensslConf } -Command @"
+Import-Module '$modulePath'
+`$r = Test-Pop3Connection -Pop3Server 127.0.0.1 -Port $($oldPorts[0]) -SkipCertificateCheck -TimeoutSec 10
+'RESULT ' + (@{ Success = `$r.Success; Protocol = `$r.Tls.Protocol; Hint = `$r.Hint } | ConvertTo-Json -Compress)
+"@
+            $r = Read-ChildLine $probe 'RESULT ' | ConvertFrom-Json
+            $null = $probe.WaitForExit(30000)
+
+            $r.Success | Should -BeTrue
+            $r.Protocol | Should -Be 'Tls11'
+            $r.Hint | Should -Match 'Only TLS 1\.1 was negotiated: TLS 1\.0 and 1\.1 are retired'
+        }
+
+        It 'logged in to the TLS 1.0/1.1 server nowhere and marked nothing: no login, no DELE, the mailbox whole' {
+            $oldTls.StandardInput.WriteLine('')
+            $sessions = (Read-ChildLine $oldTls 'SESSIONS ') -split ' '
+            $left = Read-ChildLine $oldTls 'MAILBOX '
+            $null = $oldTls.WaitForExit(15000)
+
+            $sessions.Count | Should -Be 3
+            foreach ($s in $sessions) { $s | Should -Match '/0/0$' }
+            $sessions | Should -Contain 'Tls11/0/0'
+            $left | Should -Be '3'
+        }
+    }
+
     It '-Quiet returns only $true or $false' {
         $ok = Test-Pop3Connection @probe -Quiet
         $probe.Port = Get-FreeTcpPort
@@ -532,6 +598,24 @@ $outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript 
             $r | Should -BeNullOrEmpty
             $errors[0].FullyQualifiedErrorId | Should -Be 'CredentialHasLineBreak,MailProtocols.Commands.TestPop3ConnectionCommand'
             $mock.Pop3ConnectionCount | Should -Be 0
+        }
+
+        It 'refuses, row by row, a piped TlsMode None under -QuitAfter Tls as an error, without connecting, and probes the next row' {
+            $rows = @(
+                [pscustomobject]@{ Pop3Server = $mock.Host; Port = $mock.Pop3Port; TlsMode = 'None' }
+                [pscustomobject]@{ Pop3Server = $mock.Host; Port = $mock.Pop3Port; TlsMode = 'StartTls' }
+            )
+            $results = @($rows | Test-Pop3Connection -QuitAfter Tls -SkipCertificateCheck -TimeoutSec 5 -ErrorVariable errors -ErrorAction SilentlyContinue)
+            $null = $mock.WaitForIdle(5000)
+
+            $errors.Count | Should -Be 1
+            $errors[0].FullyQualifiedErrorId | Should -Be 'QuitAfterNeedsInput,MailProtocols.Commands.TestPop3ConnectionCommand'
+            $errors[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+            [object]::ReferenceEquals($errors[0].TargetObject, $rows[0]) | Should -BeTrue -Because 'the target is the refused row'
+            $results.Count | Should -Be 1
+            $results[0].Success | Should -BeTrue
+            $results[0].Tls.Method | Should -Be 'StartTls'
+            $mock.Pop3ConnectionCount | Should -Be 1 -Because 'the refused row connected nowhere'
         }
 
         It 'lets a scheduled-task script go on after an unreachable server: exit code 0, the next line runs' {

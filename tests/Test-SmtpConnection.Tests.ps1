@@ -399,31 +399,6 @@ Describe 'Test-SmtpConnection' {
 
     Context 'the TLS version' {
         BeforeAll {
-            function Start-Child {
-                # A child pwsh whose environment gets $Environment on top of this one's; stdin
-                # stays open so that the child can wait on it.
-                param([string] $Command, [hashtable] $Environment = @{})
-                $start = [Diagnostics.ProcessStartInfo]::new((Join-Path $PSHOME 'pwsh'))
-                foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $Command) { $start.ArgumentList.Add($argument) }
-                $start.UseShellExecute = $false
-                $start.RedirectStandardInput = $true
-                $start.RedirectStandardOutput = $true
-                $start.RedirectStandardError = $true
-                foreach ($key in $Environment.Keys) { $start.Environment[$key] = $Environment[$key] }
-                $process = [Diagnostics.Process]::Start($start)
-                $process | Add-Member -NotePropertyName Errors -NotePropertyValue $process.StandardError.ReadToEndAsync() -PassThru
-            }
-
-            function Read-ChildLine {
-                param($Process, [string] $Prefix)
-                $stderr = $Process.Errors
-                while ($true) {
-                    $read = $Process.StandardOutput.ReadLineAsync()
-                    if (-not $read.Wait(60000) -or $null -eq $read.Result) { throw "The child said no '$Prefix' line. Its errors: $(if ($stderr.Wait(1000)) { $stderr.Result })" }
-                    if ($read.Result.StartsWith($Prefix)) { return $read.Result.Substring($Prefix.Length) }
-                }
-            }
-
             $versionMocks = @{}
             foreach ($version in 'Tls12', 'Tls13') {
                 $versionMocks[$version] = [MockMail.MockServer]::new()
@@ -431,20 +406,7 @@ Describe 'Test-SmtpConnection' {
                 $versionMocks[$version].Start()
             }
 
-            # OpenSSL 3 here refuses TLS 1.0 and 1.1 on both sides. A configuration of this test's
-            # own, given to child processes only, lowers the security level so that a mock in a
-            # child can offer nothing newer than TLS 1.1; this machine's configuration is untouched.
-            $opensslConf = Join-Path $TestDrive 'openssl-old-tls.cnf'
-            Set-Content -LiteralPath $opensslConf -Value @(
-                'openssl_conf = probe_init'
-                '[probe_init]'
-                'ssl_conf = probe_ssl'
-                '[probe_ssl]'
-                'system_default = probe_defaults'
-                '[probe_defaults]'
-                'MinProtocol = TLSv1'
-                'CipherString = DEFAULT:@SECLEVEL=0'
-            )
+            $opensslConf = New-OldTlsOpenSslConfig
             $oldTls = Start-Child -Environment @{ OPENSSL_CONF = $opensslConf } -Command @"
 Add-Type -Path '$mockPath'
 `$m = [MockMail.MockServer]::new()
@@ -686,6 +648,24 @@ $outcome.Text = $captured.Text + (Get-Content -LiteralPath $p.Transcript -Raw)
 
             { Test-SmtpConnection @probe -ErrorAction SilentlyContinue } | Should -Throw -ErrorId $ErrorId
             $mock.SmtpConnectionCount | Should -Be 0
+        }
+
+        It 'refuses, row by row, a piped TlsMode None under -QuitAfter Tls as an error, without connecting, and probes the next row' {
+            $rows = @(
+                [pscustomobject]@{ SmtpServer = $mock.Host; Port = $mock.SmtpPort; TlsMode = 'None' }
+                [pscustomobject]@{ SmtpServer = $mock.Host; Port = $mock.SmtpPort; TlsMode = 'StartTls' }
+            )
+            $results = @($rows | Test-SmtpConnection -QuitAfter Tls -SkipCertificateCheck -TimeoutSec 5 -ErrorVariable errors -ErrorAction SilentlyContinue)
+            $null = $mock.WaitForIdle(5000)
+
+            $errors.Count | Should -Be 1
+            $errors[0].FullyQualifiedErrorId | Should -Be 'QuitAfterNeedsInput,MailProtocols.Commands.TestSmtpConnectionCommand'
+            $errors[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+            [object]::ReferenceEquals($errors[0].TargetObject, $rows[0]) | Should -BeTrue -Because 'the target is the refused row'
+            $results.Count | Should -Be 1
+            $results[0].Success | Should -BeTrue
+            $results[0].Tls.Method | Should -Be 'StartTls'
+            $mock.SmtpConnectionCount | Should -Be 1 -Because 'the refused row connected nowhere'
         }
 
         It 'lets a scheduled-task script go on after an unreachable server: exit code 0, the next line runs' {

@@ -267,3 +267,48 @@ $Body
     if (-not $line) { throw "The child printed no outcome.`n$($stdout.Result)`n$($stderr.Result)" }
     $line.Substring(8) | ConvertFrom-Json
 }
+
+function Start-Child {
+    # A child pwsh whose environment gets $Environment on top of this one's; stdin stays open so
+    # that the child can wait on it. Its lines are read with Read-ChildLine.
+    param([string] $Command, [hashtable] $Environment = @{})
+    $start = [Diagnostics.ProcessStartInfo]::new((Join-Path $PSHOME 'pwsh'))
+    foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $Command) { $start.ArgumentList.Add($argument) }
+    $start.UseShellExecute = $false
+    $start.RedirectStandardInput = $true
+    $start.RedirectStandardOutput = $true
+    $start.RedirectStandardError = $true
+    foreach ($key in $Environment.Keys) { $start.Environment[$key] = $Environment[$key] }
+    $process = [Diagnostics.Process]::Start($start)
+    $process | Add-Member -NotePropertyName Errors -NotePropertyValue $process.StandardError.ReadToEndAsync() -PassThru
+}
+
+function Read-ChildLine {
+    # The rest of the child's next line that starts with $Prefix; throws with the child's errors
+    # when none comes within 60 s.
+    param($Process, [string] $Prefix)
+    $stderr = $Process.Errors
+    while ($true) {
+        $read = $Process.StandardOutput.ReadLineAsync()
+        if (-not $read.Wait(60000) -or $null -eq $read.Result) { throw "The child said no '$Prefix' line. Its errors: $(if ($stderr.Wait(1000)) { $stderr.Result })" }
+        if ($read.Result.StartsWith($Prefix)) { return $read.Result.Substring($Prefix.Length) }
+    }
+}
+
+function New-OldTlsOpenSslConfig {
+    # OpenSSL 3 here refuses TLS 1.0 and 1.1 on both sides. This configuration, given to child
+    # processes only (as OPENSSL_CONF), lowers the security level so that a mock in a child can
+    # offer nothing newer than TLS 1.1; this machine's configuration is untouched. Returns its path.
+    $path = Join-Path $TestDrive 'openssl-old-tls.cnf'
+    Set-Content -LiteralPath $path -Value @(
+        'openssl_conf = probe_init'
+        '[probe_init]'
+        'ssl_conf = probe_ssl'
+        '[probe_ssl]'
+        'system_default = probe_defaults'
+        '[probe_defaults]'
+        'MinProtocol = TLSv1'
+        'CipherString = DEFAULT:@SECLEVEL=0'
+    )
+    $path
+}

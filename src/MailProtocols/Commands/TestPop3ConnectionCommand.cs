@@ -15,6 +15,12 @@ namespace MailProtocols.Commands;
 [OutputType("MailProtocols.Engine.Pop3.Pop3ProbeResult")]
 public sealed class TestPop3ConnectionCommand : MailConnectionCmdlet
 {
+    private bool _quitAfterGiven;
+
+    /// <summary>The piped row, only as the target of that row's error.</summary>
+    [Parameter(ValueFromPipeline = true, DontShow = true)]
+    public PSObject? InputObject { get; set; }
+
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("Server", "ComputerName")]
     [ValidateNotNullOrEmpty]
@@ -46,7 +52,8 @@ public sealed class TestPop3ConnectionCommand : MailConnectionCmdlet
     protected override void BeginProcessing()
     {
         base.BeginProcessing();
-        if (!MyInvocation.BoundParameters.ContainsKey(nameof(QuitAfter)))
+        _quitAfterGiven = MyInvocation.BoundParameters.ContainsKey(nameof(QuitAfter));
+        if (!_quitAfterGiven)
         {
             return;
         }
@@ -67,6 +74,15 @@ public sealed class TestPop3ConnectionCommand : MailConnectionCmdlet
 
     protected override void ProcessRecord()
     {
+        // A row of a CSV can bring -TlsMode None to a -QuitAfter Tls given once for all rows,
+        // which BeginProcessing cannot see: that row is refused and the next ones are probed.
+        if (_quitAfterGiven && QuitAfter == Pop3TestStage.Tls && TlsMode == MailTlsMode.None)
+        {
+            WriteError(new ErrorRecord(new ArgumentException("-QuitAfter Tls asks for the TLS stage and this row's TlsMode None skips it: give the row another TlsMode."),
+                "QuitAfterNeedsInput", ErrorCategory.InvalidArgument, InputObject ?? (object)string.Join(", ", Pop3Server)));
+            return;
+        }
+
         foreach (var server in Pop3Server)
         {
             if (StoppedBy != null)

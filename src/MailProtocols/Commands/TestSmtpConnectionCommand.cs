@@ -19,6 +19,10 @@ public sealed class TestSmtpConnectionCommand : MailConnectionCmdlet
 {
     private bool _quitAfterGiven;
 
+    /// <summary>The piped row, only as the target of that row's error.</summary>
+    [Parameter(ValueFromPipeline = true, DontShow = true)]
+    public PSObject? InputObject { get; set; }
+
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("ComputerName")]
     [ValidateNotNullOrEmpty]
@@ -98,6 +102,15 @@ public sealed class TestSmtpConnectionCommand : MailConnectionCmdlet
 
     protected override void ProcessRecord()
     {
+        // A row of a CSV can bring -TlsMode None to a -QuitAfter Tls given once for all rows,
+        // which BeginProcessing cannot see: that row is refused and the next ones are probed.
+        if (_quitAfterGiven && QuitAfter == SmtpTestStage.Tls && TlsMode == MailTlsMode.None)
+        {
+            WriteError(new ErrorRecord(new ArgumentException("-QuitAfter Tls asks for the TLS stage and this row's TlsMode None skips it: give the row another TlsMode."),
+                "QuitAfterNeedsInput", ErrorCategory.InvalidArgument, InputObject ?? (object)string.Join(", ", SmtpServer)));
+            return;
+        }
+
         foreach (var server in SmtpServer)
         {
             if (StoppedBy != null)
