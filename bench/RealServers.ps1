@@ -62,6 +62,8 @@ $ErrorActionPreference = 'Stop'
 $PSStyle.OutputRendering = 'PlainText'
 $MailboxCounts = [int[]]($Pop3Counts -split ',')
 $MailUser = 'mailprotocols-bench'
+# Start-Postfix and Stop-Postfix: the private Postfix instance the tests use too.
+. (Join-Path $PSScriptRoot '../tests/TestTools/Postfix.ps1')
 $Password = 'bench-password'
 
 function Test-Servers {
@@ -197,83 +199,20 @@ service auth {
 }
 "@
 
-    $postfixDir = Join-Path $State 'postfix'
-    $null = New-Item -ItemType Directory -Path $postfixDir, (Join-Path $State 'postfix-queue'), (Join-Path $State 'postfix-data')
-    chown postfix (Join-Path $State 'postfix-data')
-    Set-Content (Join-Path $postfixDir 'main.cf') @"
-compatibility_level = 3.6
-queue_directory = $State/postfix-queue
-data_directory = $State/postfix-data
-maillog_file = $State/postfix.log
-maillog_file_prefixes = $State
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = localhost.localdomain
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-alias_maps =
-alias_database =
-biff = no
-local_transport = error:local delivery is off
-virtual_mailbox_domains = example.com
-virtual_mailbox_base = $mail
-virtual_mailbox_maps = static:sink/Maildir/
-virtual_uid_maps = static:$uid
-virtual_gid_maps = static:$gid
-virtual_minimum_uid = $uid
-smtpd_tls_cert_file = $State/cert.pem
-smtpd_tls_key_file = $State/key.pem
-smtpd_tls_security_level = may
-smtpd_tls_auth_only = yes
-smtpd_sasl_auth_enable = yes
-smtpd_sasl_type = dovecot
-smtpd_sasl_path = $State/dovecot-run/auth-client
-smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
-"@
-    # The stock services, none chrooted, smtpd on our own loopback port.
-    Set-Content (Join-Path $postfixDir 'master.cf') @"
-127.0.0.1:$smtpPort inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-lmtp      unix  -       -       n       -       -       lmtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-"@
-
-    $instance = [pscustomobject]@{ State = $State; SmtpPort = $smtpPort; Pop3Port = $pop3Port; Mail = $mail; PostfixDir = $postfixDir; DovecotConf = $dovecotConf; Started = @() }
+    $instance = [pscustomobject]@{ State = $State; SmtpPort = $smtpPort; Pop3Port = $pop3Port; Mail = $mail; Postfix = $null; DovecotConf = $dovecotConf; Started = @() }
     try {
         dovecot -c $dovecotConf
         if ($LASTEXITCODE -ne 0) { throw "dovecot -c $dovecotConf failed ($LASTEXITCODE)" }
         $instance.Started += 'dovecot'
         Wait-Port $pop3Port (Join-Path $State 'dovecot.log')
-        postfix -c $postfixDir start 2>&1 | Out-Host
-        if ($LASTEXITCODE -ne 0) {
-            Get-Content (Join-Path $State 'postfix.log') -Tail 20 -ErrorAction SilentlyContinue | Out-Host
-            throw "postfix -c $postfixDir start failed ($LASTEXITCODE)"
-        }
-        $instance.Started += 'postfix'
-        Wait-Port $smtpPort (Join-Path $State 'postfix.log')
+        # Messages for example.com land in the sink user's Maildir, which Dovecot serves too.
+        $instance.Postfix = Start-Postfix -Directory $State -Port $smtpPort -SaslPath "$State/dovecot-run/auth-client" -MailRoot $mail -MailUser $MailUser -Setting ([ordered]@{
+                smtpd_tls_cert_file      = "$State/cert.pem"
+                smtpd_tls_key_file       = "$State/key.pem"
+                smtpd_tls_security_level = 'may'
+                smtpd_tls_auth_only      = 'yes'
+                smtpd_relay_restrictions = 'permit_sasl_authenticated, reject_unauth_destination'
+            })
     }
     catch {
         Stop-Servers $instance
@@ -283,7 +222,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 }
 
 function Stop-Servers($Instance) {
-    if ($Instance.Started -contains 'postfix') { postfix -c $Instance.PostfixDir stop 2>&1 | Out-Null }
+    Stop-Postfix $Instance.Postfix
     if ($Instance.Started -contains 'dovecot') { dovecot -c $Instance.DovecotConf stop 2>&1 | Out-Null }
 }
 

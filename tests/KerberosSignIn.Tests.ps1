@@ -1,8 +1,10 @@
 # Signing in as the current logon (-UseDefaultCredentials, Kerberos over SASL GSSAPI) against a
 # throwaway MIT realm (tests/TestTools/Kerberos.ps1): the client runs as a user would, in a child
 # pwsh whose KRB5_CONFIG and KRB5CCNAME name the realm and the ticket kinit put there; the mock
-# verifies the ticket with the realm's service keytab. Where the Kerberos packages cannot be
-# installed, every test here is skipped with the reason.
+# verifies the ticket with the realm's service keytab; so do two verifiers this project did not
+# write: Dovecot over POP3 (tests/TestTools/Dovecot.ps1) and Postfix asking Dovecot through its
+# SASL socket (tests/TestTools/Postfix.ps1). Where the packages cannot be installed, the tests
+# that need them are skipped with the reason.
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'common.ps1')
@@ -257,5 +259,101 @@ Describe '-UseDefaultCredentials against a real Dovecot (dovecot-gssapi)' -Tag '
         $log = Get-Content -LiteralPath $transcript -Raw
         $log | Should -Match 'C: AUTH GSSAPI'
         Assert-NoKerberosToken -Text ($outcome.Text + $log)
+    }
+}
+
+Describe '-UseDefaultCredentials against a real Postfix (SASL through Dovecot, dovecot-gssapi)' -Tag 'Kerberos', 'Postfix' {
+    BeforeAll {
+        . (Join-Path $PSScriptRoot 'TestTools/Postfix.ps1')
+        $script:noPostfix = $noRealm
+        if (-not $noPostfix) {
+            try {
+                # Dovecot verifies the tickets Postfix's smtpd hands it (acceptor smtp/localhost).
+                $script:saslDovecot = Start-DovecotGssapi -Realm $realm -SaslClientUser postfix
+                $script:postfix = Start-Postfix -Directory $saslDovecot.Directory -Port (Get-FreeTcpPort) -SaslPath $saslDovecot.AuthSocket -MailRoot (Join-Path $saslDovecot.Directory 'postfix-mail') -MailUser nobody
+            }
+            catch {
+                $script:noPostfix = $_.Exception.Message
+                Write-Warning "Postfix tests skipped: $noPostfix"
+            }
+        }
+
+        function Get-Delivered {
+            # The messages virtual(8) has put into the Maildir so far.
+            @(Get-ChildItem -LiteralPath (Join-Path $postfix.Maildir 'new') -File -ErrorAction SilentlyContinue)
+        }
+    }
+
+    AfterAll {
+        Stop-Postfix $postfix
+        Stop-DovecotGssapi $saslDovecot
+    }
+
+    It 'refuses mail without a sign-in, so a delivery proves one' {
+        if ($noPostfix) { Set-ItResult -Skipped -Because $noPostfix; return }
+        $client = [Net.Sockets.TcpClient]::new()
+        try {
+            $client.Connect([Net.IPAddress]::Loopback, $postfix.Port)
+            $client.ReceiveTimeout = 10000
+            $reader = [IO.StreamReader]::new($client.GetStream(), [Text.Encoding]::ASCII)
+            $writer = [IO.StreamWriter]::new($client.GetStream(), [Text.Encoding]::ASCII)
+            $writer.NewLine = "`r`n"; $writer.AutoFlush = $true
+            $readReply = { do { $line = $reader.ReadLine() } while ($line -match '^\d{3}-'); $line }
+            & $readReply | Should -Match '^220 '
+            $writer.WriteLine('EHLO client.example')
+            & $readReply | Should -Match '^250 '
+            $writer.WriteLine('MAIL FROM:<ops@example.com>')
+            & $readReply | Should -Match '^250 '
+            $writer.WriteLine('RCPT TO:<sink@example.com>')
+            & $readReply | Should -Match '^554 5\.7\.1 .*Access denied'
+            $writer.WriteLine('QUIT')
+        }
+        finally { $client.Dispose() }
+    }
+
+    It 'delivers with the ticket: Postfix logs sasl_method=GSSAPI for the client, the result names GSSAPI' {
+        if ($noPostfix) { Set-ItResult -Skipped -Because $noPostfix; return }
+        $before = (Get-Delivered).Count
+        $transcript = Join-Path $TestDrive 'postfix.log'
+        $outcome = Invoke-AsLogon @"
+`$r = Send-SmtpMessage -SmtpServer localhost -Port $($postfix.Port) -TlsMode None -UseDefaultCredentials -TimeoutSec 10 ``
+    -From ops@example.com -To sink@example.com -Subject 'through postfix' -Body x -TranscriptPath '$transcript' -Verbose 4>&1 | ForEach-Object { if (`$_ -is [Management.Automation.InformationalRecord]) { "`$_" | Out-Host } else { `$_ } }
+`$outcome.Mechanism = `$r.AuthenticationMechanism
+`$outcome.Response = `$r.ServerResponse
+`$outcome.Errors = @(`$Error | ForEach-Object { "`$_" })
+"@
+        $outcome.Errors | Should -BeNullOrEmpty
+        $outcome.Mechanism | Should -Be 'GSSAPI'
+        $outcome.Response | Should -Match '^250 .*queued as (?<id>[0-9A-F]+)'
+        $queueId = $Matches.id
+        # Delivery runs after the reply; a bounded wait for it.
+        for ($i = 0; $i -lt 100 -and (Get-Delivered).Count -eq $before; $i++) { Start-Sleep -Milliseconds 100 }
+        $delivered = Get-Delivered
+        $delivered.Count | Should -Be ($before + 1)
+        Get-Content -LiteralPath ($delivered | Sort-Object LastWriteTimeUtc | Select-Object -Last 1).FullName -Raw | Should -Match 'Subject: through postfix'
+        $user = $realm.ClientPrincipal.Split('@')[0]
+        @(Select-String -LiteralPath $postfix.Log -Pattern "$($queueId): client=localhost\[127\.0\.0\.1\], sasl_method=GSSAPI, sasl_username=$user$").Count | Should -Be 1
+        $outcome.Text | Should -Match "Authenticated as 'the current logon' \(GSSAPI\)"
+        $log = Get-Content -LiteralPath $transcript -Raw
+        $log | Should -Match 'S: 250-AUTH GSSAPI'
+        $log | Should -Match 'C: AUTH GSSAPI'
+        $log | Should -Match 'S: 235 '
+        Assert-NoKerberosToken -Text ($outcome.Text + $log)
+    }
+
+    It 'fails without a ticket, naming the missing logon; nothing is delivered' {
+        if ($noPostfix) { Set-ItResult -Skipped -Because $noPostfix; return }
+        $before = (Get-Delivered).Count
+        $empty = 'FILE:' + (Join-Path $TestDrive 'no-such-ccache')
+        $outcome = Invoke-AsLogon -CredentialCache $empty @"
+Send-SmtpMessage -SmtpServer localhost -Port $($postfix.Port) -TlsMode None -UseDefaultCredentials -TimeoutSec 5 -From ops@example.com -To sink@example.com -Subject s -ErrorAction SilentlyContinue -ErrorVariable ev
+`$outcome.Id = `$ev[0].FullyQualifiedErrorId
+`$outcome.Message = `$ev[0].Exception.Message
+"@
+        $outcome.Id | Should -BeLike 'NoKerberosLogon,*'
+        $outcome.Message | Should -Match 'current logon has no Kerberos ticket'
+        $outcome.Seconds | Should -BeLessThan 30
+        Start-Sleep -Milliseconds 500
+        (Get-Delivered).Count | Should -Be $before
     }
 }

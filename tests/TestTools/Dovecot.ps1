@@ -3,6 +3,7 @@
 # realm of Kerberos.ps1: a verifier this project did not write.
 #
 #   $dovecot = Start-DovecotGssapi -Realm $realm    # throws with the reason when it cannot
+#   $dovecot = Start-DovecotGssapi -Realm $realm -SaslClientUser postfix   # and Postfix's SASL
 #   Stop-DovecotGssapi $dovecot
 
 function Install-DovecotGssapi {
@@ -28,8 +29,10 @@ function Install-DovecotGssapi {
 function Start-DovecotGssapi {
     # Starts Dovecot on a free loopback port: POP3 in plain text (Kerberos needs no TLS), SASL
     # GSSAPI only, acceptor pop/localhost from the realm's service keytab, mailboxes under the
-    # instance's folder owned by nobody. Returns Port, Log, Mailbox (a function of the user).
-    param([Parameter(Mandatory)] $Realm)
+    # instance's folder owned by nobody. -SaslClientUser gives that user (Postfix's smtpd) the
+    # auth-client socket, through which it has Dovecot verify SMTP logins: GSSAPI with acceptor
+    # smtp/localhost from the same keytab. Returns Port, Log, MailRoot and AuthSocket.
+    param([Parameter(Mandatory)] $Realm, [string] $SaslClientUser)
     $why = Install-DovecotGssapi
     if ($why) { throw "No Dovecot for the tests: $why." }
 
@@ -77,7 +80,17 @@ service pop3-login {
   }
 }
 "@
-    $instance = [pscustomobject]@{ Directory = $dir; Config = $conf; Port = $port; Log = Join-Path $dir 'dovecot.log'; MailRoot = $mail; Started = $false }
+    if ($SaslClientUser) {
+        Add-Content -LiteralPath $conf -Value @"
+service auth {
+  unix_listener auth-client {
+    mode = 0600
+    user = $SaslClientUser
+  }
+}
+"@
+    }
+    $instance = [pscustomobject]@{ Directory = $dir; Config = $conf; Port = $port; Log = Join-Path $dir 'dovecot.log'; MailRoot = $mail; AuthSocket = Join-Path $dir 'run/auth-client'; Started = $false }
     # Through sh into a file: the daemon's children keep a captured stdout open, and reading it
     # would wait for them forever.
     $startLog = Join-Path $dir 'start.log'
