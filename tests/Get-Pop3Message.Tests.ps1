@@ -179,18 +179,26 @@ Describe 'Get-Pop3Message' {
             $null = $mock.AddTestMessages('alice', 1)
             $pop.Remove('Credential')
             $secure = ConvertTo-SecureString $token -AsPlainText -Force
-            (Get-Pop3Message @pop -AccessToken $secure -UserName alice).Count | Should -Be 1
+            $messages = @(Get-Pop3Message @pop -AccessToken $secure -UserName alice)
+            $messages.Count | Should -Be 1
             $mock.Pop3Sessions[0].AuthMechanism | Should -Be 'XOAUTH2'
+            $messages[0].AuthenticationMechanism | Should -Be 'XOAUTH2'
         }
 
         It 'logs in with USER/PASS, and with APOP when that is all the server offers' {
             $null = $mock.AddTestMessages('alice', 1)
             $mock.Pop3.SaslMechanisms = @()
-            (Get-Pop3Message @pop).Count | Should -Be 1
+            $messages = @(Get-Pop3Message @pop)
+            $messages.Count | Should -Be 1
             $mock.Pop3Sessions[0].AuthMechanism | Should -Be 'USER'
+            $messages[0].AuthenticationMechanism | Should -Be 'USER'
             $mock.Pop3.User = $false
-            (Get-Pop3Message @pop).Count | Should -Be 1
+            # Saved messages come from another path than listed ones.
+            $folder = New-Item -ItemType Directory -Path (Join-Path $TestDrive "apop-$([guid]::NewGuid().ToString('n'))")
+            $messages = @(Get-Pop3Message @pop -Destination $folder -Confirm:$false)
+            $messages.Count | Should -Be 1
             $mock.Pop3Sessions[1].AuthMechanism | Should -Be 'APOP'
+            $messages[0].AuthenticationMechanism | Should -Be 'APOP'
         }
     }
 

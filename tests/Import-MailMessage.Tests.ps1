@@ -89,6 +89,10 @@ Describe 'Import-MailMessage' {
                     switch ($name) {
                         'Number' { $imported[$i].Number | Should -Be 0 }
                         'Message' { $imported[$i].Message | Should -BeNullOrEmpty -Because 'no message is held in memory' }
+                        'AuthenticationMechanism' {
+                            $listed[$i].AuthenticationMechanism | Should -Be 'PLAIN'
+                            $imported[$i].AuthenticationMechanism | Should -BeNullOrEmpty -Because 'no session read it'
+                        }
                         'SavedPath' { $imported[$i].SavedPath | Should -Be (Join-Path $folder "$($listed[$i].Uid).eml") }
                         default {
                             $got = ConvertTo-Json -InputObject $imported[$i].$name -Compress -Depth 3

@@ -133,13 +133,19 @@ Describe '-UseDefaultCredentials signs in as the current logon (Kerberos, SASL G
         $uid = $mock.AddMessage($realm.ClientPrincipal, "From: a@example.com`r`nTo: b@example.com`r`nSubject: kerberos mail`r`n`r`nbody`r`n")
         $outcome = Invoke-AsLogon @"
 `$pop = @{ Pop3Server = 'localhost'; Port = $($mock.Pop3Port); TlsMode = 'None'; UseDefaultCredentials = `$true; TimeoutSec = 10; TranscriptPath = '$transcript' }
-`$outcome.Subjects = @(Get-Pop3Message @pop -Verbose 4>&1 | ForEach-Object { if (`$_.Subject) { `$_.Subject } else { "`$_" | Out-Host } })
-`$outcome.Deleted = @(Remove-Pop3Message @pop -Uid '$uid' -PassThru -Confirm:`$false | ForEach-Object Uid)
+`$messages = @(Get-Pop3Message @pop -Verbose 4>&1 | ForEach-Object { if (`$_.Subject) { `$_ } else { "`$_" | Out-Host } })
+`$outcome.Subjects = @(`$messages.Subject)
+`$outcome.Mechanisms = @(`$messages.AuthenticationMechanism)
+`$deleted = @(Remove-Pop3Message @pop -Uid '$uid' -PassThru -Confirm:`$false)
+`$outcome.Deleted = @(`$deleted.Uid)
+`$outcome.DeletedMechanisms = @(`$deleted.AuthenticationMechanism)
 `$outcome.Errors = @(`$Error | ForEach-Object { "`$_" })
 "@
         $outcome.Errors | Should -BeNullOrEmpty
         $outcome.Subjects | Should -Be @('kerberos mail')
+        $outcome.Mechanisms | Should -Be @('GSSAPI')
         $outcome.Deleted | Should -Be @($uid)
+        $outcome.DeletedMechanisms | Should -Be @('GSSAPI')
         $mock.GetMailbox($realm.ClientPrincipal).Count | Should -Be 0
         @($mock.Pop3Sessions | ForEach-Object AuthMechanism) | Should -Be @('GSSAPI', 'GSSAPI')
         @($mock.Pop3Sessions | ForEach-Object User) | Should -Be @($realm.ClientPrincipal, $realm.ClientPrincipal)
@@ -246,13 +252,16 @@ Describe '-UseDefaultCredentials against a real Dovecot (dovecot-gssapi)' -Tag '
 `$pop = @{ Pop3Server = 'localhost'; Port = $($dovecot.Port); TlsMode = 'None'; UseDefaultCredentials = `$true; TimeoutSec = 10; TranscriptPath = '$transcript' }
 `$messages = @(Get-Pop3Message @pop -Verbose 4>&1 | ForEach-Object { if (`$_.Subject) { `$_ } else { "`$_" | Out-Host } })
 `$outcome.Subjects = @(`$messages.Subject)
-`$outcome.Deleted = @(`$messages | Remove-Pop3Message @pop -PassThru -Confirm:`$false | ForEach-Object Uid)
+`$outcome.Mechanisms = @(`$messages.AuthenticationMechanism)
+`$outcome.Deleted = @(`$messages | Remove-Pop3Message @pop -PassThru -Confirm:`$false | ForEach-Object { "`$(`$_.Uid) `$(`$_.AuthenticationMechanism)" })
 `$outcome.Left = @(Get-Pop3Message @pop).Count
 `$outcome.Errors = @(`$Error | ForEach-Object { "`$_" })
 "@
         $outcome.Errors | Should -BeNullOrEmpty
         $outcome.Subjects | Should -Be @('from dovecot')
+        $outcome.Mechanisms | Should -Be @('GSSAPI')
         $outcome.Deleted.Count | Should -Be 1
+        $outcome.Deleted[0] | Should -BeLike '* GSSAPI'
         $outcome.Left | Should -Be 0
         $outcome.Text | Should -Match "Logged in as 'the current logon' \(GSSAPI\)"
         @(Select-String -LiteralPath $dovecot.Log -Pattern 'Login: user=<alice>, method=GSSAPI').Count | Should -Be 3

@@ -31,6 +31,7 @@ Describe 'Remove-Pop3Message' {
         (Get-Uids) | Should -Be @($uids[1], $uids[3])
         $removed.Uid | Should -Be @($uids[0], $uids[2])
         $removed | ForEach-Object { $_.GetType().FullName | Should -Be 'MailProtocols.Engine.Pop3.Pop3Entry' }
+        $removed.AuthenticationMechanism | Should -Be @('PLAIN', 'PLAIN')
         $mock.Pop3ConnectionCount | Should -Be 1
         $session = $mock.Pop3Sessions[0]
         $session.Committed | Should -BeTrue

@@ -34,7 +34,7 @@ public sealed class HeaderSummaryTests
     [MemberData(nameof(Blocks))]
     public void TheFieldsAreThoseOfTheParsedMessage(string name, string block)
     {
-        var entry = new Pop3Entry(7, 1234, "u7");
+        var entry = new Pop3Entry(7, 1234, "u7") { AuthenticationMechanism = "GSSAPI" };
         var expected = Pop3Message.Create(entry, Pop3Message.Parse(Raw(block), persistent: false), headersOnly: true);
 
         // A parser used for other blocks first, as in a listing.
@@ -52,6 +52,8 @@ public sealed class HeaderSummaryTests
         Assert.Equal(expected.Cc, actual.Cc);
         Assert.Equal(expected.Subject, actual.Subject);
         Assert.Equal(expected.MessageId, actual.MessageId);
+        Assert.Equal("GSSAPI", expected.AuthenticationMechanism);
+        Assert.Equal(expected.AuthenticationMechanism, actual.AuthenticationMechanism);
         Assert.True(actual.HeadersOnly);
         Assert.Empty(actual.AttachmentNames);
         Assert.Null(actual.Message);

@@ -75,6 +75,7 @@ internal static class HeaderSummary
             Subject = headers["Subject"] ?? "",
             MessageId = messageId,
             HeadersOnly = true,
+            AuthenticationMechanism = entry.AuthenticationMechanism,
         };
     }
 

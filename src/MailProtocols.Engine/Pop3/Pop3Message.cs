@@ -59,6 +59,11 @@ public sealed class Pop3Message
         set => Mark.Marked = value;
     }
 
+    /// <summary>How the session that read the message logged in: "GSSAPI" for the current
+    /// logon, a SASL mechanism such as "PLAIN" or "XOAUTH2", "USER" or "APOP"; null for a message
+    /// read from a file.</summary>
+    public string? AuthenticationMechanism { get; set; }
+
     /// <summary>What the fetcher keeps of the message until its DELE is answered, in place of
     /// the message itself.</summary>
     internal DeletionMark Mark { get; } = new();
@@ -141,6 +146,7 @@ public sealed class Pop3Message
             Subject = parsed.Subject ?? "",
             MessageId = parsed.MessageId,
             HeadersOnly = headersOnly,
+            AuthenticationMechanism = entry.AuthenticationMechanism,
             AttachmentNames = headersOnly ? TextList<string>.None : AttachmentNamesOf(parsed),
         };
         if (!headersOnly)

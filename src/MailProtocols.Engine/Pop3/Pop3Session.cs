@@ -26,6 +26,10 @@ public sealed class Pop3Entry
 
     /// <summary>The server's unique ID (UIDL); null when the server has no UIDL.</summary>
     public string? Uid { get; }
+
+    /// <summary>How the session that listed the message logged in (see
+    /// <see cref="Pop3Session.AuthenticationMechanism"/>); null for a message read from a file.</summary>
+    public string? AuthenticationMechanism { get; internal set; }
 }
 
 /// <summary>
@@ -183,7 +187,7 @@ public sealed class Pop3Session : IDisposable
                 throw new Pop3ProtocolViolation($"The server's LIST line '{line}' is not '<number> <size>'.");
             }
 
-            entries.Add(new Pop3Entry(number, size, uidByNumber.TryGetValue(number, out var uid) ? uid : null));
+            entries.Add(new Pop3Entry(number, size, uidByNumber.TryGetValue(number, out var uid) ? uid : null) { AuthenticationMechanism = AuthenticationMechanism });
         }
 
         return (IReadOnlyList<Pop3Entry>)entries;
