@@ -239,4 +239,48 @@ Describe 'The Windows PowerShell 5.1 build''s assembly references' {
         $module.Calls | Should -Contain 'add_AssemblyResolve'
         $module.Calls | Should -Contain 'remove_AssemblyResolve'
     }
+
+    It 'has -UseDefaultCredentials, which ends in CurrentLogonNotSupported naming PowerShell 7; passwords keep MailKit''s managed NTLM' {
+        function Read-Assembly {
+            # Type names, the property names of each type, and the string literals of the code.
+            param([string] $Path)
+            $stream = [IO.File]::OpenRead($Path)
+            try {
+                $pe = [Reflection.PortableExecutable.PEReader]::new($stream)
+                $md = [Reflection.Metadata.PEReaderExtensions]::GetMetadataReader($pe)
+                $properties = @{}
+                foreach ($handle in $md.TypeDefinitions) {
+                    $type = $md.GetTypeDefinition($handle)
+                    $properties[$md.GetString($type.Name)] = @(foreach ($p in $type.GetProperties()) { $md.GetString($md.GetPropertyDefinition($p).Name) })
+                }
+                $strings = [Collections.Generic.List[string]]::new()
+                $handle = [Reflection.Metadata.Ecma335.MetadataTokens]::UserStringHandle(1)
+                while (-not $handle.IsNil) {
+                    $strings.Add($md.GetUserString($handle))
+                    $handle = [Reflection.Metadata.Ecma335.MetadataReaderExtensions]::GetNextHandle($md, $handle)
+                }
+                $pe.Dispose()
+                [pscustomobject]@{ Properties = $properties; Strings = $strings }
+            }
+            finally { $stream.Dispose() }
+        }
+        $desktopEngine = Read-Assembly (Join-Path $desktop 'MailProtocols.Engine.dll')
+        $coreEngine = Read-Assembly (Join-Path (Split-Path $modulePath) 'core/dependencies/MailProtocols.Engine.dll')
+        $desktopCmdlets = Read-Assembly (Join-Path $desktop 'MailProtocols.dll')
+        $desktopMailKit = Read-Assembly (Join-Path $desktop 'MailKit.dll')
+
+        foreach ($command in 'SendSmtpMessageCommand', 'GetPop3MessageCommand', 'RemovePop3MessageCommand') {
+            $desktopCmdlets.Properties[$command] | Should -Contain 'UseDefaultCredentials' -Because "$command takes it on 5.1 too"
+        }
+        # .NET Framework has no NegotiateAuthentication: no Kerberos mechanism, a clear error instead.
+        $desktopEngine.Properties.Keys | Should -Not -Contain 'GssapiMechanism'
+        $desktopEngine.Strings -contains 'CurrentLogonNotSupported' | Should -BeTrue -Because 'the desktop engine raises that error'
+        @($desktopEngine.Strings -match '^-UseDefaultCredentials needs PowerShell 7\b').Count | Should -Be 1
+        $coreEngine.Properties.Keys | Should -Contain 'GssapiMechanism'
+        $coreEngine.Strings -contains 'CurrentLogonNotSupported' | Should -BeFalse -Because 'PowerShell 7 signs in with Kerberos'
+        # A password may still go over NTLM: MailKit's own managed implementation, in its
+        # .NET Framework build too.
+        $desktopEngine.Strings -contains 'NTLM' | Should -BeTrue -Because 'NTLM is among the password mechanisms'
+        $desktopMailKit.Properties.Keys | Should -Contain 'SaslMechanismNtlm'
+    }
 }
