@@ -277,6 +277,9 @@ Describe '-UseDefaultCredentials against a real Postfix (SASL through Dovecot, d
         $script:noPostfix = $noRealm
         if (-not $noPostfix) {
             try {
+                # First: Dovecot gives its socket to the user the package adds.
+                $why = Install-Postfix
+                if ($why) { throw "No Postfix: $why." }
                 # Dovecot verifies the tickets Postfix's smtpd hands it (acceptor smtp/localhost).
                 $script:saslDovecot = Start-DovecotGssapi -Realm $realm -SaslClientUser postfix
                 $script:postfix = Start-Postfix -Directory $saslDovecot.Directory -Port (Get-FreeTcpPort) -SaslPath $saslDovecot.AuthSocket -MailRoot (Join-Path $saslDovecot.Directory 'postfix-mail') -MailUser nobody
