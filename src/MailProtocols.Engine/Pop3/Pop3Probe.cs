@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
 using System.Threading;
@@ -21,12 +20,9 @@ public sealed class Pop3Probe
     private readonly ConnectionSettings _settings;
     private readonly Action<string> _verbose;
     private readonly CancellationToken _token;
-    private readonly List<string> _hints = new();
-    private readonly List<Pop3ProbeStage> _stages = new();
-    private readonly Stopwatch _watch = new();
     private Pop3ProbeResult _result = new();
+    private ProbeRecorder<Pop3ProbeStage> _recorder = null!;
     private Pop3Session? _session;
-    private Pop3ProbeStage _stage;
     private CancellationTokenSource? _stageLimit;
     private MailOperationException? _tokenError;
     private bool _sessionOpen; // a greeting came and the connection is still usable: QUIT at the end
@@ -58,7 +54,7 @@ public sealed class Pop3Probe
             Endpoint = _settings.Endpoint,
             TlsMode = _settings.TlsMode.ToString(),
         };
-        var total = Stopwatch.StartNew();
+        _recorder = new ProbeRecorder<Pop3ProbeStage>(_result, _settings.Endpoint, _verbose);
         PrefetchToken();
 
         // The probe goes on whatever the certificate: the check's verdict is reported, and the
@@ -68,7 +64,6 @@ public sealed class Pop3Probe
         try
         {
             RunStages();
-            _result.Success = true;
         }
         catch (Exception) when (_token.IsCancellationRequested)
         {
@@ -95,13 +90,10 @@ public sealed class Pop3Probe
 
         if (_result.Capabilities != null)
         {
-            _hints.AddRange(Pop3ProbeHints.ForCapabilities(_result.Capabilities, _result.Authenticated));
+            _recorder.Hints.AddRange(Pop3ProbeHints.ForCapabilities(_result.Capabilities, _result.Authenticated));
         }
 
-        _result.Stages = new TextList<Pop3ProbeStage>(_stages);
-        _result.Elapsed = total.Elapsed;
-        _result.Hint = _hints.Count == 0 ? null : string.Join("\n", _hints.Distinct());
-        _verbose(_result.Success ? $"{_settings.Endpoint}: every stage passed." : $"{_settings.Endpoint}: the {_result.FailedStage} stage failed: {_result.Error}");
+        _recorder.Finish();
         return _result;
     }
 
@@ -188,7 +180,7 @@ public sealed class Pop3Probe
         }
         else if (!implicitTls && _settings.TlsMode == TlsMode.Auto && !offered && QuitAfter >= Pop3ProbeStage.Tls)
         {
-            _hints.Add(Pop3ProbeHints.NoStlsOffered);
+            _recorder.Hints.Add(Pop3ProbeHints.NoStlsOffered);
         }
 
         if (_settings.Credential != null && Begin(Pop3ProbeStage.Auth))
@@ -215,7 +207,7 @@ public sealed class Pop3Probe
         var wire = _session!.Wire;
         _session.StartTls();
         _result.Tls = TlsReport.From(wire.Tls!, method, wire.Validator);
-        _hints.AddRange(ProbeHints.ForTls(_settings.Host, _result.Tls));
+        _recorder.Hints.AddRange(ProbeHints.ForTls(_settings.Host, _result.Tls));
     }
 
     private void Authenticate()
@@ -283,24 +275,19 @@ public sealed class Pop3Probe
         _result.MailboxSize = size;
     }
 
-    /// <summary>Starts a stage unless the probe ends before it, with its deadline: the whole
-    /// stage (a CAPA list trickled line by line included) ends within the timeout.
-    /// <paramref name="always"/> runs it whatever -QuitAfter says (implicit TLS, without which
-    /// nothing else can run), and <paramref name="run"/> false skips it.</summary>
+    /// <summary>Starts a stage (see <see cref="ProbeRecorder{TStage}.Begin"/>) with its deadline:
+    /// the whole stage (a CAPA list trickled line by line included) ends within the timeout.</summary>
     private bool Begin(Pop3ProbeStage stage, bool always = false, bool run = true)
     {
-        if (!run || (!always && stage > QuitAfter))
+        if (!_recorder.Begin(stage, QuitAfter, always, run))
         {
             return false;
         }
 
         EndStageLimit();
-        _stage = stage;
-        _stages.Add(stage);
         var session = _session!;
         _stageLimit = new CancellationTokenSource(_settings.Timeout);
         _stageLimit.Token.Register(() => session.Abort($"The {stage} stage took longer than {_settings.Timeout.TotalSeconds:0.###} s."));
-        _watch.Restart();
         return true;
     }
 
@@ -310,32 +297,9 @@ public sealed class Pop3Probe
         _stageLimit = null;
     }
 
-    private void End(string what)
-    {
-        var elapsed = _watch.Elapsed;
-        switch (_stage)
-        {
-            case Pop3ProbeStage.Connect: _result.ConnectTime = elapsed; break;
-            case Pop3ProbeStage.Greeting: _result.GreetingTime = elapsed; break;
-            case Pop3ProbeStage.Capa: _result.CapaTime = elapsed; break;
-            case Pop3ProbeStage.Tls: _result.TlsTime = elapsed; break;
-            case Pop3ProbeStage.Auth: _result.AuthTime = elapsed; break;
-            case Pop3ProbeStage.Stat: _result.StatTime = elapsed; break;
-        }
+    private void End(string what) => _recorder.End(what);
 
-        _verbose($"{_stage} ({elapsed.TotalMilliseconds:0} ms): {what}");
-    }
-
-    private void Fail(string error, string? hint)
-    {
-        _result.Success = false;
-        _result.FailedStage = _stage;
-        _result.Error = error;
-        if (hint != null)
-        {
-            _hints.Insert(0, hint);
-        }
-    }
+    private void Fail(string error, string? hint) => _recorder.Fail(error, hint);
 
     /// <summary>Ends the session with QUIT when it is still usable. Nothing was marked, so the
     /// server deletes nothing; a server that does not answer in time is simply left.</summary>
@@ -364,7 +328,7 @@ public sealed class Pop3Probe
         ex is MailOperationException
             ? ex.Message
             : ConnectErrors.IsTimeout(ex) || _session!.Wire.TimedOut
-                ? $"{_settings.Endpoint} did not answer within {_settings.Timeout.TotalSeconds:0.###} s at the {_stage} stage."
+                ? $"{_settings.Endpoint} did not answer within {_settings.Timeout.TotalSeconds:0.###} s at the {_recorder.Stage} stage."
                 : $"{_settings.Endpoint}: {ex.Message}";
 
     /// <summary>The hint for a failure that came as an exception: the port and TLS mismatches,
@@ -373,12 +337,12 @@ public sealed class Pop3Probe
     {
         var wire = _session!.Wire;
         var implicitTls = _session.ImplicitTls;
-        if (_stage == Pop3ProbeStage.Tls && implicitTls && wire.ReceivedPop3Status)
+        if (_recorder.Stage == Pop3ProbeStage.Tls && implicitTls && wire.ReceivedPop3Status)
         {
             return Pop3ProbeHints.ImplicitTlsOnPlainPort;
         }
 
-        if (_stage == Pop3ProbeStage.Greeting && !implicitTls && (wire.ReceivedTlsRecord || (wire.BytesRead == 0 && (ConnectErrors.IsTimeout(ex) || wire.TimedOut))))
+        if (_recorder.Stage == Pop3ProbeStage.Greeting && !implicitTls && (wire.ReceivedTlsRecord || (wire.BytesRead == 0 && (ConnectErrors.IsTimeout(ex) || wire.TimedOut))))
         {
             return Pop3ProbeHints.NoGreeting(_settings.Port, wire.ReceivedTlsRecord, _settings.Timeout);
         }
@@ -388,24 +352,12 @@ public sealed class Pop3Probe
             return null;
         }
 
-        return _stage switch
+        return _recorder.Stage switch
         {
             Pop3ProbeStage.Connect => Pop3ProbeHints.ForConnectError(mail.ErrorId, _settings.Port),
             Pop3ProbeStage.Tls when mail.ErrorId == "TlsHandshakeFailed" => Pop3ProbeHints.HandshakeFailed,
             Pop3ProbeStage.Tls when mail.ErrorId == "ConnectTimeout" => Pop3ProbeHints.HandshakeTimedOut,
             _ => null,
         };
-    }
-
-    /// <summary>A stage's failure that the server's reply (or what it does not offer) makes.</summary>
-    private sealed class ProbeFailure : Exception
-    {
-        public ProbeFailure(string message, string? hint)
-            : base(message)
-        {
-            Hint = hint;
-        }
-
-        public string? Hint { get; }
     }
 }
