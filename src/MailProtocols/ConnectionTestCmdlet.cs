@@ -6,7 +6,7 @@ namespace MailProtocols;
 
 /// <summary>
 /// What Test-SmtpConnection and Test-Pop3Connection share: the parameters a row of servers pipes
-/// in by name (Port, TlsMode), -Quiet, and the per-row loop that probes each server of the row and
+/// in by name (Port, TlsMode), -Quiet, -UseDefaultCredentials, and the per-row loop that probes each server of the row and
 /// writes one result (or only its Success) per endpoint. The results are objects here: an engine
 /// type in the class's own signature (a generic argument) would be resolved when PowerShell loads
 /// the cmdlets, before the engine's load context can answer.
@@ -36,6 +36,11 @@ public abstract class ConnectionTestCmdlet : MailConnectionCmdlet
 
     [Parameter]
     public SwitchParameter Quiet { get; set; }
+
+    /// <summary>Signs in at the Auth stage as the current logon (Kerberos), as the other cmdlets
+    /// do: a parameter set of its own, so that it conflicts with every other sign-in.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = DefaultCredentialsSet)]
+    public SwitchParameter UseDefaultCredentials { get; set; }
 
     /// <summary>True when -QuitAfter was given (not left at its default).</summary>
     protected bool QuitAfterGiven { get; private set; }

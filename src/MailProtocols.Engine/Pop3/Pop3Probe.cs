@@ -42,7 +42,10 @@ public sealed class Pop3Probe
     /// <summary>The last stage to run; the session ends with QUIT after it.</summary>
     public Pop3ProbeStage QuitAfter { get; set; } = Pop3ProbeStage.Stat;
 
-    private bool WillSignIn => _settings.Credential != null && QuitAfter >= Pop3ProbeStage.Auth;
+    /// <summary>A credential or token to sign in with, or the current logon (Kerberos).</summary>
+    private bool HasSignIn => _settings.Credential != null || _settings.UseDefaultCredentials;
+
+    private bool WillSignIn => HasSignIn && QuitAfter >= Pop3ProbeStage.Auth;
 
     /// <summary>Runs the probe once; a probe object is used for one run.</summary>
     public Pop3ProbeResult Run()
@@ -183,7 +186,7 @@ public sealed class Pop3Probe
             _recorder.Hints.Add(Pop3ProbeHints.NoStlsOffered);
         }
 
-        if (_settings.Credential != null && Begin(Pop3ProbeStage.Auth))
+        if (HasSignIn && Begin(Pop3ProbeStage.Auth))
         {
             Authenticate();
         }
@@ -214,18 +217,22 @@ public sealed class Pop3Probe
     {
         var session = _session!;
         var wire = session.Wire;
-        var credential = _settings.Credential!;
+        var credential = _settings.Credential;
+        var user = credential?.UserName ?? CurrentLogon.Description;
         if (_tokenError != null)
         {
-            throw new ProbeFailure($"No token for '{credential.UserName}', so no login was tried: {_tokenError.Message}", AuthenticationHints.ForAadsts(_tokenError.Message)?.Hint);
+            throw new ProbeFailure($"No token for '{user}', so no login was tried: {_tokenError.Message}", AuthenticationHints.ForAadsts(_tokenError.Message)?.Hint);
         }
 
-        if (!wire.IsSecure && !_settings.AllowUnencryptedAuthentication)
+        // Kerberos sends no password and proves the server (mutual authentication), so the
+        // current logon may sign in over plain text or unverified TLS, as on the send path.
+        var kerberos = _settings.UseDefaultCredentials;
+        if (!kerberos && !wire.IsSecure && !_settings.AllowUnencryptedAuthentication)
         {
             throw new ProbeFailure($"The connection to {_settings.Endpoint} is not encrypted, so the credentials were not sent.", ProbeHints.UnencryptedAuthentication);
         }
 
-        if (wire.IsSecure && !wire.Validator.Validated && !_settings.SkipCertificateCheck)
+        if (!kerberos && wire.IsSecure && !wire.Validator.Validated && !_settings.SkipCertificateCheck)
         {
             throw new ProbeFailure($"The certificate of {_settings.Endpoint} failed the check ({_result.Tls?.Certificate?.Problems}), so the credentials were not sent.",
                 ProbeHints.UntrustedCertificateNoCredentials);
@@ -235,7 +242,21 @@ public sealed class Pop3Probe
         string mechanism;
         try
         {
+            if (kerberos && _result.Capabilities?.SaslMechanisms.Contains(CurrentLogon.MechanismName) == true)
+            {
+                // Named before the exchange, so that a Kerberos failure in it still says which mechanism failed.
+                _result.AuthMechanism = CurrentLogon.MechanismName;
+            }
+
             reply = session.LoginReply(credential, out mechanism);
+        }
+        catch (MailOperationException ex) when (kerberos && ProbeHints.ForCurrentLogon(ex.ErrorId) is { } hint)
+        {
+            // Failed inside the exchange, the server still waits for a SASL answer, not for QUIT.
+            _sessionOpen = ex.ErrorId == "AuthenticationNotSupported";
+            throw new ProbeFailure(ex.Message, ex.ErrorId == "AuthenticationNotSupported" && !wire.IsSecure && _result.Capabilities?.Stls == true
+                ? Pop3ProbeHints.SignInOnlyAfterStls
+                : hint);
         }
         catch (MailOperationException ex) when (ex.ErrorId == "AuthenticationNotSupported")
         {
@@ -247,7 +268,7 @@ public sealed class Pop3Probe
         End($"{mechanism}: {reply.Line}");
         if (!reply.IsOk)
         {
-            throw new ProbeFailure($"The server {_settings.Endpoint} refused the login of '{credential.UserName}' ({mechanism}): {reply.Line}",
+            throw new ProbeFailure($"The server {_settings.Endpoint} refused the login of '{user}' ({mechanism}): {reply.Line}",
                 Pop3ProbeHints.ForLoginReply(reply.Line, mechanism, _settings.UseOAuth2, wire.IsSecure));
         }
 

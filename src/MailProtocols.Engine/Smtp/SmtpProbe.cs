@@ -47,7 +47,10 @@ public sealed class SmtpProbe
 
     private bool ImplicitTls => _connector!.SocketOptions == SecureSocketOptions.SslOnConnect;
 
-    private bool SignsIn => _settings.Credential != null && QuitAfter >= SmtpProbeStage.Auth;
+    /// <summary>A credential or token to sign in with, or the current logon (Kerberos).</summary>
+    private bool HasSignIn => _settings.Credential != null || _settings.UseDefaultCredentials;
+
+    private bool SignsIn => HasSignIn && QuitAfter >= SmtpProbeStage.Auth;
 
     /// <summary>Runs the probe once; a probe object is used for one run.</summary>
     public SmtpProbeResult Run()
@@ -143,7 +146,7 @@ public sealed class SmtpProbe
             throw new TimeoutException("The deadline fired as the session was set up.");
         }
 
-        if (_settings.Credential != null && Begin(SmtpProbeStage.Auth))
+        if (HasSignIn && Begin(SmtpProbeStage.Auth))
         {
             Authenticate(connector);
         }
@@ -227,7 +230,13 @@ public sealed class SmtpProbe
                 !_wire!.IsSecure && capabilities.StartTls ? ProbeHints.AuthOnlyAfterStartTls : ProbeHints.NoAuthOffered);
         }
 
-        var user = _settings.Credential!.UserName;
+        var user = _settings.Credential?.UserName ?? CurrentLogon.Description;
+        if (_settings.UseDefaultCredentials && offered.Contains(CurrentLogon.MechanismName))
+        {
+            // Named before the exchange, so that a Kerberos failure in it still says which mechanism failed.
+            _result.AuthMechanism = CurrentLogon.MechanismName;
+        }
+
         var reply = connector.SignIn(_token, out var mechanism);
         _result.AuthMechanism = mechanism;
         _result.AuthReply = reply.ToString();
@@ -367,6 +376,12 @@ public sealed class SmtpProbe
             }
         }
 
+        // A Kerberos failure inside the exchange leaves the server waiting for a SASL answer, not for QUIT.
+        if (ex is MailOperationException k && _settings.UseDefaultCredentials && _recorder.Stage == SmtpProbeStage.Auth && k.ErrorId != "AuthenticationNotSupported")
+        {
+            return false;
+        }
+
         return !(ex is MailOperationException m && m.ErrorId is "TlsHandshakeFailed" or "CertificateRejected" && _recorder.Stage == SmtpProbeStage.Tls);
     }
 
@@ -409,6 +424,8 @@ public sealed class SmtpProbe
                 return ProbeHints.NoGreeting(_settings.Timeout);
             case SmtpProbeStage.Banner when id == "ServerRefusedConnection" && _connector!.Greeting is { } greeting && ConnectionThrottling.IsConnectionLimit(greeting):
                 return ProbeHints.ConnectionLimit;
+            case SmtpProbeStage.Auth when _settings.UseDefaultCredentials:
+                return ProbeHints.ForCurrentLogon(id);
             case SmtpProbeStage.Auth when id == "UnencryptedAuthenticationRefused":
                 return ProbeHints.UnencryptedAuthentication;
             case SmtpProbeStage.Auth when id == "CertificateRejected":
