@@ -199,11 +199,109 @@ Send-SmtpMessage -SmtpServer localhost -Port $($mock.SmtpPort) -TlsMode None -Us
         $outcome.Id | Should -BeLike 'AuthenticationNotSupported,*'
         $outcome.Message | Should -Match 'does not offer Kerberos \(SASL GSSAPI\).*offered: PLAIN'
     }
+
+    Context 'Test-SmtpConnection and Test-Pop3Connection: the Auth stage as the current logon' {
+        BeforeDiscovery {
+            # Each probe: its command line (server, port name in the mock, TLS), what the mock records.
+            # SMTP goes over plain text and POP3 over STLS with the mock's self-signed certificate
+            # unchecked: Kerberos proves the server, so neither stops the sign-in.
+            $probes = @(
+                @{ Command = 'Test-SmtpConnection'; Line = 'Test-SmtpConnection -SmtpServer {0} -Port {1} -TlsMode None -UseDefaultCredentials -TimeoutSec 5'
+                    Port = 'SmtpPort'; Stages = @('Connect', 'Banner', 'Ehlo', 'Auth'); Sessions = 'SmtpSessions' }
+                @{ Command = 'Test-Pop3Connection'; Line = 'Test-Pop3Connection -Pop3Server {0} -Port {1} -TlsMode StartTls -UseDefaultCredentials -TimeoutSec 5'
+                    Port = 'Pop3Port'; Stages = @('Connect', 'Greeting', 'Capa', 'Tls', 'Auth', 'Stat'); Sessions = 'Pop3Sessions' }
+            )
+        }
+
+        BeforeAll {
+            function Invoke-Probe {
+                # Runs the probe line as the logon would, with -Verbose and -Debug and a transcript;
+                # returns the child's outcome: the result's fields and the errors.
+                param([string] $Line, [int] $Port, [string] $Server = 'localhost', [string] $CredentialCache = $realm.Environment.KRB5CCNAME)
+                Invoke-AsLogon -CredentialCache $CredentialCache @"
+`$records = @($($Line -f $Server, $Port) -TranscriptPath '$transcript' -Verbose -Debug 4>&1 5>&1)
+`$records | Where-Object { `$_ -is [Management.Automation.InformationalRecord] } | ForEach-Object { "`$_" | Out-Host }
+`$r = `$records | Where-Object { `$_ -isnot [Management.Automation.InformationalRecord] }
+foreach (`$name in 'Success', 'FailedStage', 'Error', 'Hint', 'AuthMechanism', 'AuthReply', 'Authenticated', 'MessageCount') { `$outcome[`$name] = "`$(`$r.`$name)" }
+`$outcome.Stages = @(`$r.Stages | ForEach-Object { "`$_" })
+`$outcome.Errors = @(`$Error | ForEach-Object { "`$_" })
+"@
+            }
+        }
+
+        It '<Command> signs in with the ticket: AuthMechanism GSSAPI, the mock verified the client principal, no secret in any stream' -ForEach $probes {
+            if (Skip-WithoutRealm) { return }
+            $null = $mock.AddMessage($realm.ClientPrincipal, "From: a@example.com`r`nTo: b@example.com`r`nSubject: s`r`n`r`nbody`r`n")
+            $outcome = Invoke-Probe $Line $mock.$Port
+
+            $outcome.Errors | Should -BeNullOrEmpty
+            $outcome.Success | Should -Be 'True' -Because "$($outcome.Error) $($outcome.Hint)"
+            $outcome.Stages | Should -Be $Stages
+            $outcome.AuthMechanism | Should -Be 'GSSAPI'
+            $outcome.Authenticated | Should -Be 'True'
+            $session = $mock.$Sessions[0]
+            $session.AuthMechanism | Should -Be 'GSSAPI'
+            if ($Command -eq 'Test-SmtpConnection') {
+                $session.AuthUser | Should -Be $realm.ClientPrincipal
+                $outcome.AuthReply | Should -Match '^235 '
+                $mock.Messages.Count | Should -Be 0 -Because 'a probe sends nothing'
+            }
+            else {
+                $session.User | Should -Be $realm.ClientPrincipal
+                $outcome.MessageCount | Should -Be '1'
+                $mock.GetMailbox($realm.ClientPrincipal).Count | Should -Be 1 -Because 'a probe marks nothing'
+            }
+            $log = Get-Content -LiteralPath $transcript -Raw
+            $log | Should -Match 'C: AUTH GSSAPI'
+            Assert-NoKerberosToken -Text ($outcome.Text + $log) -Sent $session.Commands
+        }
+
+        It '<Command> without a ticket: a failed Auth stage whose hint names the missing ticket (klist, kinit), not an error' -ForEach $probes {
+            if (Skip-WithoutRealm) { return }
+            $empty = 'FILE:' + (Join-Path $TestDrive 'no-such-ccache')
+            $outcome = Invoke-Probe $Line $mock.$Port -CredentialCache $empty
+
+            $outcome.Errors | Should -BeNullOrEmpty -Because 'a failed sign-in is a result, not an error'
+            $outcome.Success | Should -Be 'False'
+            $outcome.FailedStage | Should -Be 'Auth'
+            $outcome.AuthMechanism | Should -Be 'GSSAPI'
+            $outcome.Authenticated | Should -Be 'False'
+            $outcome.Error | Should -Match 'current logon has no Kerberos ticket'
+            $outcome.Hint | Should -Match 'klist'
+            $outcome.Hint | Should -Match 'kinit'
+            $outcome.Hint | Should -Match 'logon session'
+            $outcome.Seconds | Should -BeLessThan 30
+            Assert-NoKerberosToken -Text ($outcome.Text + (Get-Content -LiteralPath $transcript -Raw))
+        }
+
+        It '<Command> against a server that offers no GSSAPI: a failed Auth stage that says so' -ForEach $probes {
+            if (Skip-WithoutRealm) { return }
+            if ($Command -eq 'Test-SmtpConnection') { $mock.Smtp.AuthMechanisms = @('PLAIN') } else { $mock.Pop3.SaslMechanisms = @('PLAIN') }
+            $outcome = Invoke-Probe $Line $mock.$Port
+
+            $outcome.Errors | Should -BeNullOrEmpty
+            $outcome.FailedStage | Should -Be 'Auth'
+            $outcome.Error | Should -Match 'does not offer Kerberos \(SASL GSSAPI\)'
+            $outcome.Hint | Should -Match 'does not offer AUTH GSSAPI'
+            $outcome.AuthMechanism | Should -BeNullOrEmpty
+            @($mock.$Sessions[0].Commands | Where-Object { $_ -like 'AUTH*' }).Count | Should -Be 0
+        }
+
+        It '<Command> by an IP address the realm has no service principal for: a failed Auth stage that names the principal' -ForEach $probes {
+            if (Skip-WithoutRealm) { return }
+            $outcome = Invoke-Probe $Line $mock.$Port -Server '127.0.0.1'
+
+            $outcome.Errors | Should -BeNullOrEmpty
+            $outcome.FailedStage | Should -Be 'Auth'
+            $outcome.Error | Should -Match '(smtp|pop)/127\.0\.0\.1'
+            $outcome.Hint | Should -Match 'service principal'
+        }
+    }
 }
 
 Describe '-UseDefaultCredentials conflicts with the other sign-ins' -Tag 'Kerberos' {
     It '<Command> -UseDefaultCredentials <Other> is a parameter error before any connection' -ForEach @(
-        foreach ($command in 'Send-SmtpMessage', 'Get-Pop3Message', 'Remove-Pop3Message') {
+        foreach ($command in 'Send-SmtpMessage', 'Get-Pop3Message', 'Remove-Pop3Message', 'Test-SmtpConnection', 'Test-Pop3Connection') {
             @{ Command = $command; Other = '-Credential' }
             @{ Command = $command; Other = '-AccessToken' }
         }
@@ -220,6 +318,8 @@ Describe '-UseDefaultCredentials conflicts with the other sign-ins' -Tag 'Kerber
                 'Send-SmtpMessage' { { Send-SmtpMessage @common -SmtpServer $server.Host -From ops@example.com -To a@example.com -Subject s } }
                 'Get-Pop3Message' { { Get-Pop3Message @common -Pop3Server $server.Host } }
                 'Remove-Pop3Message' { { Remove-Pop3Message @common -Pop3Server $server.Host -Uid u1 -Confirm:$false } }
+                'Test-SmtpConnection' { { Test-SmtpConnection @common -SmtpServer $server.Host } }
+                'Test-Pop3Connection' { { Test-Pop3Connection @common -Pop3Server $server.Host } }
             }
             $call | Should -Throw -ErrorId 'AmbiguousParameterSet,*'
             $server.SmtpConnectionCount + $server.Pop3ConnectionCount | Should -Be 0

@@ -50,6 +50,7 @@ BeforeDiscovery {
 Describe 'Test-Pop3Connection' {
     BeforeAll {
         . (Join-Path $PSScriptRoot 'common.ps1')
+        . (Join-Path $PSScriptRoot 'TestTools/ConnectionProbe.ps1')
         $mock = New-MockServer
         $password = $mock.Users['alice']
         $alice = [pscredential]::new('alice', (ConvertTo-SecureString $password -AsPlainText -Force))
@@ -330,17 +331,7 @@ Add-Type -Path '$mockPath'
         }
 
         It 'names TLS 1.1 when a client that allows it negotiated it' {
-            $probe = Start-Child -Environment @{ OPENSSL_CONF = $opensslConf } -Command @"
-Import-Module '$modulePath'
-`$r = Test-Pop3Connection -Pop3Server 127.0.0.1 -Port $($oldPorts[0]) -SkipCertificateCheck -TimeoutSec 10
-'RESULT ' + (@{ Success = `$r.Success; Protocol = `$r.Tls.Protocol; Hint = `$r.Hint } | ConvertTo-Json -Compress)
-"@
-            $r = Read-ChildLine $probe 'RESULT ' | ConvertFrom-Json
-            $null = $probe.WaitForExit(30000)
-
-            $r.Success | Should -BeTrue
-            $r.Protocol | Should -Be 'Tls11'
-            $r.Hint | Should -Match 'Only TLS 1\.1 was negotiated: TLS 1\.0 and 1\.1 are retired'
+            Assert-Tls11Named -Command Test-Pop3Connection -ServerParameter Pop3Server -Port $oldPorts[0] -OpensslConf $opensslConf -ModulePath $modulePath
         }
 
         It 'logged in to the TLS 1.0/1.1 server nowhere and marked nothing: no login, no DELE, the mailbox whole' {
@@ -601,21 +592,7 @@ $outcome.Text = $captured.Text + "`n" + (Get-Content -LiteralPath $p.Transcript 
         }
 
         It 'refuses, row by row, a piped TlsMode None under -QuitAfter Tls as an error, without connecting, and probes the next row' {
-            $rows = @(
-                [pscustomobject]@{ Pop3Server = $mock.Host; Port = $mock.Pop3Port; TlsMode = 'None' }
-                [pscustomobject]@{ Pop3Server = $mock.Host; Port = $mock.Pop3Port; TlsMode = 'StartTls' }
-            )
-            $results = @($rows | Test-Pop3Connection -QuitAfter Tls -SkipCertificateCheck -TimeoutSec 5 -ErrorVariable errors -ErrorAction SilentlyContinue)
-            $null = $mock.WaitForIdle(5000)
-
-            $errors.Count | Should -Be 1
-            $errors[0].FullyQualifiedErrorId | Should -Be 'QuitAfterNeedsInput,MailProtocols.Commands.TestPop3ConnectionCommand'
-            $errors[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
-            [object]::ReferenceEquals($errors[0].TargetObject, $rows[0]) | Should -BeTrue -Because 'the target is the refused row'
-            $results.Count | Should -Be 1
-            $results[0].Success | Should -BeTrue
-            $results[0].Tls.Method | Should -Be 'StartTls'
-            $mock.Pop3ConnectionCount | Should -Be 1 -Because 'the refused row connected nowhere'
+            Assert-TlsNoneRowRefused -Command Test-Pop3Connection -ServerProperty Pop3Server -Mock $mock -Port $mock.Pop3Port -ConnectionCount { $mock.Pop3ConnectionCount }
         }
 
         It 'lets a scheduled-task script go on after an unreachable server: exit code 0, the next line runs' {

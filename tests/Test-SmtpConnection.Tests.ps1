@@ -65,6 +65,7 @@ BeforeDiscovery {
 Describe 'Test-SmtpConnection' {
     BeforeAll {
         . (Join-Path $PSScriptRoot 'common.ps1')
+        . (Join-Path $PSScriptRoot 'TestTools/ConnectionProbe.ps1')
         $mock = New-MockServer
         $password = 'Secr3t!Pa55'
         $alice = [pscredential]::new('alice', (ConvertTo-SecureString $password -AsPlainText -Force))
@@ -456,17 +457,7 @@ Add-Type -Path '$mockPath'
         }
 
         It 'names TLS 1.1 when a client that allows it negotiated it' {
-            $probe = Start-Child -Environment @{ OPENSSL_CONF = $opensslConf } -Command @"
-Import-Module '$modulePath'
-`$r = Test-SmtpConnection -SmtpServer 127.0.0.1 -Port $($oldPorts[0]) -SkipCertificateCheck -TimeoutSec 10
-'RESULT ' + (@{ Success = `$r.Success; Protocol = `$r.Tls.Protocol; Hint = `$r.Hint } | ConvertTo-Json -Compress)
-"@
-            $r = Read-ChildLine $probe 'RESULT ' | ConvertFrom-Json
-            $null = $probe.WaitForExit(30000)
-
-            $r.Success | Should -BeTrue
-            $r.Protocol | Should -Be 'Tls11'
-            $r.Hint | Should -Match 'Only TLS 1\.1 was negotiated: TLS 1\.0 and 1\.1 are retired'
+            Assert-Tls11Named -Command Test-SmtpConnection -ServerParameter SmtpServer -Port $oldPorts[0] -OpensslConf $opensslConf -ModulePath $modulePath
         }
 
         It 'sent nothing to the TLS 1.0/1.1 server: no sign-in, no MAIL, RCPT or DATA' {
@@ -651,21 +642,7 @@ $outcome.Text = $captured.Text + (Get-Content -LiteralPath $p.Transcript -Raw)
         }
 
         It 'refuses, row by row, a piped TlsMode None under -QuitAfter Tls as an error, without connecting, and probes the next row' {
-            $rows = @(
-                [pscustomobject]@{ SmtpServer = $mock.Host; Port = $mock.SmtpPort; TlsMode = 'None' }
-                [pscustomobject]@{ SmtpServer = $mock.Host; Port = $mock.SmtpPort; TlsMode = 'StartTls' }
-            )
-            $results = @($rows | Test-SmtpConnection -QuitAfter Tls -SkipCertificateCheck -TimeoutSec 5 -ErrorVariable errors -ErrorAction SilentlyContinue)
-            $null = $mock.WaitForIdle(5000)
-
-            $errors.Count | Should -Be 1
-            $errors[0].FullyQualifiedErrorId | Should -Be 'QuitAfterNeedsInput,MailProtocols.Commands.TestSmtpConnectionCommand'
-            $errors[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
-            [object]::ReferenceEquals($errors[0].TargetObject, $rows[0]) | Should -BeTrue -Because 'the target is the refused row'
-            $results.Count | Should -Be 1
-            $results[0].Success | Should -BeTrue
-            $results[0].Tls.Method | Should -Be 'StartTls'
-            $mock.SmtpConnectionCount | Should -Be 1 -Because 'the refused row connected nowhere'
+            Assert-TlsNoneRowRefused -Command Test-SmtpConnection -ServerProperty SmtpServer -Mock $mock -Port $mock.SmtpPort -ConnectionCount { $mock.SmtpConnectionCount }
         }
 
         It 'lets a scheduled-task script go on after an unreachable server: exit code 0, the next line runs' {

@@ -127,6 +127,28 @@ public static class ProbeHints
         _ => null,
     };
 
+    public const string NoKerberosTicket =
+        "-UseDefaultCredentials signs in with the Kerberos ticket of the current logon, and there is none (or it has expired). " +
+        "On Linux or macOS: klist lists the tickets of the credential cache KRB5CCNAME names, and kinit user@REALM gets one. " +
+        "On Windows: run the command in the logon session of a signed-in domain account (a scheduled task as that account), not as a local account.";
+
+    public const string KerberosPrincipalUnknown =
+        "Kerberos found no service principal for the server by the name it was given (smtp/host or pop/host), or its KDC cannot be reached: " +
+        "probe the server by the host name its principal is registered under, not an IP address or an alias (klist then lists the service ticket obtained).";
+
+    public const string NoGssapiOffered =
+        "The server does not offer AUTH GSSAPI, which -UseDefaultCredentials signs in with: enable Kerberos sign-in on the server " +
+        "(Exchange: Integrated Windows authentication on the receive connector; Dovecot: the gssapi mechanism), or sign in with -Credential.";
+
+    /// <summary>For a failed sign-in as the current logon (-UseDefaultCredentials), by the error's ErrorId.</summary>
+    public static string? ForCurrentLogon(string? errorId) => errorId switch
+    {
+        "NoKerberosLogon" => NoKerberosTicket,
+        "KerberosServicePrincipalUnknown" => KerberosPrincipalUnknown,
+        "AuthenticationNotSupported" => NoGssapiOffered,
+        _ => null,
+    };
+
     /// <summary>For a refused MAIL FROM or AUTH: the 530 of a server that wants STARTTLS first,
     /// else the sign-in table's hint for the reply; null when neither knows it.</summary>
     public static string? ForReply(int code, string text, bool oauth)

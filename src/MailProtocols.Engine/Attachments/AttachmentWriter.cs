@@ -308,7 +308,7 @@ public sealed class AttachmentWriter
 
     /// <summary>Passes writes on to the file and hashes them, without closing the file; given an
     /// existing file, also compares them with its bytes.</summary>
-    private sealed class HashingStream : Stream
+    private sealed class HashingStream : WriteOnlyStream
     {
         private readonly Stream _inner;
         private readonly Stream? _compared;
@@ -324,17 +324,6 @@ public sealed class AttachmentWriter
 
         /// <summary>After <see cref="Finish"/>: whether the compared file held exactly the bytes written.</summary>
         public bool Same => _same && _compared != null;
-
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
 
         public override void Write(byte[] buffer, int offset, int count)
         {
@@ -367,12 +356,6 @@ public sealed class AttachmentWriter
         }
 
         public override void Flush() => _inner.Flush();
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -14,22 +14,11 @@ internal sealed class DestinationWriteException : Exception
 
 /// <summary>A write-only wrapper that turns the destination's I/O errors into
 /// <see cref="DestinationWriteException"/>.</summary>
-internal sealed class DestinationStream : Stream
+internal sealed class DestinationStream : WriteOnlyStream
 {
     private readonly Stream _inner;
 
     public DestinationStream(Stream inner) => _inner = inner;
-
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     public override void Write(byte[] buffer, int offset, int count)
     {
@@ -44,12 +33,6 @@ internal sealed class DestinationStream : Stream
     }
 
     public override void Flush() => Run(_inner.Flush);
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     public void Run(Action write)
     {

@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
 using System.Threading;
@@ -21,12 +20,9 @@ public sealed class Pop3Probe
     private readonly ConnectionSettings _settings;
     private readonly Action<string> _verbose;
     private readonly CancellationToken _token;
-    private readonly List<string> _hints = new();
-    private readonly List<Pop3ProbeStage> _stages = new();
-    private readonly Stopwatch _watch = new();
     private Pop3ProbeResult _result = new();
+    private ProbeRecorder<Pop3ProbeStage> _recorder = null!;
     private Pop3Session? _session;
-    private Pop3ProbeStage _stage;
     private CancellationTokenSource? _stageLimit;
     private MailOperationException? _tokenError;
     private bool _sessionOpen; // a greeting came and the connection is still usable: QUIT at the end
@@ -46,7 +42,10 @@ public sealed class Pop3Probe
     /// <summary>The last stage to run; the session ends with QUIT after it.</summary>
     public Pop3ProbeStage QuitAfter { get; set; } = Pop3ProbeStage.Stat;
 
-    private bool WillSignIn => _settings.Credential != null && QuitAfter >= Pop3ProbeStage.Auth;
+    /// <summary>A credential or token to sign in with, or the current logon (Kerberos).</summary>
+    private bool HasSignIn => _settings.Credential != null || _settings.UseDefaultCredentials;
+
+    private bool WillSignIn => HasSignIn && QuitAfter >= Pop3ProbeStage.Auth;
 
     /// <summary>Runs the probe once; a probe object is used for one run.</summary>
     public Pop3ProbeResult Run()
@@ -58,7 +57,7 @@ public sealed class Pop3Probe
             Endpoint = _settings.Endpoint,
             TlsMode = _settings.TlsMode.ToString(),
         };
-        var total = Stopwatch.StartNew();
+        _recorder = new ProbeRecorder<Pop3ProbeStage>(_result, _settings.Endpoint, _verbose);
         PrefetchToken();
 
         // The probe goes on whatever the certificate: the check's verdict is reported, and the
@@ -68,7 +67,6 @@ public sealed class Pop3Probe
         try
         {
             RunStages();
-            _result.Success = true;
         }
         catch (Exception) when (_token.IsCancellationRequested)
         {
@@ -95,13 +93,10 @@ public sealed class Pop3Probe
 
         if (_result.Capabilities != null)
         {
-            _hints.AddRange(Pop3ProbeHints.ForCapabilities(_result.Capabilities, _result.Authenticated));
+            _recorder.Hints.AddRange(Pop3ProbeHints.ForCapabilities(_result.Capabilities, _result.Authenticated));
         }
 
-        _result.Stages = new TextList<Pop3ProbeStage>(_stages);
-        _result.Elapsed = total.Elapsed;
-        _result.Hint = _hints.Count == 0 ? null : string.Join("\n", _hints.Distinct());
-        _verbose(_result.Success ? $"{_settings.Endpoint}: every stage passed." : $"{_settings.Endpoint}: the {_result.FailedStage} stage failed: {_result.Error}");
+        _recorder.Finish();
         return _result;
     }
 
@@ -188,10 +183,10 @@ public sealed class Pop3Probe
         }
         else if (!implicitTls && _settings.TlsMode == TlsMode.Auto && !offered && QuitAfter >= Pop3ProbeStage.Tls)
         {
-            _hints.Add(Pop3ProbeHints.NoStlsOffered);
+            _recorder.Hints.Add(Pop3ProbeHints.NoStlsOffered);
         }
 
-        if (_settings.Credential != null && Begin(Pop3ProbeStage.Auth))
+        if (HasSignIn && Begin(Pop3ProbeStage.Auth))
         {
             Authenticate();
         }
@@ -215,25 +210,29 @@ public sealed class Pop3Probe
         var wire = _session!.Wire;
         _session.StartTls();
         _result.Tls = TlsReport.From(wire.Tls!, method, wire.Validator);
-        _hints.AddRange(ProbeHints.ForTls(_settings.Host, _result.Tls));
+        _recorder.Hints.AddRange(ProbeHints.ForTls(_settings.Host, _result.Tls));
     }
 
     private void Authenticate()
     {
         var session = _session!;
         var wire = session.Wire;
-        var credential = _settings.Credential!;
+        var credential = _settings.Credential;
+        var user = credential?.UserName ?? CurrentLogon.Description;
         if (_tokenError != null)
         {
-            throw new ProbeFailure($"No token for '{credential.UserName}', so no login was tried: {_tokenError.Message}", AuthenticationHints.ForAadsts(_tokenError.Message)?.Hint);
+            throw new ProbeFailure($"No token for '{user}', so no login was tried: {_tokenError.Message}", AuthenticationHints.ForAadsts(_tokenError.Message)?.Hint);
         }
 
-        if (!wire.IsSecure && !_settings.AllowUnencryptedAuthentication)
+        // Kerberos sends no password and proves the server (mutual authentication), so the
+        // current logon may sign in over plain text or unverified TLS, as on the send path.
+        var kerberos = _settings.UseDefaultCredentials;
+        if (!kerberos && !wire.IsSecure && !_settings.AllowUnencryptedAuthentication)
         {
             throw new ProbeFailure($"The connection to {_settings.Endpoint} is not encrypted, so the credentials were not sent.", ProbeHints.UnencryptedAuthentication);
         }
 
-        if (wire.IsSecure && !wire.Validator.Validated && !_settings.SkipCertificateCheck)
+        if (!kerberos && wire.IsSecure && !wire.Validator.Validated && !_settings.SkipCertificateCheck)
         {
             throw new ProbeFailure($"The certificate of {_settings.Endpoint} failed the check ({_result.Tls?.Certificate?.Problems}), so the credentials were not sent.",
                 ProbeHints.UntrustedCertificateNoCredentials);
@@ -243,7 +242,21 @@ public sealed class Pop3Probe
         string mechanism;
         try
         {
+            if (kerberos && _result.Capabilities?.SaslMechanisms.Contains(CurrentLogon.MechanismName) == true)
+            {
+                // Named before the exchange, so that a Kerberos failure in it still says which mechanism failed.
+                _result.AuthMechanism = CurrentLogon.MechanismName;
+            }
+
             reply = session.LoginReply(credential, out mechanism);
+        }
+        catch (MailOperationException ex) when (kerberos && ProbeHints.ForCurrentLogon(ex.ErrorId) is { } hint)
+        {
+            // Failed inside the exchange, the server still waits for a SASL answer, not for QUIT.
+            _sessionOpen = ex.ErrorId == "AuthenticationNotSupported";
+            throw new ProbeFailure(ex.Message, ex.ErrorId == "AuthenticationNotSupported" && !wire.IsSecure && _result.Capabilities?.Stls == true
+                ? Pop3ProbeHints.SignInOnlyAfterStls
+                : hint);
         }
         catch (MailOperationException ex) when (ex.ErrorId == "AuthenticationNotSupported")
         {
@@ -255,7 +268,7 @@ public sealed class Pop3Probe
         End($"{mechanism}: {reply.Line}");
         if (!reply.IsOk)
         {
-            throw new ProbeFailure($"The server {_settings.Endpoint} refused the login of '{credential.UserName}' ({mechanism}): {reply.Line}",
+            throw new ProbeFailure($"The server {_settings.Endpoint} refused the login of '{user}' ({mechanism}): {reply.Line}",
                 Pop3ProbeHints.ForLoginReply(reply.Line, mechanism, _settings.UseOAuth2, wire.IsSecure));
         }
 
@@ -283,24 +296,19 @@ public sealed class Pop3Probe
         _result.MailboxSize = size;
     }
 
-    /// <summary>Starts a stage unless the probe ends before it, with its deadline: the whole
-    /// stage (a CAPA list trickled line by line included) ends within the timeout.
-    /// <paramref name="always"/> runs it whatever -QuitAfter says (implicit TLS, without which
-    /// nothing else can run), and <paramref name="run"/> false skips it.</summary>
+    /// <summary>Starts a stage (see <see cref="ProbeRecorder{TStage}.Begin"/>) with its deadline:
+    /// the whole stage (a CAPA list trickled line by line included) ends within the timeout.</summary>
     private bool Begin(Pop3ProbeStage stage, bool always = false, bool run = true)
     {
-        if (!run || (!always && stage > QuitAfter))
+        if (!_recorder.Begin(stage, QuitAfter, always, run))
         {
             return false;
         }
 
         EndStageLimit();
-        _stage = stage;
-        _stages.Add(stage);
         var session = _session!;
         _stageLimit = new CancellationTokenSource(_settings.Timeout);
         _stageLimit.Token.Register(() => session.Abort($"The {stage} stage took longer than {_settings.Timeout.TotalSeconds:0.###} s."));
-        _watch.Restart();
         return true;
     }
 
@@ -310,32 +318,9 @@ public sealed class Pop3Probe
         _stageLimit = null;
     }
 
-    private void End(string what)
-    {
-        var elapsed = _watch.Elapsed;
-        switch (_stage)
-        {
-            case Pop3ProbeStage.Connect: _result.ConnectTime = elapsed; break;
-            case Pop3ProbeStage.Greeting: _result.GreetingTime = elapsed; break;
-            case Pop3ProbeStage.Capa: _result.CapaTime = elapsed; break;
-            case Pop3ProbeStage.Tls: _result.TlsTime = elapsed; break;
-            case Pop3ProbeStage.Auth: _result.AuthTime = elapsed; break;
-            case Pop3ProbeStage.Stat: _result.StatTime = elapsed; break;
-        }
+    private void End(string what) => _recorder.End(what);
 
-        _verbose($"{_stage} ({elapsed.TotalMilliseconds:0} ms): {what}");
-    }
-
-    private void Fail(string error, string? hint)
-    {
-        _result.Success = false;
-        _result.FailedStage = _stage;
-        _result.Error = error;
-        if (hint != null)
-        {
-            _hints.Insert(0, hint);
-        }
-    }
+    private void Fail(string error, string? hint) => _recorder.Fail(error, hint);
 
     /// <summary>Ends the session with QUIT when it is still usable. Nothing was marked, so the
     /// server deletes nothing; a server that does not answer in time is simply left.</summary>
@@ -364,7 +349,7 @@ public sealed class Pop3Probe
         ex is MailOperationException
             ? ex.Message
             : ConnectErrors.IsTimeout(ex) || _session!.Wire.TimedOut
-                ? $"{_settings.Endpoint} did not answer within {_settings.Timeout.TotalSeconds:0.###} s at the {_stage} stage."
+                ? $"{_settings.Endpoint} did not answer within {_settings.Timeout.TotalSeconds:0.###} s at the {_recorder.Stage} stage."
                 : $"{_settings.Endpoint}: {ex.Message}";
 
     /// <summary>The hint for a failure that came as an exception: the port and TLS mismatches,
@@ -373,12 +358,12 @@ public sealed class Pop3Probe
     {
         var wire = _session!.Wire;
         var implicitTls = _session.ImplicitTls;
-        if (_stage == Pop3ProbeStage.Tls && implicitTls && wire.ReceivedPop3Status)
+        if (_recorder.Stage == Pop3ProbeStage.Tls && implicitTls && wire.ReceivedPop3Status)
         {
             return Pop3ProbeHints.ImplicitTlsOnPlainPort;
         }
 
-        if (_stage == Pop3ProbeStage.Greeting && !implicitTls && (wire.ReceivedTlsRecord || (wire.BytesRead == 0 && (ConnectErrors.IsTimeout(ex) || wire.TimedOut))))
+        if (_recorder.Stage == Pop3ProbeStage.Greeting && !implicitTls && (wire.ReceivedTlsRecord || (wire.BytesRead == 0 && (ConnectErrors.IsTimeout(ex) || wire.TimedOut))))
         {
             return Pop3ProbeHints.NoGreeting(_settings.Port, wire.ReceivedTlsRecord, _settings.Timeout);
         }
@@ -388,24 +373,12 @@ public sealed class Pop3Probe
             return null;
         }
 
-        return _stage switch
+        return _recorder.Stage switch
         {
             Pop3ProbeStage.Connect => Pop3ProbeHints.ForConnectError(mail.ErrorId, _settings.Port),
             Pop3ProbeStage.Tls when mail.ErrorId == "TlsHandshakeFailed" => Pop3ProbeHints.HandshakeFailed,
             Pop3ProbeStage.Tls when mail.ErrorId == "ConnectTimeout" => Pop3ProbeHints.HandshakeTimedOut,
             _ => null,
         };
-    }
-
-    /// <summary>A stage's failure that the server's reply (or what it does not offer) makes.</summary>
-    private sealed class ProbeFailure : Exception
-    {
-        public ProbeFailure(string message, string? hint)
-            : base(message)
-        {
-            Hint = hint;
-        }
-
-        public string? Hint { get; }
     }
 }

@@ -87,7 +87,7 @@ public sealed class Pop3Capabilities
 
 /// <summary>What a probe of one POP3 endpoint found: the output object of Test-Pop3Connection.
 /// A server that cannot be reached or refuses is a result too (Success false, FailedStage, Error).</summary>
-public sealed class Pop3ProbeResult
+public sealed class Pop3ProbeResult : IProbeOutcome<Pop3ProbeStage>
 {
     public string Pop3Server { get; set; } = "";
 
@@ -169,4 +169,17 @@ public sealed class Pop3ProbeResult
     public long? MailboxSize { get; set; }
 
     public override string ToString() => $"{Endpoint}: {(Success ? "OK" : $"failed at {FailedStage}")}";
+
+    void IProbeOutcome<Pop3ProbeStage>.SetStageTime(Pop3ProbeStage stage, TimeSpan elapsed)
+    {
+        switch (stage)
+        {
+            case Pop3ProbeStage.Connect: ConnectTime = elapsed; break;
+            case Pop3ProbeStage.Greeting: GreetingTime = elapsed; break;
+            case Pop3ProbeStage.Capa: CapaTime = elapsed; break;
+            case Pop3ProbeStage.Tls: TlsTime = elapsed; break;
+            case Pop3ProbeStage.Auth: AuthTime = elapsed; break;
+            case Pop3ProbeStage.Stat: StatTime = elapsed; break;
+        }
+    }
 }

@@ -470,10 +470,17 @@ public sealed class Pop3Session : IDisposable
 
     /// <summary>Signs in with the first mechanism that fits the credentials and what the server
     /// offers (XOAUTH2 for a token, then SASL PLAIN, LOGIN, USER/PASS, APOP) and returns the
-    /// server's final reply and the mechanism used; throws AuthenticationNotSupported when none fits.</summary>
-    internal Pop3Reply LoginReply(NetworkCredential credential, out string mechanism)
+    /// server's final reply and the mechanism used; throws AuthenticationNotSupported when none fits.
+    /// No credential: the current logon, with GSSAPI.</summary>
+    internal Pop3Reply LoginReply(NetworkCredential? credential, out string mechanism)
     {
         Pop3Reply reply;
+        if (credential == null)
+        {
+            mechanism = CurrentLogon.MechanismName;
+            return CurrentLogonReply();
+        }
+
         if (_settings.UseOAuth2)
         {
             mechanism = "XOAUTH2";
@@ -539,12 +546,7 @@ public sealed class Pop3Session : IDisposable
     /// <summary>AUTH GSSAPI with the ticket of the current logon.</summary>
     private void LoginAsCurrentLogon()
     {
-        if (!HasSasl(CurrentLogon.MechanismName))
-        {
-            throw CurrentLogon.NotOffered(_settings, _capabilities?.Where(c => c.StartsWith("SASL:", StringComparison.Ordinal)).Select(c => c.Substring(5)).ToList() ?? new List<string>());
-        }
-
-        var reply = Sasl(CurrentLogon.Mechanism(_settings, CurrentLogon.Pop3Service));
+        var reply = CurrentLogonReply();
         if (reply.IsOk)
         {
             AuthenticationMechanism = CurrentLogon.MechanismName;
@@ -552,6 +554,18 @@ public sealed class Pop3Session : IDisposable
         }
 
         throw ResponseCodeError(reply, "open") ?? ConnectErrors.AuthenticationFailed(_settings, CurrentLogon.Description, $"{reply.Text} ({CurrentLogon.MechanismName})");
+    }
+
+    /// <summary>AUTH GSSAPI with the ticket of the current logon: the server's last reply,
+    /// whatever it is; an error when the server offers no GSSAPI.</summary>
+    private Pop3Reply CurrentLogonReply()
+    {
+        if (!HasSasl(CurrentLogon.MechanismName))
+        {
+            throw CurrentLogon.NotOffered(_settings, _capabilities?.Where(c => c.StartsWith("SASL:", StringComparison.Ordinal)).Select(c => c.Substring(5)).ToList() ?? new List<string>());
+        }
+
+        return Sasl(CurrentLogon.Mechanism(_settings, CurrentLogon.Pop3Service));
     }
 
     /// <summary>The error that an -ERR reply's RFC 3206 response code names, when it names a

@@ -361,7 +361,7 @@ internal sealed class SaveBatch : ISaveJob
 
     /// <summary>Keeps a message in memory up to a limit; past it, writes what it kept and the rest
     /// to the message's file.</summary>
-    private sealed class TeeStream : Stream
+    private sealed class TeeStream : WriteOnlyStream
     {
         private readonly SaveBatch _batch;
         private readonly Item _item;
@@ -375,17 +375,6 @@ internal sealed class SaveBatch : ISaveJob
             _item = item;
             _copy = copy;
             _limit = limit;
-        }
-
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
         }
 
         public override void Write(byte[] buffer, int offset, int count)
@@ -407,11 +396,5 @@ internal sealed class SaveBatch : ISaveJob
         }
 
         public override void Flush() => _file?.Flush();
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

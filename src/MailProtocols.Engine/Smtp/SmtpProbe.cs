@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Threading;
@@ -19,13 +18,10 @@ public sealed class SmtpProbe
     private readonly ConnectionSettings _settings;
     private readonly Action<string> _verbose;
     private readonly CancellationToken _token;
-    private readonly List<string> _hints = new();
-    private readonly List<SmtpProbeStage> _stages = new();
-    private readonly Stopwatch _watch = new();
     private SmtpProbeResult _result = new();
+    private ProbeRecorder<SmtpProbeStage> _recorder = null!;
     private SmtpWire? _wire;
     private Connector? _connector;
-    private SmtpProbeStage _stage;
     private bool _sessionOpen; // a greeting came and the connection is still usable: QUIT at the end
 
     public SmtpProbe(ConnectionSettings settings, Action<string>? verbose, CancellationToken token)
@@ -51,7 +47,10 @@ public sealed class SmtpProbe
 
     private bool ImplicitTls => _connector!.SocketOptions == SecureSocketOptions.SslOnConnect;
 
-    private bool SignsIn => _settings.Credential != null && QuitAfter >= SmtpProbeStage.Auth;
+    /// <summary>A credential or token to sign in with, or the current logon (Kerberos).</summary>
+    private bool HasSignIn => _settings.Credential != null || _settings.UseDefaultCredentials;
+
+    private bool SignsIn => HasSignIn && QuitAfter >= SmtpProbeStage.Auth;
 
     /// <summary>Runs the probe once; a probe object is used for one run.</summary>
     public SmtpProbeResult Run()
@@ -63,7 +62,7 @@ public sealed class SmtpProbe
             Endpoint = _settings.Endpoint,
             TlsMode = _settings.TlsMode.ToString(),
         };
-        var total = Stopwatch.StartNew();
+        _recorder = new ProbeRecorder<SmtpProbeStage>(_result, _settings.Endpoint, _verbose);
         using var tap = new ProtocolTap(_settings.TranscriptPath);
 
         // The probe goes on whatever the certificate: the check's verdict is reported, and the
@@ -86,11 +85,10 @@ public sealed class SmtpProbe
                     throw new ProbeFailure(ex.Message, ProbeHints.TokenRefused);
                 }
 
-                _stages.Clear();
+                _recorder.ForgetStages();
             }
 
             RunStages();
-            _result.Success = true;
         }
         catch (Exception) when (_token.IsCancellationRequested)
         {
@@ -120,10 +118,7 @@ public sealed class SmtpProbe
             _result.RemoteAddress ??= wire.RemoteAddress?.ToString();
         }
 
-        _result.Stages = new TextList<SmtpProbeStage>(_stages);
-        _result.Elapsed = total.Elapsed;
-        _result.Hint = _hints.Count == 0 ? null : string.Join("\n", _hints.Distinct());
-        _verbose(_result.Success ? $"{_settings.Endpoint}: every stage passed." : $"{_settings.Endpoint}: the {_result.FailedStage} stage failed: {_result.Error}");
+        _recorder.Finish();
         return _result;
     }
 
@@ -151,7 +146,7 @@ public sealed class SmtpProbe
             throw new TimeoutException("The deadline fired as the session was set up.");
         }
 
-        if (_settings.Credential != null && Begin(SmtpProbeStage.Auth))
+        if (HasSignIn && Begin(SmtpProbeStage.Auth))
         {
             Authenticate(connector);
         }
@@ -208,7 +203,7 @@ public sealed class SmtpProbe
         }
         else if (!ImplicitTls && _settings.TlsMode == TlsMode.Auto && !offered && QuitAfter >= SmtpProbeStage.Tls)
         {
-            _hints.Add(ProbeHints.NoStartTlsOffered);
+            _recorder.Hints.Add(ProbeHints.NoStartTlsOffered);
         }
     }
 
@@ -218,7 +213,7 @@ public sealed class SmtpProbe
     private void ReportTls(string method)
     {
         _result.Tls = TlsReport.From(_wire!.Tls!, method, _wire.Validator);
-        _hints.AddRange(ProbeHints.ForTls(_settings.Host, _result.Tls));
+        _recorder.Hints.AddRange(ProbeHints.ForTls(_settings.Host, _result.Tls));
         if (method == "Implicit")
         {
             End($"{_result.Tls.Protocol}, {_result.Tls.CipherSuite}");
@@ -235,7 +230,13 @@ public sealed class SmtpProbe
                 !_wire!.IsSecure && capabilities.StartTls ? ProbeHints.AuthOnlyAfterStartTls : ProbeHints.NoAuthOffered);
         }
 
-        var user = _settings.Credential!.UserName;
+        var user = _settings.Credential?.UserName ?? CurrentLogon.Description;
+        if (_settings.UseDefaultCredentials && offered.Contains(CurrentLogon.MechanismName))
+        {
+            // Named before the exchange, so that a Kerberos failure in it still says which mechanism failed.
+            _result.AuthMechanism = CurrentLogon.MechanismName;
+        }
+
         var reply = connector.SignIn(_token, out var mechanism);
         _result.AuthMechanism = mechanism;
         _result.AuthReply = reply.ToString();
@@ -330,53 +331,11 @@ public sealed class SmtpProbe
     private static SmtpRecipientVerdict Verdict(string address, SmtpReply reply) =>
         new() { Address = address, StatusCode = reply.Code, Reply = reply.ToString().Replace('\n', ' ') };
 
-    /// <summary>Starts a stage unless the probe ends before it; <paramref name="always"/> runs it
-    /// whatever -QuitAfter says (implicit TLS, without which nothing else can run), and
-    /// <paramref name="run"/> false skips it.</summary>
-    private bool Begin(SmtpProbeStage stage, bool always = false, bool run = true)
-    {
-        if (!run || (!always && stage > QuitAfter))
-        {
-            return false;
-        }
+    private bool Begin(SmtpProbeStage stage, bool always = false, bool run = true) => _recorder.Begin(stage, QuitAfter, always, run);
 
-        _stage = stage;
-        _stages.Add(stage);
-        _watch.Restart();
-        return true;
-    }
+    private void End(string what) => _recorder.End(what);
 
-    private void End(string what)
-    {
-        var elapsed = _watch.Elapsed;
-        switch (_stage)
-        {
-            case SmtpProbeStage.Connect: _result.ConnectTime = elapsed; break;
-            case SmtpProbeStage.Banner: _result.BannerTime = elapsed; break;
-            case SmtpProbeStage.Ehlo: _result.EhloTime = elapsed; break;
-            case SmtpProbeStage.Tls: _result.TlsTime = elapsed; break;
-            case SmtpProbeStage.Auth: _result.AuthTime = elapsed; break;
-            case SmtpProbeStage.Recipient: _result.RecipientTime = elapsed; break;
-        }
-
-        _verbose($"{_stage} ({elapsed.TotalMilliseconds:0} ms): {what}");
-    }
-
-    private void Fail(string error, string? hint)
-    {
-        _result.Success = false;
-        _result.FailedStage = _stage;
-        _result.Error = error;
-        if (_stages.Count == 0 || _stages[_stages.Count - 1] != _stage)
-        {
-            _stages.Add(_stage);
-        }
-
-        if (hint != null)
-        {
-            _hints.Insert(0, hint);
-        }
-    }
+    private void Fail(string error, string? hint) => _recorder.Fail(error, hint);
 
     /// <summary>Ends the session politely when it is still usable; a server that does not
     /// answer QUIT in time is simply left.</summary>
@@ -417,7 +376,13 @@ public sealed class SmtpProbe
             }
         }
 
-        return !(ex is MailOperationException m && m.ErrorId is "TlsHandshakeFailed" or "CertificateRejected" && _stage == SmtpProbeStage.Tls);
+        // A Kerberos failure inside the exchange leaves the server waiting for a SASL answer, not for QUIT.
+        if (ex is MailOperationException k && _settings.UseDefaultCredentials && _recorder.Stage == SmtpProbeStage.Auth && k.ErrorId != "AuthenticationNotSupported")
+        {
+            return false;
+        }
+
+        return !(ex is MailOperationException m && m.ErrorId is "TlsHandshakeFailed" or "CertificateRejected" && _recorder.Stage == SmtpProbeStage.Tls);
     }
 
     /// <summary>The error in words; the endpoint, which the result names already, is left out.</summary>
@@ -429,7 +394,7 @@ public sealed class SmtpProbe
 
     private string Describe(Exception ex) =>
         ConnectErrors.IsTimeout(ex) || _wire!.TimedOut // an abort for the deadline may surface as a closed socket
-            ? $"No answer within {_settings.Timeout.TotalSeconds:0.###} s at the {_stage} stage."
+            ? $"No answer within {_settings.Timeout.TotalSeconds:0.###} s at the {_recorder.Stage} stage."
             : Shorten(ex.Message);
 
     /// <summary>The hint for a failure that came as an exception: the TLS and port mismatches,
@@ -439,7 +404,7 @@ public sealed class SmtpProbe
         var wire = _wire!;
         var id = (ex as MailOperationException)?.ErrorId;
         var timeout = ConnectErrors.IsTimeout(ex) || wire.TimedOut || id == "ConnectTimeout";
-        switch (_stage)
+        switch (_recorder.Stage)
         {
             case SmtpProbeStage.Connect:
                 return id == null ? null : ProbeHints.ForConnectError(id, _settings.Port);
@@ -459,6 +424,8 @@ public sealed class SmtpProbe
                 return ProbeHints.NoGreeting(_settings.Timeout);
             case SmtpProbeStage.Banner when id == "ServerRefusedConnection" && _connector!.Greeting is { } greeting && ConnectionThrottling.IsConnectionLimit(greeting):
                 return ProbeHints.ConnectionLimit;
+            case SmtpProbeStage.Auth when _settings.UseDefaultCredentials:
+                return ProbeHints.ForCurrentLogon(id);
             case SmtpProbeStage.Auth when id == "UnencryptedAuthenticationRefused":
                 return ProbeHints.UnencryptedAuthentication;
             case SmtpProbeStage.Auth when id == "CertificateRejected":
@@ -466,17 +433,5 @@ public sealed class SmtpProbe
             default:
                 return null;
         }
-    }
-
-    /// <summary>A stage's failure that the server's reply (or what it does not offer) makes.</summary>
-    private sealed class ProbeFailure : Exception
-    {
-        public ProbeFailure(string message, string? hint)
-            : base(message)
-        {
-            Hint = hint;
-        }
-
-        public string? Hint { get; }
     }
 }

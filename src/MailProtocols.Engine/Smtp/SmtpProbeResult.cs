@@ -94,7 +94,7 @@ public sealed class SmtpRecipientVerdict
 
 /// <summary>What a probe of one SMTP endpoint found: the output object of Test-SmtpConnection.
 /// A server that cannot be reached or refuses is a result too (Success false, FailedStage, Error).</summary>
-public sealed class SmtpProbeResult
+public sealed class SmtpProbeResult : IProbeOutcome<SmtpProbeStage>
 {
     public string SmtpServer { get; set; } = "";
 
@@ -171,4 +171,17 @@ public sealed class SmtpProbeResult
     public TextList<SmtpRecipientVerdict> Recipients { get; set; } = TextList<SmtpRecipientVerdict>.None;
 
     public override string ToString() => $"{Endpoint}: {(Success ? "OK" : $"failed at {FailedStage}")}";
+
+    void IProbeOutcome<SmtpProbeStage>.SetStageTime(SmtpProbeStage stage, TimeSpan elapsed)
+    {
+        switch (stage)
+        {
+            case SmtpProbeStage.Connect: ConnectTime = elapsed; break;
+            case SmtpProbeStage.Banner: BannerTime = elapsed; break;
+            case SmtpProbeStage.Ehlo: EhloTime = elapsed; break;
+            case SmtpProbeStage.Tls: TlsTime = elapsed; break;
+            case SmtpProbeStage.Auth: AuthTime = elapsed; break;
+            case SmtpProbeStage.Recipient: RecipientTime = elapsed; break;
+        }
+    }
 }

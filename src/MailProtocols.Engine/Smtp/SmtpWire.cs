@@ -111,7 +111,7 @@ internal sealed class SmtpWire : MailWire
 
     /// <summary>The stream MimeKit writes the message into: on to the wire, with a dot added
     /// before each line that starts with one when <c>dotStuffed</c> (RFC 5321 4.5.2).</summary>
-    internal sealed class DataWriter : System.IO.Stream
+    internal sealed class DataWriter : WriteOnlyStream
     {
         private static readonly byte[] Dot = { (byte)'.' };
         private static readonly byte[] End = { (byte)'\r', (byte)'\n', (byte)'.', (byte)'\r', (byte)'\n' };
@@ -181,26 +181,9 @@ internal sealed class SmtpWire : MailWire
             }
         }
 
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
-
         public override void Flush()
         {
         }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, System.IO.SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 
     private static string Shorten(string line) => line.Length <= 80 ? line : line.Substring(0, 80) + "...";

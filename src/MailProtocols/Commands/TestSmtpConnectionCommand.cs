@@ -15,35 +15,12 @@ namespace MailProtocols.Commands;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "SmtpConnection", DefaultParameterSetName = CredentialSet)]
 [OutputType("MailProtocols.Engine.Smtp.SmtpProbeResult")]
-public sealed class TestSmtpConnectionCommand : MailConnectionCmdlet
+public sealed class TestSmtpConnectionCommand : ConnectionTestCmdlet
 {
-    private bool _quitAfterGiven;
-
-    /// <summary>The piped row, only as the target of that row's error.</summary>
-    [Parameter(ValueFromPipeline = true, DontShow = true)]
-    public PSObject? InputObject { get; set; }
-
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("ComputerName")]
     [ValidateNotNullOrEmpty]
     public string[] SmtpServer { get; set; } = Array.Empty<string>();
-
-    /// <summary>Bound by property name too, so that rows of servers and ports pipe in.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ValidateRange(0, 65535)]
-    public new int Port
-    {
-        get => base.Port;
-        set => base.Port = value;
-    }
-
-    /// <summary>Bound by property name too, so that each row can say how its port is secured.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    public new MailTlsMode TlsMode
-    {
-        get => base.TlsMode;
-        set => base.TlsMode = value;
-    }
 
     [Parameter]
     public SmtpTestStage QuitAfter { get; set; } = SmtpTestStage.Recipient;
@@ -56,14 +33,10 @@ public sealed class TestSmtpConnectionCommand : MailConnectionCmdlet
     [ValidateNotNullOrEmpty]
     public string[]? To { get; set; }
 
-    [Parameter]
-    public SwitchParameter Quiet { get; set; }
-
     protected override void BeginProcessing()
     {
         base.BeginProcessing();
-        _quitAfterGiven = MyInvocation.BoundParameters.ContainsKey(nameof(QuitAfter));
-        if (_quitAfterGiven && QuitAfter == SmtpTestStage.Recipient && (To == null || To.Length == 0))
+        if (QuitAfterGiven && QuitAfter == SmtpTestStage.Recipient && (To == null || To.Length == 0))
         {
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-QuitAfter Recipient needs the addresses to try: give -To."),
                 "QuitAfterNeedsInput", ErrorCategory.InvalidArgument, QuitAfter));
@@ -82,13 +55,13 @@ public sealed class TestSmtpConnectionCommand : MailConnectionCmdlet
         }
 
         // PSCredential.Empty signs in with nothing (CreateSettings drops it), as no -Credential does.
-        if (_quitAfterGiven && QuitAfter == SmtpTestStage.Auth && ParameterSetName == CredentialSet && (Credential == null || Credential == PSCredential.Empty))
+        if (QuitAfterGiven && QuitAfter == SmtpTestStage.Auth && ParameterSetName == CredentialSet && (Credential == null || Credential == PSCredential.Empty))
         {
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-QuitAfter Auth needs something to sign in with: give -Credential, -AccessToken or an app-only sign-in."),
                 "QuitAfterNeedsInput", ErrorCategory.InvalidArgument, QuitAfter));
         }
 
-        if (_quitAfterGiven && QuitAfter == SmtpTestStage.Tls && TlsMode == MailTlsMode.None)
+        if (QuitAfterGiven && QuitAfter == SmtpTestStage.Tls && TlsMode == MailTlsMode.None)
         {
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-QuitAfter Tls with -TlsMode None has no TLS to test: give another -TlsMode, or -QuitAfter Ehlo."),
                 "QuitAfterNeedsInput", ErrorCategory.InvalidArgument, QuitAfter));
@@ -100,44 +73,21 @@ public sealed class TestSmtpConnectionCommand : MailConnectionCmdlet
         }
     }
 
-    protected override void ProcessRecord()
-    {
-        // A row of a CSV can bring -TlsMode None to a -QuitAfter Tls given once for all rows,
-        // which BeginProcessing cannot see: that row is refused and the next ones are probed.
-        if (_quitAfterGiven && QuitAfter == SmtpTestStage.Tls && TlsMode == MailTlsMode.None)
+    protected override string[] Servers => SmtpServer;
+
+    protected override string QuitAfterName => QuitAfter.ToString();
+
+    protected override bool QuitsAfterTls => QuitAfter == SmtpTestStage.Tls;
+
+    protected override ConnectionSettings? SettingsFor(string server) => CreateSettings(server, SmtpSender.ImplicitTlsPort, SmtpSender.RelayPort, Addresses.Bare(From));
+
+    protected override object Probe(ConnectionSettings settings) =>
+        new SmtpProbe(settings, WriteVerbose, CancelToken)
         {
-            WriteError(new ErrorRecord(new ArgumentException("-QuitAfter Tls asks for the TLS stage and this row's TlsMode None skips it: give the row another TlsMode."),
-                "QuitAfterNeedsInput", ErrorCategory.InvalidArgument, InputObject ?? (object)string.Join(", ", SmtpServer)));
-            return;
-        }
+            QuitAfter = (SmtpProbeStage)QuitAfter,
+            From = From,
+            To = To ?? Array.Empty<string>(),
+        }.Run();
 
-        foreach (var server in SmtpServer)
-        {
-            if (StoppedBy != null)
-            {
-                return;
-            }
-
-            var settings = CreateSettings(server, SmtpSender.ImplicitTlsPort, SmtpSender.RelayPort, Addresses.Bare(From));
-            if (settings == null)
-            {
-                return;
-            }
-
-            var probe = new SmtpProbe(settings, WriteVerbose, CancelToken)
-            {
-                QuitAfter = (SmtpProbeStage)QuitAfter,
-                From = From,
-                To = To ?? Array.Empty<string>(),
-            };
-            WriteVerbose($"Probing {settings.Endpoint} (TLS mode {settings.TlsMode}) up to the {QuitAfter} stage.");
-            var result = OpenOrStop(() => Guard(probe.Run));
-            if (result == null)
-            {
-                return;
-            }
-
-            WriteObject(Quiet ? result.Success : result);
-        }
-    }
+    protected override bool Succeeded(object result) => ((SmtpProbeResult)result).Success;
 }
