@@ -536,7 +536,11 @@ public sealed class Pop3Session : IDisposable
             return choice.NotOffered(_settings, offered);
         }
 
-        return ConnectErrors.AuthenticationNotSupported(_settings, _capabilities == null ? "none" : string.Join(" ", _capabilities));
+        var error = ConnectErrors.AuthenticationNotSupported(_settings, _capabilities == null ? "none" : string.Join(" ", _capabilities));
+        var optIn = MechanismChoice.SaslNames.Where(n => n != "XOAUTH2" && OffersLogin(n)).ToList();
+        return optIn.Count == 0 ? error : new MailOperationException(error.ErrorId, error.Kind, error.Target,
+            $"{error.Message} It offers {string.Join(", ", optIn)}, which POP3 signs in with only when -AuthenticationMechanism names it.")
+        { IsSessionFailure = true };
     }
 
     /// <summary>The error for a refused login (<paramref name="reply"/> is its -ERR), by the
