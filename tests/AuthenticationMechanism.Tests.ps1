@@ -58,14 +58,17 @@ AfterAll {
 Describe 'Choosing and excluding sign-in mechanisms' {
     BeforeEach { Reset-Mock }
 
-    It '<Command> -ExcludeAuthenticationMechanism NTLM signs in with the next mechanism offered, sending no AUTH NTLM' -ForEach @(
-        @{ Command = 'Send-SmtpMessage' }, @{ Command = 'Get-Pop3Message' }, @{ Command = 'Remove-Pop3Message' }
+    It '<Command> -ExcludeAuthenticationMechanism <Exclude> signs in with the next mechanism offered (<Expected>), sending no AUTH <Exclude>' -ForEach @(
+        # POP3 uses NTLM only when chosen, so there PLAIN is what the exclusion skips.
+        @{ Command = 'Send-SmtpMessage'; Offered = 'NTLM', 'PLAIN'; Exclude = 'NTLM'; Expected = 'PLAIN' }
+        @{ Command = 'Get-Pop3Message'; Offered = 'NTLM', 'PLAIN', 'LOGIN'; Exclude = 'PLAIN'; Expected = 'LOGIN' }
+        @{ Command = 'Remove-Pop3Message'; Offered = 'NTLM', 'PLAIN', 'LOGIN'; Exclude = 'PLAIN'; Expected = 'LOGIN' }
     ) {
-        Offer 'NTLM', 'PLAIN'
-        $run = Invoke-Command3 $Command @{ Credential = $alice; SkipCertificateCheck = $true; ExcludeAuthenticationMechanism = 'ntlm'; TranscriptPath = $transcript }
+        Offer $Offered
+        $run = Invoke-Command3 $Command @{ Credential = $alice; SkipCertificateCheck = $true; ExcludeAuthenticationMechanism = $Exclude.ToLowerInvariant(); TranscriptPath = $transcript }
         $run.Failures | Should -BeNullOrEmpty
-        @(Get-Sessions $Command | ForEach-Object AuthMechanism) | Should -Be @('PLAIN')
-        @(Get-Sessions $Command | ForEach-Object Commands) -like 'AUTH NTLM*' | Should -BeNullOrEmpty
+        @(Get-Sessions $Command | ForEach-Object AuthMechanism) | Should -Be @($Expected)
+        @(Get-Sessions $Command | ForEach-Object Commands) -like "AUTH $Exclude*" | Should -BeNullOrEmpty
         Assert-NoSecret -Text ($run.Text + (Get-Content -LiteralPath $transcript -Raw)) -Secret $password, "`0alice`0$password"
     }
 
