@@ -19,7 +19,10 @@ BeforeAll {
         $script:noRealm = $_.Exception.Message
         Write-Warning "Kerberos tests skipped: $noRealm"
     }
+    # bob signs in with a password (-Credential bob@REALM), not with a ticket of the logon.
+    $script:bobPassword = 'B0b!Kerberos-pw'
     if (-not $noRealm) {
+        $null = Invoke-KerberosTool $realm kadmin.local @('-q', "addprinc -pw $bobPassword bob")
         [MockMail.MockServer]::UseKerberos($realm.ServiceKeytab, $realm.Environment.KRB5_CONFIG)
         $script:mock = New-MockServer
     }
@@ -299,6 +302,73 @@ foreach (`$name in 'Success', 'FailedStage', 'Error', 'Hint', 'AuthMechanism', '
     }
 }
 
+Describe '-Credential user@REALM with -AuthenticationMechanism GSSAPI signs in with Kerberos (the ticket from the password)' -Tag 'Kerberos' {
+    BeforeEach {
+        if (-not $noRealm) {
+            $mock.Reset()
+            $mock.Smtp.AuthMechanisms = @('PLAIN', 'GSSAPI')
+            $mock.Pop3.SaslMechanisms = @('PLAIN', 'GSSAPI')
+        }
+        $script:transcript = Join-Path $TestDrive "transcript-$([guid]::NewGuid().ToString('n')).log"
+        # No ticket in the cache: whatever signs in, it is not the logon.
+        $script:noTicket = 'FILE:' + (Join-Path $TestDrive "no-ticket-$([guid]::NewGuid().ToString('n'))")
+    }
+
+    It 'sends and reads over plain text without -AllowUnencryptedAuthentication (Kerberos proves the server); the mock verified bob' {
+        if (Skip-WithoutRealm) { return }
+        $uid = $mock.AddMessage("bob@$($realm.Name)", "From: a@example.com`r`nTo: bob@example.com`r`nSubject: by password`r`n`r`nbody`r`n")
+        $outcome = Invoke-AsLogon -CredentialCache $noTicket @"
+`$bob = [pscredential]::new('bob@$($realm.Name)', (ConvertTo-SecureString '$bobPassword' -AsPlainText -Force))
+`$r = Send-SmtpMessage -SmtpServer localhost -Port $($mock.SmtpPort) -TlsMode None -Credential `$bob -AuthenticationMechanism GSSAPI -TimeoutSec 10 ``
+    -From ops@example.com -To a@example.com -Subject 'by password' -Body x -TranscriptPath '$transcript' -Verbose 4>&1 | ForEach-Object { if (`$_.AuthenticationMechanism) { `$_ } else { "`$_" | Out-Host } }
+`$outcome.Mechanism = `$r.AuthenticationMechanism
+`$pop = @{ Pop3Server = 'localhost'; Port = $($mock.Pop3Port); TlsMode = 'None'; Credential = `$bob; AuthenticationMechanism = 'GSSAPI'; TimeoutSec = 10; TranscriptPath = '$transcript' }
+`$outcome.Subjects = @(Get-Pop3Message @pop -Verbose 4>&1 | ForEach-Object { if (`$_.Subject) { `$_.Subject } else { "`$_" | Out-Host } })
+`$outcome.Deleted = @(Remove-Pop3Message @pop -Uid '$uid' -PassThru -Confirm:`$false | ForEach-Object Uid)
+`$outcome.Errors = @(`$Error | ForEach-Object { "`$_" })
+"@
+        $outcome.Errors | Should -BeNullOrEmpty
+        $outcome.Mechanism | Should -Be 'GSSAPI'
+        $mock.SmtpSessions[0].AuthMechanism | Should -Be 'GSSAPI'
+        $mock.SmtpSessions[0].AuthUser | Should -Be "bob@$($realm.Name)"
+        $mock.SmtpSessions[0].Tls | Should -BeFalse
+        $outcome.Subjects | Should -Be @('by password')
+        $outcome.Deleted | Should -Be @($uid)
+        @($mock.Pop3Sessions | ForEach-Object AuthMechanism) | Should -Be @('GSSAPI', 'GSSAPI')
+        $outcome.Text | Should -Match "Logged in as 'bob@$([regex]::Escape($realm.Name))' \(GSSAPI\)"
+        $log = Get-Content -LiteralPath $transcript -Raw
+        $log | Should -Match 'C: AUTH GSSAPI'
+        $text = $outcome.Text + $log
+        Assert-NoSecret -Text $text -Secret $bobPassword
+        Assert-NoKerberosToken -Text $text -Sent (@($mock.SmtpSessions[0].Commands) + @($mock.Pop3Sessions | ForEach-Object Commands))
+    }
+
+    It 'without -AuthenticationMechanism GSSAPI, a user@REALM name signs in with the password mechanism (the name may be a mail address)' {
+        if (Skip-WithoutRealm) { return }
+        $mock.Users["bob@$($realm.Name)"] = $bobPassword
+        $outcome = Invoke-AsLogon -CredentialCache $noTicket @"
+`$bob = [pscredential]::new('bob@$($realm.Name)', (ConvertTo-SecureString '$bobPassword' -AsPlainText -Force))
+`$outcome.Mechanism = (Send-SmtpMessage -SmtpServer localhost -Port $($mock.SmtpPort) -SkipCertificateCheck -Credential `$bob -TimeoutSec 10 -From ops@example.com -To a@example.com -Subject s).AuthenticationMechanism
+"@
+        $mock.Users.Remove("bob@$($realm.Name)")
+        $outcome.Mechanism | Should -Be 'PLAIN'
+    }
+
+    It 'a wrong password is KerberosCredentialsRejected, naming the user and the service, with nothing of it in the output' {
+        if (Skip-WithoutRealm) { return }
+        $outcome = Invoke-AsLogon -CredentialCache $noTicket @"
+`$bob = [pscredential]::new('bob@$($realm.Name)', (ConvertTo-SecureString 'not-bobs-password' -AsPlainText -Force))
+Send-SmtpMessage -SmtpServer localhost -Port $($mock.SmtpPort) -TlsMode None -Credential `$bob -AuthenticationMechanism GSSAPI -TimeoutSec 10 -From ops@example.com -To a@example.com -Subject s -ErrorAction SilentlyContinue -ErrorVariable ev
+`$outcome.Id = `$ev[0].FullyQualifiedErrorId
+`$outcome.Message = `$ev[0].Exception.Message
+"@
+        $outcome.Id | Should -BeLike 'KerberosCredentialsRejected,*'
+        $outcome.Message | Should -Match "bob@$([regex]::Escape($realm.Name)).*smtp/localhost"
+        Assert-NoSecret -Text $outcome.Text -Secret 'not-bobs-password'
+        $mock.Messages.Count | Should -Be 0
+    }
+}
+
 Describe '-UseDefaultCredentials conflicts with the other sign-ins' -Tag 'Kerberos' {
     It '<Command> -UseDefaultCredentials <Other> is a parameter error before any connection' -ForEach @(
         foreach ($command in 'Send-SmtpMessage', 'Get-Pop3Message', 'Remove-Pop3Message', 'Test-SmtpConnection', 'Test-Pop3Connection') {
@@ -368,6 +438,24 @@ Describe '-UseDefaultCredentials against a real Dovecot (dovecot-gssapi)' -Tag '
         $log = Get-Content -LiteralPath $transcript -Raw
         $log | Should -Match 'C: AUTH GSSAPI'
         Assert-NoKerberosToken -Text ($outcome.Text + $log)
+    }
+
+    It 'signs bob in with -Credential bob@REALM and -AuthenticationMechanism GSSAPI, no ticket in the cache (Dovecot: method=GSSAPI)' {
+        if ($noDovecot) { Set-ItResult -Skipped -Because $noDovecot; return }
+        Add-DovecotMessage $dovecot 'bob' "From: a@example.com`r`nTo: bob@example.com`r`nSubject: bob by password`r`nMessage-ID: <kerberos-2@example.com>`r`n`r`nbody`r`n"
+        $transcript = Join-Path $TestDrive 'dovecot-bob.log'
+        $outcome = Invoke-AsLogon -CredentialCache ('FILE:' + (Join-Path $TestDrive 'no-ticket-dovecot')) @"
+`$bob = [pscredential]::new('bob@$($realm.Name)', (ConvertTo-SecureString '$bobPassword' -AsPlainText -Force))
+`$pop = @{ Pop3Server = 'localhost'; Port = $($dovecot.Port); TlsMode = 'None'; Credential = `$bob; AuthenticationMechanism = 'GSSAPI'; TimeoutSec = 10; TranscriptPath = '$transcript' }
+`$outcome.Subjects = @(Get-Pop3Message @pop | ForEach-Object Subject)
+`$outcome.Errors = @(`$Error | ForEach-Object { "`$_" })
+"@
+        $outcome.Errors | Should -BeNullOrEmpty
+        $outcome.Subjects | Should -Be @('bob by password')
+        @(Select-String -LiteralPath $dovecot.Log -Pattern 'Login: user=<bob>, method=GSSAPI').Count | Should -Be 1
+        $text = $outcome.Text + (Get-Content -LiteralPath $transcript -Raw)
+        Assert-NoSecret -Text $text -Secret $bobPassword
+        Assert-NoKerberosToken -Text $text
     }
 }
 

@@ -29,6 +29,9 @@ public sealed class ConnectionSettings
     /// <see cref="Credential"/>, which stays null.</summary>
     public bool UseDefaultCredentials { get; set; }
 
+    /// <summary>The mechanisms the user chose or excluded; null: the protocol's own order.</summary>
+    public MechanismChoice? Mechanisms { get; set; }
+
     /// <summary>With <see cref="UseOAuth2"/>: asked for the access token at every login (the
     /// password of <see cref="Credential"/> is then unused). Null: the password is the token.</summary>
     public OAuth.IAccessTokenSource? TokenSource { get; set; }

@@ -183,33 +183,40 @@ internal sealed class Connector
     internal SmtpReply SignIn(CancellationToken token, out string mechanismName)
     {
         var user = _settings.Credential?.UserName ?? CurrentLogon.Description;
+        var offered = Extensions.AuthMechanisms;
+        var name = ChooseMechanism(_settings, offered);
 
-        // Kerberos sends no password and proves the server (mutual authentication), so the
-        // current logon may sign in over plain text or unverified TLS; a password may not.
-        if (!_settings.UseDefaultCredentials && !_wire.IsSecure && !_settings.AllowUnencryptedAuthentication)
+        // Kerberos sends no password to the server and proves the server (mutual authentication),
+        // so it may sign in over plain text or unverified TLS; a password (NTLM's too) may not.
+        var kerberos = _settings.UseDefaultCredentials || name == CurrentLogon.MechanismName;
+        if (!kerberos && !_wire.IsSecure && !_settings.AllowUnencryptedAuthentication)
         {
             throw ConnectErrors.UnencryptedAuthenticationRefused(_settings);
         }
 
         // The send path's handshake already refuses such a certificate; a caller whose validator
         // let the session go on for its report (the probe) stops here.
-        if (!_settings.UseDefaultCredentials && _wire.IsSecure && !_wire.Validator.Validated && !_settings.SkipCertificateCheck)
+        if (!kerberos && _wire.IsSecure && !_wire.Validator.Validated && !_settings.SkipCertificateCheck)
         {
             throw ConnectErrors.CertificateRejected(_settings, $"{_wire.Validator.Errors}, so the credentials were not sent", null);
         }
 
-        var offered = Extensions.AuthMechanisms;
-        var mechanism = ChooseMechanism(_settings, offered, token);
-        if (mechanism == null && _settings.UseDefaultCredentials)
+        if (name == null && _settings.UseDefaultCredentials)
         {
             throw CurrentLogon.NotOffered(_settings, offered);
         }
 
-        if (mechanism == null)
+        if (name == null && _settings.Mechanisms is { } choice && (choice.Chosen != null || PasswordMechanisms.Any(m => offered.Contains(m) && SaslMechanism.IsSupported(m))))
+        {
+            throw choice.NotOffered(_settings, offered);
+        }
+
+        if (name == null)
         {
             throw ConnectErrors.AuthenticationNotSupported(_settings, offered.Count == 0 ? "none" : string.Join(", ", offered));
         }
 
+        var mechanism = CreateMechanism(_settings, name, CurrentLogon.SmtpService, token);
         mechanismName = mechanism.MechanismName;
         try
         {
@@ -222,23 +229,41 @@ internal sealed class Connector
     }
 
     /// <summary>The SASL mechanism for the settings' credential among those offered: GSSAPI for
-    /// the current logon, XOAUTH2 for a token, else the strongest password mechanism; null when
-    /// none fits.</summary>
-    internal static SaslMechanism? ChooseMechanism(ConnectionSettings settings, System.Collections.Generic.IList<string> offered, CancellationToken token)
+    /// the current logon, XOAUTH2 for a token, else the first password mechanism that the user's
+    /// choice (<see cref="ConnectionSettings.Mechanisms"/>) or, without one, strength puts first;
+    /// null when none fits.</summary>
+    internal static string? ChooseMechanism(ConnectionSettings settings, System.Collections.Generic.IList<string> offered)
     {
         if (settings.UseDefaultCredentials)
         {
-            return offered.Contains(CurrentLogon.MechanismName) ? CurrentLogon.Mechanism(settings, CurrentLogon.SmtpService) : null;
+            return offered.Contains(CurrentLogon.MechanismName) ? CurrentLogon.MechanismName : null;
+        }
+
+        if (settings.UseOAuth2)
+        {
+            return offered.Count == 0 ? null : "XOAUTH2";
+        }
+
+        var order = settings.Mechanisms?.Order(PasswordMechanisms) ?? PasswordMechanisms;
+        return order.FirstOrDefault(m => offered.Contains(m) && (m == CurrentLogon.MechanismName || SaslMechanism.IsSupported(m)));
+    }
+
+    /// <summary>The SASL mechanism <paramref name="name"/> (from <see cref="ChooseMechanism"/>) for
+    /// the settings' credential; <paramref name="service"/> names the Kerberos service ("smtp", "pop").</summary>
+    internal static SaslMechanism CreateMechanism(ConnectionSettings settings, string name, string service, CancellationToken token)
+    {
+        if (settings.UseDefaultCredentials)
+        {
+            return CurrentLogon.Mechanism(settings, service);
         }
 
         var credential = settings.Credential!;
         if (settings.UseOAuth2)
         {
-            return offered.Count == 0 ? null : new SaslMechanismOAuth2(credential.UserName, settings.OAuth2Token(credential, token));
+            return new SaslMechanismOAuth2(credential.UserName, settings.OAuth2Token(credential, token));
         }
 
-        var name = PasswordMechanisms.FirstOrDefault(m => offered.Contains(m) && SaslMechanism.IsSupported(m));
-        return name == null ? null : SaslMechanism.Create(name, credential);
+        return name == CurrentLogon.MechanismName ? CurrentLogon.Mechanism(settings, service, credential) : SaslMechanism.Create(name, credential)!;
     }
 
     private void Negotiate(bool implicitTls, CancellationToken token)

@@ -26,12 +26,15 @@ internal static class CurrentLogon
             $"(offered: {(offered.Count == 0 ? "none" : string.Join(", ", offered))}).")
         { IsSessionFailure = true };
 
-    public static SaslMechanism Mechanism(ConnectionSettings settings, string service) =>
+    /// <summary>Kerberos for the current logon, or, given <paramref name="credential"/>, for that
+    /// user@REALM and password (the ticket then comes from the KDC with the password).</summary>
+    public static SaslMechanism Mechanism(ConnectionSettings settings, string service, System.Net.NetworkCredential? credential = null) =>
 #if NET
-        new GssapiMechanism(service, settings.Host, System.Net.CredentialCache.DefaultNetworkCredentials);
+        new GssapiMechanism(service, settings.Host, credential ?? System.Net.CredentialCache.DefaultNetworkCredentials, explicitCredential: credential != null);
 #else
-        throw new MailOperationException("CurrentLogonNotSupported", MailErrorKind.NotImplemented, settings.Endpoint,
-            "-UseDefaultCredentials needs PowerShell 7: Windows PowerShell 5.1's .NET Framework has no NegotiateAuthentication to sign in with the current logon.")
+        throw new MailOperationException(credential == null ? "CurrentLogonNotSupported" : "KerberosNotSupported", MailErrorKind.NotImplemented, settings.Endpoint,
+            (credential == null ? "-UseDefaultCredentials" : "-AuthenticationMechanism GSSAPI") +
+            " needs PowerShell 7: Windows PowerShell 5.1's .NET Framework has no NegotiateAuthentication to sign in with Kerberos.")
         { IsSessionFailure = true };
 #endif
 }

@@ -22,17 +22,20 @@ internal sealed class GssapiMechanism : SaslMechanism
     private const byte NoSecurityLayer = 1;
 
     private readonly NegotiateAuthentication _context;
+    private readonly bool _explicitCredential;
     private bool _contextEstablished;
 
     /// <param name="service">"smtp" or "pop".</param>
     /// <param name="host">The server's name as the user gave it: the service principal is
     /// <c>service/host</c>, so a name the realm does not know fails here, not at the server.</param>
     /// <param name="credential">The current logon (<see cref="CredentialCache.DefaultNetworkCredentials"/>),
-    /// or a user name and password.</param>
-    public GssapiMechanism(string service, string host, NetworkCredential credential)
+    /// or a user name (user@REALM) and password.</param>
+    /// <param name="explicitCredential">True for a user name and password: errors then speak of those.</param>
+    public GssapiMechanism(string service, string host, NetworkCredential credential, bool explicitCredential)
         : base(credential)
     {
         ServicePrincipal = $"{service}/{host}";
+        _explicitCredential = explicitCredential;
         _context = new NegotiateAuthentication(new NegotiateAuthenticationClientOptions
         {
             Package = "Kerberos",
@@ -122,6 +125,13 @@ internal sealed class GssapiMechanism : SaslMechanism
         {
             case NegotiateAuthenticationStatusCode.UnknownCredentials:
             case NegotiateAuthenticationStatusCode.CredentialsExpired:
+                if (_explicitCredential)
+                {
+                    return Failure("KerberosCredentialsRejected", MailErrorKind.AuthenticationError,
+                        $"The KDC did not give '{Credentials.UserName}' a ticket for {ServicePrincipal} with the password given ({status}): " +
+                        "check the user name (user@REALM, the realm in capitals) and the password.");
+                }
+
                 return Failure("NoKerberosLogon", MailErrorKind.AuthenticationError,
                     (status == NegotiateAuthenticationStatusCode.CredentialsExpired ? "The Kerberos ticket of the current logon has expired" : "The current logon has no Kerberos ticket") +
                     $", so -UseDefaultCredentials cannot sign in to {ServicePrincipal}. Run the command as a domain account that is signed in " +

@@ -21,7 +21,7 @@ internal sealed class ProtocolTap : IDisposable
     private readonly ProtocolLogger? _transcript;
     private readonly bool _recordMessageData;
     private long _dataBytes; // message data held back from the transcript so far
-    private bool _kerberosExchange; // the last command was AUTH GSSAPI: its challenges are tokens
+    private bool _tokenExchange; // the last command was AUTH GSSAPI or AUTH NTLM: its challenges are tokens
 
     public ProtocolTap(string? transcriptPath, bool recordMessageData = false)
     {
@@ -92,10 +92,11 @@ internal sealed class ProtocolTap : IDisposable
             return;
         }
 
-        if (_kerberosExchange && KerberosChallengePrefix(buffer, offset, count) is { } prefix)
+        if (_tokenExchange && ChallengePrefix(buffer, offset, count) is { } prefix)
         {
-            // The server's Kerberos tokens (its AP-REP, the wrapped security-layer offer) are
-            // kept out of the transcript as the client's are.
+            // The server's Kerberos tokens (its AP-REP, the wrapped security-layer offer) and its
+            // NTLM challenge (with the client's answer, the stuff of an offline password guess)
+            // are kept out of the transcript as the client's are.
             var redacted = Encoding.ASCII.GetBytes(prefix + "********\r\n");
             _transcript.LogServer(redacted, 0, redacted.Length);
             return;
@@ -105,7 +106,7 @@ internal sealed class ProtocolTap : IDisposable
     }
 
     /// <summary>"334 " (SMTP) or "+ " (POP3) when the line is a SASL challenge with a payload; else null.</summary>
-    private static string? KerberosChallengePrefix(byte[] buffer, int offset, int count)
+    private static string? ChallengePrefix(byte[] buffer, int offset, int count)
     {
         var line = Encoding.ASCII.GetString(buffer, offset, Math.Min(count, 8));
         var prefix = line.StartsWith("334 ", StringComparison.Ordinal) ? "334 " : line.StartsWith("+ ", StringComparison.Ordinal) ? "+ " : null;
@@ -157,7 +158,7 @@ internal sealed class ProtocolTap : IDisposable
             if (Array.IndexOf(KnownCommands, verb) >= 0)
             {
                 LastCommand = verb;
-                _kerberosExchange = verb == "AUTH" && line.IndexOf("GSSAPI", StringComparison.OrdinalIgnoreCase) >= 0;
+                _tokenExchange = verb == "AUTH" && (line.IndexOf("GSSAPI", StringComparison.OrdinalIgnoreCase) >= 0 || line.IndexOf("NTLM", StringComparison.OrdinalIgnoreCase) >= 0);
             }
         }
     }

@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using System.Linq;
 using System.Management.Automation;
 using System.Net;
 using System.Security;
@@ -108,8 +109,17 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
     [ValidateNotNullOrEmpty]
     public string? TranscriptPath { get; set; }
 
+    /// <summary>-AuthenticationMechanism of the cmdlets that declare it; null when not given.</summary>
+    protected virtual string[]? ChosenMechanisms => null;
+
+    /// <summary>-ExcludeAuthenticationMechanism of the cmdlets that declare it; null when not given.</summary>
+    protected virtual string[]? ExcludedMechanisms => null;
+
+    private MechanismChoice? _mechanisms;
+
     protected override void BeginProcessing()
     {
+        CheckMechanismChoice();
         if (UseSsl && TlsMode == MailTlsMode.None)
         {
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-UseSsl asks for TLS and -TlsMode None forbids it: give one of them."),
@@ -129,6 +139,54 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-ClientSecret is empty: give the client secret's value (not its ID) from the app registration's Certificates & secrets page."),
                 "ClientSecretEmpty", ErrorCategory.InvalidArgument, ClientId));
         }
+    }
+
+    /// <summary>Keeps the mechanism choice; one that no sign-in of these parameters could use is a
+    /// terminating error before any connection.</summary>
+    private void CheckMechanismChoice()
+    {
+        if (ChosenMechanisms == null && ExcludedMechanisms == null)
+        {
+            return;
+        }
+
+        var choice = new MechanismChoice(ChosenMechanisms, ExcludedMechanisms);
+        var left = choice.Chosen?.Where(n => !choice.Excluded.Contains(n)).ToList();
+        string? conflict = null;
+        if (left is { Count: 0 })
+        {
+            conflict = $"-ExcludeAuthenticationMechanism rules out every mechanism that -AuthenticationMechanism allows ({string.Join(", ", choice.Chosen!)}).";
+        }
+        else if (ParameterSetName == DefaultCredentialsSet)
+        {
+            if (left?.Any(n => n != "GSSAPI") == true || choice.Excluded.Contains("GSSAPI"))
+            {
+                conflict = "-UseDefaultCredentials signs in with Kerberos (GSSAPI) only: leave out -AuthenticationMechanism and -ExcludeAuthenticationMechanism, or give -Credential.";
+            }
+        }
+        else if (ParameterSetName != CredentialSet)
+        {
+            if (left?.Any(n => n != "XOAUTH2") == true || choice.Excluded.Contains("XOAUTH2"))
+            {
+                conflict = "A token signs in with XOAUTH2 only: leave out -AuthenticationMechanism and -ExcludeAuthenticationMechanism, or give -Credential.";
+            }
+        }
+        else if (Credential == null || Credential == PSCredential.Empty)
+        {
+            conflict = "-AuthenticationMechanism and -ExcludeAuthenticationMechanism choose how credentials sign in: give -Credential (or -UseDefaultCredentials).";
+        }
+        else if (left?.Contains("XOAUTH2") == true)
+        {
+            conflict = "XOAUTH2 signs in with a token, not a password: give -AccessToken and -UserName instead of -Credential.";
+        }
+
+        if (conflict != null)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException(conflict), "ConflictingAuthenticationMechanism", ErrorCategory.InvalidArgument,
+                ChosenMechanisms ?? ExcludedMechanisms));
+        }
+
+        _mechanisms = choice;
     }
 
     private static bool IsAuthorityBase(Uri authority) =>
@@ -179,6 +237,7 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
             SkipCertificateCheck = SkipCertificateCheck,
             CheckCertificateRevocation = CheckCertificateRevocation,
             AllowUnencryptedAuthentication = AllowUnencryptedAuthentication,
+            Mechanisms = _mechanisms,
             Timeout = TimeSpan.FromSeconds(TimeoutSec),
         };
 

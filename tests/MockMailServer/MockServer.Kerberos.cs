@@ -20,6 +20,12 @@ public sealed partial class MockServer
         SetNative("KRB5RCACHETYPE", "none");
     }
 
+    /// <summary>
+    /// Makes AUTH NTLM accept the users of <paramref name="userFile"/> (gss-ntlmssp's format, a line
+    /// "DOMAIN:user:password" each), for every mock server of this process.
+    /// </summary>
+    public static void UseNtlm(string userFile) => SetNative("NTLM_USER_FILE", userFile);
+
     private static void SetNative(string name, string value)
     {
         if (setenv(name, value, 1) != 0)

@@ -26,7 +26,7 @@ internal enum SaslFailure
 }
 
 /// <summary>
-/// The SASL mechanisms PLAIN, LOGIN and XOAUTH2 (and GSSAPI, in SessionBase.Gssapi.cs) for SMTP AUTH (RFC 4954) and POP3 AUTH (RFC 5034): the exchange,
+/// The SASL mechanisms PLAIN, LOGIN and XOAUTH2 (and GSSAPI, NTLM, in SessionBase.Gssapi.cs, SessionBase.Ntlm.cs) for SMTP AUTH (RFC 4954) and POP3 AUTH (RFC 5034): the exchange,
 /// the decoding and the credential checks are the same; the protocols differ in the challenge prefix, in the
 /// wording of the replies and in what a successful login does.
 /// </summary>
@@ -83,6 +83,9 @@ internal abstract partial class SessionBase
                 return true;
             case "GSSAPI":
                 AuthGssapi(initial);
+                return true;
+            case "NTLM":
+                AuthNtlm(initial);
                 return true;
             default:
                 return false;

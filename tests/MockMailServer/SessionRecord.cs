@@ -42,11 +42,11 @@ public abstract class SessionRecord
     /// <summary>Why a TLS handshake failed (the session ended there), else null.</summary>
     public string? TlsError { get; internal set; }
 
-    /// <summary>"PLAIN", "LOGIN", "XOAUTH2" or "GSSAPI" (POP3 also "USER" or "APOP") after a successful login
+    /// <summary>"PLAIN", "LOGIN", "XOAUTH2", "GSSAPI" or "NTLM" (POP3 also "USER" or "APOP") after a successful login
     /// (SMTP: reset by STARTTLS).</summary>
     public string? AuthMechanism { get; internal set; }
 
-    /// <summary>Why the server side refused a GSSAPI exchange (a NegotiateAuthentication status, or
+    /// <summary>Why the server side refused a GSSAPI or NTLM exchange (a NegotiateAuthentication status, or
     /// "security layer answer"), else null.</summary>
     public string? GssapiFailure { get; internal set; }
 

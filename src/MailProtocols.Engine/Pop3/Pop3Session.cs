@@ -123,9 +123,10 @@ public sealed class Pop3Session : IDisposable
         });
         _verbose($"Connected to {_settings.Endpoint}; TLS: {TlsProtocol}; capabilities: {(_capabilities == null ? "(no CAPA)" : string.Join(" ", _capabilities))}.");
 
-        // Kerberos sends no password and proves the server (mutual authentication), so the
-        // current logon may sign in over plain text; a password may not.
-        if (credential != null && !_wire.IsSecure && !_settings.AllowUnencryptedAuthentication)
+        // Kerberos sends no password to the server and proves the server (mutual authentication),
+        // so it may sign in over plain text; a password (NTLM's too) may not.
+        var kerberos = credential == null || (!_settings.UseOAuth2 && ChooseLogin() == CurrentLogon.MechanismName);
+        if (!kerberos && !_wire.IsSecure && !_settings.AllowUnencryptedAuthentication)
         {
             throw ConnectErrors.UnencryptedAuthenticationRefused(_settings);
         }
@@ -468,13 +469,16 @@ public sealed class Pop3Session : IDisposable
     /// <summary>The server's CAPA lines as received, or null when it has no CAPA.</summary>
     internal IReadOnlyList<string>? CapabilityLines { get; private set; }
 
+    /// <summary>The logins a password tries when the user chose none, in order.</summary>
+    private static readonly string[] PasswordLogins = { "PLAIN", "LOGIN", "USER", "APOP" };
+
     /// <summary>Signs in with the first mechanism that fits the credentials and what the server
-    /// offers (XOAUTH2 for a token, then SASL PLAIN, LOGIN, USER/PASS, APOP) and returns the
-    /// server's final reply and the mechanism used; throws AuthenticationNotSupported when none fits.
+    /// offers (XOAUTH2 for a token, else <see cref="ChooseLogin"/>) and returns the server's final
+    /// reply and the mechanism used; throws AuthenticationNotSupported (or, when the user's choice
+    /// ruled out what is offered, AuthenticationMechanismNotOffered) when none fits.
     /// No credential: the current logon, with GSSAPI.</summary>
     internal Pop3Reply LoginReply(NetworkCredential? credential, out string mechanism)
     {
-        Pop3Reply reply;
         if (credential == null)
         {
             mechanism = CurrentLogon.MechanismName;
@@ -484,47 +488,70 @@ public sealed class Pop3Session : IDisposable
         if (_settings.UseOAuth2)
         {
             mechanism = "XOAUTH2";
-            reply = Sasl(new SaslMechanismOAuth2(credential.UserName, _settings.OAuth2Token(credential, _token)));
+            return Sasl(new SaslMechanismOAuth2(credential.UserName, _settings.OAuth2Token(credential, _token)));
         }
-        else if (HasSasl("PLAIN"))
-        {
-            mechanism = "PLAIN";
-            reply = Sasl(new SaslMechanismPlain(credential));
-        }
-        else if (HasSasl("LOGIN"))
-        {
-            mechanism = "LOGIN";
-            reply = Sasl(new SaslMechanismLogin(credential));
-        }
-        else if (_capabilities == null || _capabilities.Contains("USER"))
-        {
-            mechanism = "USER";
-            _wire.Send($"USER {credential.UserName}", -1, _token);
-            reply = _wire.ReadReply(_token);
-            if (reply.IsOk)
-            {
-                _wire.Send($"PASS {credential.Password}", 5, _token);
-                reply = _wire.ReadReply(_token);
-            }
-        }
-        else if (_apopTimestamp != null)
-        {
-            mechanism = "APOP";
-            string digest;
-            using (var md5 = MD5.Create())
-            {
-                digest = BitConverter.ToString(md5.ComputeHash(Encoding.UTF8.GetBytes(_apopTimestamp + credential.Password))).Replace("-", "").ToLowerInvariant();
-            }
 
-            _wire.Send($"APOP {credential.UserName} {digest}", 5 + credential.UserName.Length + 1, _token);
-            reply = _wire.ReadReply(_token);
-        }
-        else
+        mechanism = ChooseLogin() ?? throw NoLogin();
+        Pop3Reply reply;
+        switch (mechanism)
         {
-            throw ConnectErrors.AuthenticationNotSupported(_settings, _capabilities == null ? "none" : string.Join(" ", _capabilities));
+            case "USER":
+                _wire.Send($"USER {credential.UserName}", -1, _token);
+                reply = _wire.ReadReply(_token);
+                if (reply.IsOk)
+                {
+                    _wire.Send($"PASS {credential.Password}", 5, _token);
+                    reply = _wire.ReadReply(_token);
+                }
+
+                break;
+            case "APOP":
+                string digest;
+                using (var md5 = MD5.Create())
+                {
+                    digest = BitConverter.ToString(md5.ComputeHash(Encoding.UTF8.GetBytes(_apopTimestamp + credential.Password))).Replace("-", "").ToLowerInvariant();
+                }
+
+                _wire.Send($"APOP {credential.UserName} {digest}", 5 + credential.UserName.Length + 1, _token);
+                reply = _wire.ReadReply(_token);
+                break;
+            case CurrentLogon.MechanismName:
+                reply = Sasl(CurrentLogon.Mechanism(_settings, CurrentLogon.Pop3Service, credential));
+                break;
+            default:
+                reply = Sasl(SaslMechanism.Create(mechanism, credential)!);
+                break;
         }
 
         return reply;
+    }
+
+    /// <summary>The login a password uses: the first of the user's choice (or of SASL PLAIN,
+    /// LOGIN, USER/PASS, APOP) that the server offers; null when none is.</summary>
+    internal string? ChooseLogin() => (_settings.Mechanisms?.Order(PasswordLogins) ?? PasswordLogins).FirstOrDefault(OffersLogin);
+
+    private bool OffersLogin(string name) => name switch
+    {
+        "USER" => _capabilities == null || _capabilities.Contains("USER"),
+        "APOP" => _apopTimestamp != null,
+        CurrentLogon.MechanismName => HasSasl(name),
+        _ => HasSasl(name) && SaslMechanism.IsSupported(name),
+    };
+
+    private MailOperationException NoLogin()
+    {
+        if (_settings.Mechanisms is { } choice && (choice.Chosen != null || PasswordLogins.Any(OffersLogin)))
+        {
+            var offered = (_capabilities?.Where(c => c.StartsWith("SASL:", StringComparison.Ordinal)).Select(c => c.Substring(5)) ?? Enumerable.Empty<string>())
+                .Concat(new[] { "USER", "APOP" }.Where(OffersLogin));
+            return choice.NotOffered(_settings, offered);
+        }
+
+        var error = ConnectErrors.AuthenticationNotSupported(_settings, _capabilities == null ? "none" : string.Join(" ", _capabilities));
+        var optIn = MechanismChoice.SaslNames.Where(n => n != "XOAUTH2" && OffersLogin(n)).ToList();
+        return optIn.Count == 0 ? error : new MailOperationException(error.ErrorId, error.Kind, error.Target,
+            $"{error.Message} It offers {string.Join(", ", optIn)}, which POP3 signs in with only when -AuthenticationMechanism names it.")
+        { IsSessionFailure = true };
     }
 
     /// <summary>The error for a refused login (<paramref name="reply"/> is its -ERR), by the

@@ -39,6 +39,23 @@ public sealed class RemovePop3MessageCommand : MailConnectionCmdlet
     [Parameter(Mandatory = true, ParameterSetName = DefaultCredentialsSet)]
     public SwitchParameter UseDefaultCredentials { get; set; }
 
+    /// <summary>The SASL mechanisms to sign in with, tried in this order (the first the server
+    /// offers is used); without it, SASL PLAIN, LOGIN, USER/PASS, APOP.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ValidateSet("GSSAPI", "NTLM", "SCRAM-SHA-512", "SCRAM-SHA-256", "SCRAM-SHA-1", "DIGEST-MD5", "CRAM-MD5", "PLAIN", "LOGIN", "XOAUTH2", "USER", "APOP")]
+    public string[]? AuthenticationMechanism { get; set; }
+
+    /// <summary>Mechanisms never to sign in with, e.g. an NTLM that the relay offers and then refuses.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ValidateSet("GSSAPI", "NTLM", "SCRAM-SHA-512", "SCRAM-SHA-256", "SCRAM-SHA-1", "DIGEST-MD5", "CRAM-MD5", "PLAIN", "LOGIN", "XOAUTH2", "USER", "APOP")]
+    public string[]? ExcludeAuthenticationMechanism { get; set; }
+
+    protected override string[]? ChosenMechanisms => AuthenticationMechanism;
+
+    protected override string[]? ExcludedMechanisms => ExcludeAuthenticationMechanism;
+
     protected override void ProcessRecord()
     {
         foreach (var uid in Uid)
