@@ -11,6 +11,10 @@ internal static class CurrentLogon
     /// the server's principal is smtp/host or pop/host.</summary>
     public const string SmtpService = "smtp";
 
+    /// <summary>The service name Exchange registers and .NET Framework's SmtpClient asks for
+    /// (its TargetName defaults to SMTPSVC/host): tried when the realm has no smtp/host.</summary>
+    public const string ExchangeSmtpService = "SMTPSVC";
+
     public const string Pop3Service = "pop";
 
     /// <summary>Who signs in, for messages: no name is known before the server has accepted the ticket.</summary>
@@ -25,6 +29,40 @@ internal static class CurrentLogon
             $"The server {settings.Endpoint} does not offer Kerberos (SASL GSSAPI), which -UseDefaultCredentials signs in with " +
             $"(offered: {(offered.Count == 0 ? "none" : string.Join(", ", offered))}).")
         { IsSessionFailure = true };
+
+    /// <summary>The SMTP sign-in, its first token made: smtp/host (RFC 4752, Postfix, Dovecot),
+    /// else SMTPSVC/host (Exchange). A principal the realm does not know fails at the KDC, before
+    /// anything goes to the server, so the second try costs one KDC request and no SMTP command.</summary>
+    public static SaslMechanism SmtpMechanism(ConnectionSettings settings)
+    {
+#if NET
+        var rfc = new GssapiMechanism(SmtpService, settings.Host, System.Net.CredentialCache.DefaultNetworkCredentials);
+        try
+        {
+            rfc.Start();
+            return rfc;
+        }
+        catch (MailOperationException first) when (first.ErrorId == "KerberosServicePrincipalUnknown")
+        {
+            var exchange = new GssapiMechanism(ExchangeSmtpService, settings.Host, System.Net.CredentialCache.DefaultNetworkCredentials);
+            try
+            {
+                exchange.Start();
+                return exchange;
+            }
+            catch (MailOperationException second) when (second.ErrorId == "KerberosServicePrincipalUnknown")
+            {
+                throw new MailOperationException(first.ErrorId, first.Kind, first.Target,
+                    $"Kerberos could not get a ticket for {rfc.ServicePrincipal} nor for {exchange.ServicePrincipal} (the name Exchange registers): " +
+                    "the realm has neither principal, or its KDC cannot be reached. Connect by the host name the server's principal is registered under " +
+                    "(not an IP address or an alias), or ask the domain administrators to register it.", first)
+                { IsSessionFailure = true };
+            }
+        }
+#else
+        return Mechanism(settings, SmtpService);
+#endif
+    }
 
     public static SaslMechanism Mechanism(ConnectionSettings settings, string service) =>
 #if NET

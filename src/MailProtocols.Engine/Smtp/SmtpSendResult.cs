@@ -58,6 +58,11 @@ public sealed class SmtpSendResult
     /// "XOAUTH2", "PLAIN"); null when the message went without authentication.</summary>
     public string? AuthenticationMechanism { get; set; }
 
+    /// <summary>True when the module signed in as the current logon on its own (the Send-MailMessage
+    /// rule: no credential was given, and the server refused the message without authentication);
+    /// AuthenticationMechanism then says GSSAPI.</summary>
+    public bool AutomaticSignIn { get; set; }
+
     /// <summary>The server's reply to the end of the message data.</summary>
     public string ServerResponse { get; set; } = "";
 
