@@ -92,7 +92,7 @@ Describe 'The Send-MailMessage rule: a relay that refuses anonymous mail gets th
         if (Skip-WithoutRealm) { return }
         $mock.Smtp.UnauthenticatedMailReply = $refusal
         $run = Invoke-Line @"
-`$r = Send-SmtpMessage -SmtpServer localhost -Port $($mock.SmtpPort) -From ops@example.com -To it@example.com -Subject 'Backup done' -Body 'All good.' -TranscriptPath '$transcript' -Verbose
+`$r = Send-SmtpMessage -SmtpServer localhost -Port $($mock.SmtpPort) -From ops@example.com -To it@example.com -Subject 'Backup done' -Body 'All good.' -TranscriptPath '$transcript' -Verbose -Debug
 'RESULT ' + (`$r | Select-Object AuthenticationMechanism, AutomaticSignIn, Attempts, Accepted | ConvertTo-Json -Compress)
 'NEXT LINE RAN'
 "@
