@@ -66,7 +66,8 @@ public sealed class SmtpSendResult
     /// <summary>The server's reply to the end of the message data.</summary>
     public string ServerResponse { get; set; } = "";
 
-    /// <summary>How many transactions it took (1 unless transient failures were retried).</summary>
+    /// <summary>How many transactions it took (1 unless transient failures were retried, or the
+    /// message went again after the automatic sign-in, see <see cref="AutomaticSignIn"/>).</summary>
     public int Attempts { get; set; }
 
     public long Size { get; set; }
