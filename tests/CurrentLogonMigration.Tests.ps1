@@ -92,7 +92,9 @@ Describe 'The Send-MailMessage rule: a relay that refuses anonymous mail gets th
         if (Skip-WithoutRealm) { return }
         $mock.Smtp.UnauthenticatedMailReply = $refusal
         $run = Invoke-Line @"
-`$r = Send-SmtpMessage -SmtpServer localhost -Port $($mock.SmtpPort) -From ops@example.com -To it@example.com -Subject 'Backup done' -Body 'All good.' -TranscriptPath '$transcript' -Verbose -Debug
+`$DebugPreference = 'Continue'
+`$InformationPreference = 'Continue'
+`$r = Send-SmtpMessage -SmtpServer localhost -Port $($mock.SmtpPort) -From ops@example.com -To it@example.com -Subject 'Backup done' -Body 'All good.' -TranscriptPath '$transcript' -Verbose
 'RESULT ' + (`$r | Select-Object AuthenticationMechanism, AutomaticSignIn, Attempts, Accepted | ConvertTo-Json -Compress)
 'NEXT LINE RAN'
 "@
@@ -134,6 +136,30 @@ Describe 'The Send-MailMessage rule: a relay that refuses anonymous mail gets th
         # The refused MAIL of row 1 came before the sign-in; every other MAIL was taken.
         $firstAuth = [array]::IndexOf([string[]]$commands, 'AUTH GSSAPI')
         @($commands[($firstAuth + 1)..($commands.Count - 1)] | Where-Object { $_ -like 'MAIL FROM:*' }).Count | Should -Be 3
+    }
+
+    It 'signs in only once no reply is outstanding: a new row issued while an earlier row''s refusal is still to come' {
+        if (Skip-WithoutRealm) { return }
+        # Row 1 is refused and read before row 3 goes; row 2's refusal (its MAIL delayed) is still
+        # outstanding then, and must be read before AUTH, or it would be taken for AUTH's reply.
+        $mock.Smtp.UnauthenticatedMailReply = $refusal
+        $mock.Smtp.Chunking = $true
+        # Row 1's refusal comes after row 2 went out, row 2's after row 3 was issued.
+        $mock.AddRule([MockMail.SmtpRule]@{ Command = 'MAIL'; ArgumentContains = 'ops@'; Action = 'Delay'; DelayMs = 300; Times = 1 })
+        $mock.AddRule([MockMail.SmtpRule]@{ Command = 'MAIL'; ArgumentContains = 'slow@'; Action = 'Delay'; DelayMs = 2000; Times = 1 })
+        $run = Invoke-Line @"
+`$rows = @(
+    [pscustomobject]@{ From = 'ops@example.com'; To = 'r1@example.com'; Subject = 'row 1'; Body = 'x' }
+    [pscustomobject]@{ From = 'slow@example.com'; To = 'r2@example.com'; Subject = 'row 2'; Body = 'x' }
+    [pscustomobject]@{ From = 'ops@example.com'; To = 'r3@example.com'; Subject = 'row 3'; Body = 'x' }
+)
+`$results = @(`$rows | ForEach-Object { if (`$_.Subject -eq 'row 3') { Start-Sleep -Milliseconds 1000 }; `$_ } | Send-SmtpMessage -SmtpServer localhost -Port $($mock.SmtpPort) -TlsMode None)
+'RESULT ' + (@(`$results | ForEach-Object { "`$(`$_.Subject)/`$(`$_.AutomaticSignIn)" }) -join ',')
+"@
+        $run.Stderr | Should -BeNullOrEmpty
+        $run.Stdout | Should -Match 'RESULT row 1/True,row 2/True,row 3/True'
+        @($mock.Messages | ForEach-Object { $_.AcceptedRecipients }) | Sort-Object | Should -Be @('r1@example.com', 'r2@example.com', 'r3@example.com')
+        @($mock.SmtpSessions[0].Commands | Where-Object { $_ -like 'AUTH *' }).Count | Should -Be 1
     }
 
     It 'signs in after a relay refusal at RCPT TO (550 5.7.54): the internal recipient got it at once, the external one after the sign-in, each once' {
