@@ -32,6 +32,11 @@ public sealed class ConnectionSettings
     /// <summary>The mechanisms the user chose or excluded; null: the protocol's own order.</summary>
     public MechanismChoice? Mechanisms { get; set; }
 
+    /// <summary>The Send-MailMessage rule (SMTP only): with no credential, when the server refuses
+    /// a message at MAIL or RCPT for lack of authentication and offers GSSAPI, sign in as the current
+    /// logon and send it again on the same session. Off unless the caller turns it on.</summary>
+    public bool CurrentLogonWhenRefused { get; set; }
+
     /// <summary>With <see cref="UseOAuth2"/>: asked for the access token at every login (the
     /// password of <see cref="Credential"/> is then unused). Null: the password is the token.</summary>
     public OAuth.IAccessTokenSource? TokenSource { get; set; }

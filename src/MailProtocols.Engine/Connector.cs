@@ -177,6 +177,36 @@ internal sealed class Connector
         AuthenticationMechanism = mechanismName;
     }
 
+    /// <summary>The Send-MailMessage rule: signs in as the current logon (GSSAPI) on a session
+    /// whose server refused mail without authentication, with nothing outstanding on it.
+    /// Kerberos proves the server, so plain text and unvalidated TLS are no obstacle.</summary>
+    public void AuthenticateAsCurrentLogon(CancellationToken token)
+    {
+        if (!Extensions.AuthMechanisms.Contains(CurrentLogon.MechanismName))
+        {
+            throw AuthenticationRequired.NotOffered(_settings, Extensions.AuthMechanisms);
+        }
+
+        var mechanism = CurrentLogon.SmtpMechanism(_settings);
+        SmtpReply reply;
+        try
+        {
+            reply = Sasl(_wire, mechanism, token);
+        }
+        catch (AuthenticationException ex)
+        {
+            throw ConnectErrors.AuthenticationFailed(_settings, CurrentLogon.Description, ex.Message, ex);
+        }
+
+        if (reply.Code != 235)
+        {
+            throw ConnectErrors.AuthenticationFailed(_settings, CurrentLogon.Description, reply.ToString());
+        }
+
+        IsAuthenticated = true;
+        AuthenticationMechanism = mechanism.MechanismName;
+    }
+
     /// <summary>Sends the credentials with the mechanism chosen for them and returns the server's
     /// last reply, whatever its code; first refuses (as errors) to send a password in plain text
     /// unless allowed, or over TLS whose certificate failed a check that was not skipped.</summary>
@@ -254,7 +284,7 @@ internal sealed class Connector
     {
         if (settings.UseDefaultCredentials)
         {
-            return CurrentLogon.Mechanism(settings, service);
+            return service == CurrentLogon.SmtpService ? CurrentLogon.SmtpMechanism(settings) : CurrentLogon.Mechanism(settings, service);
         }
 
         var credential = settings.Credential!;
@@ -263,7 +293,12 @@ internal sealed class Connector
             return new SaslMechanismOAuth2(credential.UserName, settings.OAuth2Token(credential, token));
         }
 
-        return name == CurrentLogon.MechanismName ? CurrentLogon.Mechanism(settings, service, credential) : SaslMechanism.Create(name, credential)!;
+        if (name != CurrentLogon.MechanismName)
+        {
+            return SaslMechanism.Create(name, credential)!;
+        }
+
+        return service == CurrentLogon.SmtpService ? CurrentLogon.SmtpMechanism(settings, credential) : CurrentLogon.Mechanism(settings, service, credential);
     }
 
     private void Negotiate(bool implicitTls, CancellationToken token)

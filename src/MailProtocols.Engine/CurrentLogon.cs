@@ -11,6 +11,10 @@ internal static class CurrentLogon
     /// the server's principal is smtp/host or pop/host.</summary>
     public const string SmtpService = "smtp";
 
+    /// <summary>The service name Exchange registers and .NET Framework's SmtpClient asks for
+    /// (its TargetName defaults to SMTPSVC/host): tried when the realm has no smtp/host.</summary>
+    public const string ExchangeSmtpService = "SMTPSVC";
+
     public const string Pop3Service = "pop";
 
     /// <summary>Who signs in, for messages: no name is known before the server has accepted the ticket.</summary>
@@ -25,6 +29,41 @@ internal static class CurrentLogon
             $"The server {settings.Endpoint} does not offer Kerberos (SASL GSSAPI), which -UseDefaultCredentials signs in with " +
             $"(offered: {(offered.Count == 0 ? "none" : string.Join(", ", offered))}).")
         { IsSessionFailure = true };
+
+    /// <summary>The SMTP sign-in, its first token made: smtp/host (RFC 4752, Postfix, Dovecot),
+    /// else SMTPSVC/host (Exchange). A principal the realm does not know fails at the KDC, before
+    /// anything goes to the server, so the second try costs one KDC request and no SMTP command.
+    /// <paramref name="credential"/> as for <see cref="Mechanism"/>.</summary>
+    public static SaslMechanism SmtpMechanism(ConnectionSettings settings, System.Net.NetworkCredential? credential = null)
+    {
+#if NET
+        var rfc = (GssapiMechanism)Mechanism(settings, SmtpService, credential);
+        try
+        {
+            rfc.Start();
+            return rfc;
+        }
+        catch (MailOperationException first) when (first.ErrorId == "KerberosServicePrincipalUnknown")
+        {
+            var exchange = (GssapiMechanism)Mechanism(settings, ExchangeSmtpService, credential);
+            try
+            {
+                exchange.Start();
+                return exchange;
+            }
+            catch (MailOperationException second) when (second.ErrorId == "KerberosServicePrincipalUnknown")
+            {
+                throw new MailOperationException(first.ErrorId, first.Kind, first.Target,
+                    $"Kerberos could not get a ticket for {rfc.ServicePrincipal} nor for {exchange.ServicePrincipal} (the name Exchange registers): " +
+                    "the realm has neither principal, or its KDC cannot be reached. Connect by the host name the server's principal is registered under " +
+                    "(not an IP address or an alias), or ask the domain administrators to register it.", first)
+                { IsSessionFailure = true };
+            }
+        }
+#else
+        return Mechanism(settings, SmtpService, credential);
+#endif
+    }
 
     /// <summary>Kerberos for the current logon, or, given <paramref name="credential"/>, for that
     /// user@REALM and password (the ticket then comes from the KDC with the password).</summary>

@@ -24,6 +24,7 @@ internal sealed class GssapiMechanism : SaslMechanism
     private readonly NegotiateAuthentication _context;
     private readonly bool _explicitCredential;
     private bool _contextEstablished;
+    private byte[]? _firstToken; // made by Start, before anything goes to the server
 
     /// <param name="service">"smtp" or "pop".</param>
     /// <param name="host">The server's name as the user gave it: the service principal is
@@ -54,9 +55,20 @@ internal sealed class GssapiMechanism : SaslMechanism
 
     public string ServicePrincipal { get; }
 
+    /// <summary>Gets the ticket for <see cref="ServicePrincipal"/> and makes the first token now,
+    /// before AUTH goes out: a missing ticket or a principal the realm does not know fails here,
+    /// with nothing sent to the server.</summary>
+    public void Start() => _firstToken ??= Establish(ReadOnlySpan<byte>.Empty);
+
     protected override byte[] Challenge(byte[]? token, int startIndex, int length, CancellationToken cancellationToken)
     {
         var incoming = token == null ? ReadOnlySpan<byte>.Empty : new ReadOnlySpan<byte>(token, startIndex, length);
+        if (_firstToken is { } first && incoming.IsEmpty)
+        {
+            _firstToken = null;
+            return first;
+        }
+
         if (!_contextEstablished)
         {
             return Establish(incoming);

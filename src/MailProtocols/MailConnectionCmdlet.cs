@@ -329,7 +329,7 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
             settings.UseOAuth2 = true;
             settings.Credential = new NetworkCredential(UserName ?? defaultUserName ?? "", AccessToken);
         }
-        else if (ParameterSetName == DefaultCredentialsSet)
+        else if (ParameterSetName == DefaultCredentialsSet && DefaultCredentialsRequested)
         {
             settings.UseDefaultCredentials = true;
             WriteVerbose("Signing in as the current logon (Kerberos, SASL GSSAPI).");
@@ -351,6 +351,11 @@ public abstract class MailConnectionCmdlet : CancellablePSCmdlet
 
         return settings;
     }
+
+    /// <summary>-UseDefaultCredentials was given, and not as -UseDefaultCredentials:$false
+    /// (which Send-SmtpMessage takes as "never sign in as the current logon").</summary>
+    protected bool DefaultCredentialsRequested =>
+        MyInvocation.BoundParameters.TryGetValue("UseDefaultCredentials", out var value) && LanguagePrimitives.IsTrue(value);
 
     private static bool HasLineBreak(string text) => text.IndexOfAny(new[] { '\r', '\n', '\0' }) >= 0;
 }

@@ -42,6 +42,18 @@ public sealed class SmtpOptions
     /// <summary>AUTH before TLS gets 538 5.7.11 (AUTH is still advertised).</summary>
     public bool AuthRequiresTls { get; set; }
 
+    /// <summary>The reply to MAIL FROM before a successful AUTH (a relay that takes no anonymous
+    /// mail), e.g. <c>530 5.7.57 Client not authenticated to send mail.</c>; null or empty: MAIL needs no AUTH.</summary>
+    public string? UnauthenticatedMailReply { get; set; }
+
+    /// <summary>The reply to RCPT TO before a successful AUTH for a recipient outside
+    /// <see cref="AcceptedDomain"/> (an anonymous relay that delivers only to its own domain), e.g.
+    /// <c>550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain</c>; null or empty: none.</summary>
+    public string? UnauthenticatedRelayReply { get; set; }
+
+    /// <summary>With <see cref="UnauthenticatedRelayReply"/>: the domain RCPT TO takes without AUTH; null or empty: none.</summary>
+    public string? AcceptedDomain { get; set; }
+
     /// <summary>Text after "220 " in the greeting.</summary>
     public string Greeting
     {
@@ -107,5 +119,8 @@ public sealed class SmtpOptions
         ExchangeAuthRefusal = other.ExchangeAuthRefusal;
         DailyMessageQuota = other.DailyMessageQuota;
         MaxConcurrentSessions = other.MaxConcurrentSessions;
+        UnauthenticatedMailReply = other.UnauthenticatedMailReply;
+        UnauthenticatedRelayReply = other.UnauthenticatedRelayReply;
+        AcceptedDomain = other.AcceptedDomain;
     }
 }

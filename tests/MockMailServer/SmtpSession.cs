@@ -540,6 +540,12 @@ internal sealed class SmtpSession : SessionBase
             return;
         }
 
+        if (_authUser == null && _opts.UnauthenticatedMailReply is { Length: > 0 } unauthenticated)
+        {
+            Send(unauthenticated);
+            return;
+        }
+
         string? error = ValidateMailParameters(parameters);
         if (error != null)
         {
@@ -651,12 +657,19 @@ internal sealed class SmtpSession : SessionBase
         {
             reply = ValidateRcptParameters(parameters)
                 ?? (IsNonAscii(address) && !_txUtf8 ? R(553, "5.6.7", "Non-ASCII address requires SMTPUTF8") : null)
+                ?? RelayRefusal(address)
                 ?? R(250, "2.1.5", "Recipient OK");
         }
 
         tx.AddRecipient(new SmtpRecipientRecord(address, parameters, Is2xx(reply), reply));
         Send(reply);
     }
+
+    private string? RelayRefusal(string address) =>
+        _authUser == null && _opts.UnauthenticatedRelayReply is { Length: > 0 } refusal &&
+        (string.IsNullOrEmpty(_opts.AcceptedDomain) || !address.EndsWith("@" + _opts.AcceptedDomain, StringComparison.OrdinalIgnoreCase))
+            ? refusal
+            : null;
 
     private string? ValidateRcptParameters(Dictionary<string, string> parameters)
     {

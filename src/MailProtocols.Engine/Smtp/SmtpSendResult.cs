@@ -58,10 +58,16 @@ public sealed class SmtpSendResult
     /// "XOAUTH2", "PLAIN"); null when the message went without authentication.</summary>
     public string? AuthenticationMechanism { get; set; }
 
+    /// <summary>True when the module signed in as the current logon on its own (the Send-MailMessage
+    /// rule: no credential was given, and the server refused the message without authentication);
+    /// AuthenticationMechanism then says GSSAPI.</summary>
+    public bool AutomaticSignIn { get; set; }
+
     /// <summary>The server's reply to the end of the message data.</summary>
     public string ServerResponse { get; set; } = "";
 
-    /// <summary>How many transactions it took (1 unless transient failures were retried).</summary>
+    /// <summary>How many transactions it took (1 unless transient failures were retried, or the
+    /// message went again after the automatic sign-in, see <see cref="AutomaticSignIn"/>).</summary>
     public int Attempts { get; set; }
 
     public long Size { get; set; }

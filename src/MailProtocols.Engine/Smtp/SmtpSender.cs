@@ -73,6 +73,11 @@ public sealed class SmtpSender : IDisposable
     private bool _needsReset; // a transaction failed on this connection: RSET before the next MAIL
     private MailOperationException? _sessionFailure;
 
+    // The Send-MailMessage rule (ConnectionSettings.CurrentLogonWhenRefused).
+    private bool _currentLogonWanted; // the server refused mail for lack of authentication: sign in on this and every new connection
+    private bool _signedInAutomatically;
+    private MailOperationException? _currentLogonFailure; // why the current logon cannot sign in here
+
     public SmtpSender(ConnectionSettings settings, Action<string>? verbose, CancellationToken token)
     {
         if (settings.Port == 0)
@@ -305,7 +310,7 @@ public sealed class SmtpSender : IDisposable
 
             var retry = _retries[0];
             _retries.RemoveAt(0);
-            if (retry.Requeued)
+            if (retry.Requeued || retry.AwaitsSignIn)
             {
                 Issue(retry);
                 continue;
@@ -376,6 +381,11 @@ public sealed class SmtpSender : IDisposable
             }
 
             Connect();
+            if (_currentLogonWanted && !_connector.IsAuthenticated && !SignInAsCurrentLogon(t))
+            {
+                return;
+            }
+
             var extensions = _connector.Extensions;
             CheckInternational(t.Composed, extensions);
             try
@@ -539,6 +549,137 @@ public sealed class SmtpSender : IDisposable
         {
             throw new OperationCanceledException(_token);
         }
+    }
+
+    /// <summary>The sign-in of the Send-MailMessage rule, between transactions: the replies still
+    /// outstanding are read first and an open transaction is reset (RFC 4954 allows no AUTH in a
+    /// transaction). Returns whether <paramref name="t"/> goes on now. When the current logon cannot
+    /// sign in, every message that waited for it gets its refusal with the reason; a connection on
+    /// which the exchange had begun is dropped, and the next message goes on a new one.</summary>
+    private bool SignInAsCurrentLogon(Transaction t)
+    {
+        while (t.InFlight && _expected.Count > 0)
+        {
+            ReadNext();
+        }
+
+        if (!t.InFlight)
+        {
+            return false;
+        }
+
+        if (!_connected)
+        {
+            Connect();
+        }
+
+        long before = -1;
+        try
+        {
+            if (_needsReset)
+            {
+                _needsReset = false;
+                _wire.Send("RSET", -1, _token);
+                _wire.ReadReply(_token);
+            }
+
+            before = _wire.WritesBegun;
+            _connector.AuthenticateAsCurrentLogon(_token);
+        }
+        catch (MailOperationException ex)
+        {
+            _currentLogonWanted = false;
+            _currentLogonFailure = ex;
+            _verbose($"The current logon could not sign in to {_settings.Endpoint} ({ex.ErrorId}: {ex.Message})");
+            if (_wire.WritesBegun != before)
+            {
+                Disconnect();
+            }
+
+            foreach (var waiting in _retries.Where(w => w.AwaitsSignIn).ToList())
+            {
+                if (!GoOnWithoutSignIn(waiting))
+                {
+                    _retries.Remove(waiting);
+                }
+            }
+
+            if (t.AwaitsSignIn)
+            {
+                t.InFlight = false;
+                if (GoOnWithoutSignIn(t))
+                {
+                    _retries.Add(t);
+                }
+
+                return false;
+            }
+
+            // A message that was not refused goes on without the sign-in (a recipient the server
+            // takes from anyone still gets it).
+            Connect();
+            return true;
+        }
+
+        _signedInAutomatically = true;
+        _verbose($"Signed in with the current logon ({_connector.AuthenticationMechanism}) because the server {_settings.Endpoint} refused mail without authentication, as Send-MailMessage did; the session stays signed in.");
+        return true;
+    }
+
+    /// <summary>True when the Send-MailMessage rule signs in after a refusal for lack of
+    /// authentication; false when it is off, the session is signed in already (the refusal stands),
+    /// or the current logon cannot sign in here (<see cref="_currentLogonFailure"/> says why).</summary>
+    private bool SignInPossible()
+    {
+        if (!RuleApplies)
+        {
+            return false;
+        }
+
+        var offered = _connector.Extensions.AuthMechanisms;
+        if (_currentLogonFailure == null && !offered.Contains(CurrentLogon.MechanismName))
+        {
+            _currentLogonFailure = AuthenticationRequired.NotOffered(_settings, offered);
+        }
+
+        if (_currentLogonFailure != null)
+        {
+            return false;
+        }
+
+        _currentLogonWanted = true;
+        return true;
+    }
+
+    private bool RuleApplies =>
+        _settings.CurrentLogonWhenRefused && _settings.Credential == null && !_settings.UseDefaultCredentials && !_connector.IsAuthenticated;
+
+    /// <summary>The sign-in that <paramref name="t"/> waited for did not happen: its refusals
+    /// stand, with the reason. Returns true when recipients refused for another (transient) reason
+    /// are still to be retried.</summary>
+    private bool GoOnWithoutSignIn(Transaction t)
+    {
+        t.AwaitsSignIn = false;
+        if (t.AuthRefusal is { } refusal)
+        {
+            Fail(t, AuthenticationRequired.Error(_settings, $"the message {t.Composed.Mime.MessageId}", refusal, _currentLogonFailure!));
+            return false;
+        }
+
+        foreach (var (mailbox, reply) in t.SignInRefusals)
+        {
+            t.Pending.Remove(mailbox);
+            t.Rejected.Add(new SmtpRejectedRecipient(mailbox.Address, reply.Code, reply.Text));
+        }
+
+        t.SignInRefusals.Clear();
+        if (t.Pending.Count > 0)
+        {
+            return true;
+        }
+
+        Finish(t);
+        return false;
     }
 
     /// <summary>NOOP on an idle connection; one that does not answer 250 is dropped, so that the
@@ -738,17 +879,31 @@ public sealed class SmtpSender : IDisposable
     private void Conclude(Transaction t)
     {
         t.InFlight = false;
+        t.AwaitsSignIn = false;
+        t.AuthRefusal = null;
+        t.SignInRefusals.Clear();
         _needsReset |= t.FinalReply is not { IsPositive: true };
         var retriesLeft = t.Attempt <= MaximumRetryCount;
         if (t.MailReply is { } mail)
         {
+            if (AuthenticationRequired.Is(mail, atRecipient: false) && SignInPossible())
+            {
+                _verbose($"The server refused {t.Composed.Mime.MessageId} without authentication ({mail.Code} {mail.Text.Replace('\n', ' ')}); signing in with the current logon to send it again.");
+                t.AuthRefusal = mail;
+                t.AwaitsSignIn = true;
+                _retries.Add(t);
+                return;
+            }
+
             if (mail.IsTransient && retriesLeft)
             {
                 _retries.Add(t);
                 return;
             }
 
-            Fail(t, MessageRefused(mail, t, sender: true));
+            Fail(t, AuthenticationRequired.Is(mail, atRecipient: false) && RuleApplies && _currentLogonFailure != null
+                ? AuthenticationRequired.Error(_settings, $"the message {t.Composed.Mime.MessageId}", mail, _currentLogonFailure)
+                : MessageRefused(mail, t, sender: true));
             return;
         }
 
@@ -795,6 +950,20 @@ public sealed class SmtpSender : IDisposable
 
     private void Finish(Transaction t)
     {
+        var withoutAuthentication = RuleApplies && _currentLogonFailure != null
+            ? t.Rejected.FirstOrDefault(r => AuthenticationRequired.Is(new SmtpReply(r.StatusCode, r.Response), atRecipient: true))
+            : null;
+        if (t.Accepted.Count == 0 && withoutAuthentication != null)
+        {
+            Fail(t, AuthenticationRequired.Error(_settings, "every recipient", new SmtpReply(withoutAuthentication.StatusCode, withoutAuthentication.Response), _currentLogonFailure!));
+            return;
+        }
+
+        if (withoutAuthentication != null)
+        {
+            _verbose($"The server refused {withoutAuthentication.Address} without authentication, and the current logon could not sign in: {_currentLogonFailure!.Message}");
+        }
+
         if (t.Accepted.Count == 0)
         {
             var first = t.Rejected.FirstOrDefault();
@@ -818,6 +987,7 @@ public sealed class SmtpSender : IDisposable
             CertificateValidated = _wire.CertificateValidated,
             CertificateProblem = _wire.CertificateProblem,
             AuthenticationMechanism = _connector.AuthenticationMechanism,
+            AutomaticSignIn = _signedInAutomatically && _connector.IsAuthenticated,
             ServerResponse = t.Response,
             Attempts = t.Attempt,
             Size = t.Data?.Length ?? 0,
@@ -871,8 +1041,8 @@ public sealed class SmtpSender : IDisposable
         ex is System.Net.Sockets.SocketException;
 
     /// <summary>Moves this attempt's refusals into the rejected list, except transient ones that
-    /// can still be retried; returns those.</summary>
-    private static List<MailboxAddress> CollectRefusals(Transaction t, bool retriesLeft)
+    /// can still be retried and those the automatic sign-in may lift; returns those.</summary>
+    private List<MailboxAddress> CollectRefusals(Transaction t, bool retriesLeft)
     {
         var retry = new List<MailboxAddress>();
         foreach (var (mailbox, reply) in t.AttemptRefused)
@@ -880,6 +1050,13 @@ public sealed class SmtpSender : IDisposable
             if (retriesLeft && reply.IsTransient)
             {
                 retry.Add(mailbox);
+            }
+            else if (AuthenticationRequired.Is(reply, atRecipient: true) && SignInPossible())
+            {
+                _verbose($"The server refused {mailbox.Address} without authentication ({reply.Code} {reply.Text.Replace('\n', ' ')}); signing in with the current logon to send to it again.");
+                retry.Add(mailbox);
+                t.SignInRefusals.Add((mailbox, reply));
+                t.AwaitsSignIn = true;
             }
             else
             {
@@ -1080,6 +1257,12 @@ public sealed class SmtpSender : IDisposable
         /// <summary>Sent again because another message's failure broke the connection: the
         /// attempt does not count.</summary>
         public bool Requeued { get; set; }
+
+        /// <summary>Refused for lack of authentication; goes again, at once, after the automatic
+        /// sign-in (the refusals stand if it fails): the sender's refusal, or the recipients'.</summary>
+        public bool AwaitsSignIn { get; set; }
+        public SmtpReply? AuthRefusal { get; set; }
+        public List<(MailboxAddress Mailbox, SmtpReply Reply)> SignInRefusals { get; } = new();
 
         public void BeginAttempt()
         {

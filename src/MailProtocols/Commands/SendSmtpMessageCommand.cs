@@ -114,7 +114,9 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
     public int MaximumMessagesPerMinute { get; set; }
 
     /// <summary>Signs in as the account the command runs as (its Kerberos ticket), as
-    /// Send-MailMessage did; a parameter set of its own, so it conflicts with every other sign-in.</summary>
+    /// Send-MailMessage did; a parameter set of its own, so it conflicts with every other sign-in.
+    /// Absent, that sign-in happens only when the server refuses mail without authentication;
+    /// -UseDefaultCredentials:$false turns that off.</summary>
     [Parameter(Mandatory = true, ParameterSetName = DefaultCredentialsSet)]
     public SwitchParameter UseDefaultCredentials { get; set; }
 
@@ -471,6 +473,10 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
         }
 
         settings.TranscriptIncludesMessageData = IncludeDataInTranscript;
+
+        // The Send-MailMessage rule: on without any sign-in; -UseDefaultCredentials:$false turns it off.
+        settings.CurrentLogonWhenRefused = settings.Credential == null && !settings.UseDefaultCredentials &&
+            !MyInvocation.BoundParameters.ContainsKey(nameof(UseDefaultCredentials));
 
         _sender = new SmtpSender(settings, WriteVerbose, CancelToken)
         {
