@@ -33,6 +33,7 @@ public sealed class MessageFilesTests : IDisposable
         public int FsyncError { get; set; }
         public int SyncfsError { get; set; }
         public int RenameError { get; set; }
+        public long Pending { get; set; }
         public Func<string, Exception?> FlushFailure { get; set; } = _ => null;
 
         private void Record(string line)
@@ -61,6 +62,8 @@ public sealed class MessageFilesTests : IDisposable
             Record($"syncfs {descriptor}");
             return SyncfsError;
         }
+
+        public long PendingWriteBytes() => Pending;
 
         public int Fsync(int descriptor)
         {
@@ -149,6 +152,23 @@ public sealed class MessageFilesTests : IDisposable
         Assert.Equal(new[] { "open", "create a.eml", "create b.eml", "create file b.eml.partial", "durable", $"syncfs {Folder}" }, _calls.Log.Take(6));
         Assert.Equal(new[] { "flush a.eml.partial", "flush b.eml.partial" }, _calls.Log.Skip(6).Take(2).OrderBy(e => e));
         Assert.Equal(new[] { "renamed", $"fsync {Folder}", $"close {Folder}" }, _calls.Log.Skip(8));
+    }
+
+    [Fact]
+    public void BehindALargeCopyWaitingToBeWrittenTheFilesAreFlushedOneByOneNotTheWholeFileSystem()
+    {
+        _calls.Pending = MessageFiles.MaxPendingForSyncfs + 1;
+        SaveTwo(new MessageFiles(_calls, useSyncfs: true));
+        Assert.Equal(new[] { "flush a.eml.partial", "flush b.eml.partial" }, _calls.Log.Skip(5).Take(2).OrderBy(e => e));
+        Assert.DoesNotContain(_calls.Log, e => e.StartsWith("syncfs", StringComparison.Ordinal));
+        Assert.Equal(new[] { "renamed", $"fsync {Folder}", $"close {Folder}" }, _calls.Log.Skip(7));
+    }
+
+    [Fact]
+    public void OnLinuxTheSystemsPendingWritesAreKnown()
+    {
+        var pending = new MessageFiles.LibcCalls().PendingWriteBytes();
+        Assert.True(OperatingSystem.IsLinux() ? pending >= 0 : pending == -1, $"{pending} bytes pending");
     }
 
     [Fact]

@@ -85,6 +85,10 @@ internal interface IDurabilityCalls
 
     int SyncFileSystem(int descriptor);
 
+    /// <summary>Bytes of the whole system's page cache waiting to be written (Dirty and Writeback
+    /// of /proc/meminfo); -1 when unknown.</summary>
+    long PendingWriteBytes();
+
     int Fsync(int descriptor);
 
     void Close(int descriptor);
@@ -105,6 +109,11 @@ internal interface IDurabilityCalls
 internal sealed class MessageFiles : IMessageFiles
 {
     private const int ParallelFlushes = 8;
+
+    // Above this much data waiting to be written elsewhere (a large copy running), syncfs would
+    // wait for all of it; the batch's own files are flushed one by one instead. A batch itself
+    // holds at most 32 MB.
+    internal const long MaxPendingForSyncfs = 256L * 1024 * 1024;
     private const int MoveFileWriteThrough = 0x8;
     private const int MoveFileReplaceExisting = 0x1;
     private static readonly bool IsWindows = RuntimeInformation.IsOSPlatform(OSPlatform.Windows);
@@ -364,7 +373,7 @@ internal sealed class MessageFiles : IMessageFiles
     /// by file instead.</summary>
     private bool SyncFileSystem(SaveFolder folder)
     {
-        if (!folder.SyncsFileSystem || _syncfsUnavailable)
+        if (!folder.SyncsFileSystem || _syncfsUnavailable || _calls!.PendingWriteBytes() > MaxPendingForSyncfs)
         {
             return false;
         }
@@ -383,7 +392,7 @@ internal sealed class MessageFiles : IMessageFiles
     [return: MarshalAs(UnmanagedType.Bool)]
     private static extern bool MoveFileEx(string existingFileName, string newFileName, int flags);
 
-    private sealed class LibcCalls : IDurabilityCalls
+    internal sealed class LibcCalls : IDurabilityCalls
     {
         private static readonly int OpenFlags = IsMac ? 0x1000000 : 0x80000; // O_RDONLY | O_CLOEXEC
 
@@ -433,6 +442,27 @@ internal sealed class MessageFiles : IMessageFiles
         }
 
         public int Fsync(int descriptor) => fsync(descriptor) == 0 ? 0 : Marshal.GetLastWin32Error();
+
+        public long PendingWriteBytes()
+        {
+            try
+            {
+                long kilobytes = 0;
+                foreach (var line in File.ReadLines("/proc/meminfo"))
+                {
+                    if (line.StartsWith("Dirty:", StringComparison.Ordinal) || line.StartsWith("Writeback:", StringComparison.Ordinal))
+                    {
+                        kilobytes += long.Parse(line.Substring(line.IndexOf(':') + 1).Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+                    }
+                }
+
+                return kilobytes * 1024;
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is FormatException)
+            {
+                return -1;
+            }
+        }
 
         public void Close(int descriptor) => close(descriptor);
 
