@@ -83,7 +83,19 @@ public sealed class Pop3SaveOrderTests : IDisposable
 
         public Stream Create(string temporaryPath) => FailCreate(Path.GetFileName(temporaryPath)) is { } failure ? throw failure : new RecordingStream(MessageFiles.Instance.Create(temporaryPath), () => _record("write " + Path.GetFileName(temporaryPath)));
 
-        public void MakeDurable(SaveFolder folder, IReadOnlyList<(string Path, Stream File)> files)
+        public Stream? Write(SaveFolder folder, string temporaryPath, byte[] bytes, int length)
+        {
+            if (FailCreate(Path.GetFileName(temporaryPath)) is { } failure)
+            {
+                throw failure;
+            }
+
+            var file = MessageFiles.Instance.Write(folder, temporaryPath, bytes, length);
+            _record("write " + Path.GetFileName(temporaryPath));
+            return file == null ? null : new RecordingStream(file, () => { });
+        }
+
+        public void MakeDurable(SaveFolder folder, IReadOnlyList<(string Path, Stream? File)> files)
         {
             BeforeDurable(Number(folder));
             foreach (var file in files)
@@ -91,7 +103,7 @@ public sealed class Pop3SaveOrderTests : IDisposable
                 _record($"durable {Path.GetFileName(file.Path)} #{Number(folder)}");
             }
 
-            MessageFiles.Instance.MakeDurable(folder, files.Select(f => (f.Path, ((RecordingStream)f.File).Inner)).ToList());
+            MessageFiles.Instance.MakeDurable(folder, files.Select(f => (f.Path, ((RecordingStream?)f.File)?.Inner)).ToList());
         }
 
         public void Rename(string temporaryPath, string path)

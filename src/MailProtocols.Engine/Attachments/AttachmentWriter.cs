@@ -103,7 +103,7 @@ public sealed class AttachmentWriter
                 return outcomes;
             }
 
-            var files = new List<(string, Stream)>(pending.Count);
+            var files = new List<(string, Stream?)>(pending.Count);
             foreach (var item in pending)
             {
                 files.Add((item.TemporaryPath, item.File!));

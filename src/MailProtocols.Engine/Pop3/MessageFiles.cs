@@ -25,9 +25,16 @@ internal interface IMessageFiles
     /// <summary>Opens a new temporary file for writing (replacing a stale one).</summary>
     Stream Create(string temporaryPath);
 
+    /// <summary>Creates a new temporary file in <paramref name="folder"/> (replacing a stale one)
+    /// holding the first <paramref name="length"/> bytes of <paramref name="bytes"/>. Gives it
+    /// still open where <see cref="MakeDurable"/> flushes file by file, null where it was closed
+    /// (the folder's file system is synced whole).</summary>
+    Stream? Write(SaveFolder folder, string temporaryPath, byte[] bytes, int length);
+
     /// <summary>Makes the written content of <paramref name="files"/> (all in
-    /// <paramref name="folder"/>, still open, their own buffers flushed) durable on disk.</summary>
-    void MakeDurable(SaveFolder folder, IReadOnlyList<(string Path, Stream File)> files);
+    /// <paramref name="folder"/>, their own buffers flushed; open, or null when
+    /// <see cref="Write"/> closed them) durable on disk.</summary>
+    void MakeDurable(SaveFolder folder, IReadOnlyList<(string Path, Stream? File)> files);
 
     void Rename(string temporaryPath, string path);
 
@@ -42,15 +49,20 @@ internal sealed class SaveFolder : IDisposable
 {
     private readonly Action<int>? _close;
 
-    public SaveFolder(string path, int descriptor, Action<int>? close)
+    public SaveFolder(string path, int descriptor, Action<int>? close, bool syncsFileSystem = false)
     {
         Path = path;
         Descriptor = descriptor;
         _close = close;
+        SyncsFileSystem = syncsFileSystem;
     }
 
     public string Path { get; }
     public int Descriptor { get; private set; }
+
+    /// <summary>True where a batch in this folder is made durable by one syncfs through
+    /// <see cref="Descriptor"/>: its files need not stay open for it.</summary>
+    public bool SyncsFileSystem { get; }
 
     public void Dispose()
     {
@@ -73,9 +85,21 @@ internal interface IDurabilityCalls
 
     int SyncFileSystem(int descriptor);
 
+    /// <summary>Bytes of the whole system's page cache waiting to be written (Dirty and Writeback
+    /// of /proc/meminfo); -1 when unknown.</summary>
+    long PendingWriteBytes();
+
     int Fsync(int descriptor);
 
     void Close(int descriptor);
+
+    /// <summary>Creates <paramref name="path"/>, which must not exist, writes the first
+    /// <paramref name="length"/> bytes of <paramref name="bytes"/> and closes it: 0 or an errno.</summary>
+    int CreateFile(string path, byte[] bytes, int length);
+
+    /// <summary>rename(2) that fails with EEXIST rather than replace <paramref name="path"/>
+    /// (renameat2 RENAME_NOREPLACE): 0 or an errno; EINVAL or ENOSYS where it is not supported.</summary>
+    int RenameNoReplace(string temporaryPath, string path);
 
     /// <summary>Flushes one file to disk; throws an IOException on failure.</summary>
     void FlushFile(FileStream file);
@@ -85,15 +109,22 @@ internal interface IDurabilityCalls
 internal sealed class MessageFiles : IMessageFiles
 {
     private const int ParallelFlushes = 8;
+
+    // Above this much data waiting to be written elsewhere (a large copy running), syncfs would
+    // wait for all of it; the batch's own files are flushed one by one instead. A batch itself
+    // holds at most 32 MB.
+    internal const long MaxPendingForSyncfs = 256L * 1024 * 1024;
     private const int MoveFileWriteThrough = 0x8;
     private const int MoveFileReplaceExisting = 0x1;
     private static readonly bool IsWindows = RuntimeInformation.IsOSPlatform(OSPlatform.Windows);
     private const int EPERM = 1;
     private const int EBADF = 9;
     private const int EACCES = 13;
+    private const int EEXIST = 17;
     private const int EINVAL = 22;
     private const int ENOSYS = 38;
     private static readonly bool IsMac = RuntimeInformation.IsOSPlatform(OSPlatform.OSX);
+    private static readonly bool IsLinux = RuntimeInformation.IsOSPlatform(OSPlatform.Linux);
     private static readonly int ENOTSUP = IsMac ? 45 : 95;
     private static readonly int EOPNOTSUPP = IsMac ? 102 : 95;
 
@@ -114,18 +145,21 @@ internal sealed class MessageFiles : IMessageFiles
         ? new(null, useSyncfs: false)
         // syncfs reports write-back errors only since Linux 5.8; before that a failed write could
         // pass unnoticed, so older kernels flush file by file.
-        : new(new LibcCalls(), RuntimeInformation.IsOSPlatform(OSPlatform.Linux) && Environment.OSVersion.Version >= new Version(5, 8));
+        : new(new LibcCalls(), IsLinux && Environment.OSVersion.Version >= new Version(5, 8), renameNoReplace: IsLinux);
 
     private readonly IDurabilityCalls? _calls;
     private readonly bool _useSyncfs;
     private volatile bool _syncfsUnavailable;
+    private volatile bool _renameNoReplace;
 
     /// <param name="calls">The system calls; null on Windows, which has no folder to open.</param>
     /// <param name="useSyncfs">Whether syncfs may make a batch durable (Linux 5.8 and later).</param>
-    public MessageFiles(IDurabilityCalls? calls, bool useSyncfs)
+    /// <param name="renameNoReplace">Whether to rename with renameat2 (Linux).</param>
+    public MessageFiles(IDurabilityCalls? calls, bool useSyncfs, bool renameNoReplace = false)
     {
         _calls = calls;
         _useSyncfs = useSyncfs;
+        _renameNoReplace = renameNoReplace && calls != null;
     }
 
     public bool Exists(string path) => File.Exists(path);
@@ -150,7 +184,7 @@ internal sealed class MessageFiles : IMessageFiles
             throw new IOException($"Cannot open the folder '{folder}' to flush it to disk (errno {errno}).");
         }
 
-        return new SaveFolder(folder, descriptor, _calls.Close);
+        return new SaveFolder(folder, descriptor, _calls.Close, CanSyncFileSystem(descriptor));
     }
 
     public Stream Create(string temporaryPath)
@@ -169,7 +203,36 @@ internal sealed class MessageFiles : IMessageFiles
         }
     }
 
-    public void MakeDurable(SaveFolder folder, IReadOnlyList<(string Path, Stream File)> files)
+    public Stream? Write(SaveFolder folder, string temporaryPath, byte[] bytes, int length)
+    {
+        if (!folder.SyncsFileSystem || _calls == null)
+        {
+            var file = Create(temporaryPath);
+            file.Write(bytes, 0, length);
+            file.Flush();
+            return file;
+        }
+
+        // Three system calls (a FileStream makes seven, with its lock and the close's unlock):
+        // creating files is most of the cost of saving small messages. The syncfs of the batch
+        // needs no open file.
+        var errno = _calls.CreateFile(temporaryPath, bytes, length);
+        if (errno == EEXIST)
+        {
+            // Left by a run that was killed: it was never renamed, so it is no saved message.
+            File.Delete(temporaryPath);
+            errno = _calls.CreateFile(temporaryPath, bytes, length);
+        }
+
+        if (errno != 0)
+        {
+            throw new IOException($"Cannot write '{temporaryPath}' (errno {errno}).");
+        }
+
+        return null;
+    }
+
+    public void MakeDurable(SaveFolder folder, IReadOnlyList<(string Path, Stream? File)> files)
     {
         if (files.Count == 0)
         {
@@ -184,11 +247,23 @@ internal sealed class MessageFiles : IMessageFiles
         }
 
         // Elsewhere (Windows: FlushFileBuffers, macOS, older Linux, FUSE) file by file, several
-        // at once: the disk queues them together.
+        // at once: the disk queues them together. A file Write closed (syncfs failed after all)
+        // is opened again: fsync through a new descriptor still reports a write-back error no
+        // one has seen (Linux 4.16 and later; syncfs is used only from 5.8).
         var flush = _calls == null ? f => f.Flush(flushToDisk: true) : (Action<FileStream>)_calls.FlushFile;
         try
         {
-            Parallel.ForEach(files, new ParallelOptions { MaxDegreeOfParallelism = ParallelFlushes }, f => flush((FileStream)f.File));
+            Parallel.ForEach(files, new ParallelOptions { MaxDegreeOfParallelism = ParallelFlushes }, f =>
+            {
+                if (f.File != null)
+                {
+                    flush((FileStream)f.File);
+                    return;
+                }
+
+                using var reopened = new FileStream(f.Path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
+                flush(reopened);
+            });
         }
         catch (AggregateException ex)
         {
@@ -199,6 +274,25 @@ internal sealed class MessageFiles : IMessageFiles
 
     public void Rename(string temporaryPath, string path)
     {
+        if (_renameNoReplace)
+        {
+            // One system call: File.Move looks at both names first (three lstat), and its check
+            // that the target is free races with the rename itself.
+            var errno = _calls!.RenameNoReplace(temporaryPath, path);
+            if (errno == 0)
+            {
+                return;
+            }
+
+            if (errno != EINVAL && errno != ENOSYS)
+            {
+                throw new IOException(errno == EEXIST ? $"The file '{path}' already exists." : $"Cannot rename '{temporaryPath}' to '{path}' (errno {errno}).");
+            }
+
+            // A file system without RENAME_NOREPLACE, or a libc without renameat2.
+            _renameNoReplace = false;
+        }
+
         if (!IsWindows)
         {
             File.Move(temporaryPath, path);
@@ -268,22 +362,23 @@ internal sealed class MessageFiles : IMessageFiles
 
     public void Delete(string temporaryPath) => File.Delete(temporaryPath);
 
+    /// <summary>Whether syncfs through the folder <paramref name="descriptor"/> writes every file
+    /// in it: false on an unknown file system, where the files are flushed one by one.</summary>
+    private bool CanSyncFileSystem(int descriptor) =>
+        _calls != null && _useSyncfs && !_syncfsUnavailable && descriptor >= 0 &&
+        _calls.FileSystemType(descriptor, out var type) == 0 && LocalDiskFileSystems.Contains(type & 0xFFFFFFFF);
+
     /// <summary>syncfs through the folder opened before the files were written; false where it
     /// may not write them all (an unknown file system), or fails, for the caller to flush file
     /// by file instead.</summary>
     private bool SyncFileSystem(SaveFolder folder)
     {
-        if (_calls == null || !_useSyncfs || _syncfsUnavailable || folder.Descriptor < 0)
+        if (!folder.SyncsFileSystem || _syncfsUnavailable || _calls!.PendingWriteBytes() > MaxPendingForSyncfs)
         {
             return false;
         }
 
-        if (_calls.FileSystemType(folder.Descriptor, out var type) != 0 || !LocalDiskFileSystems.Contains(type & 0xFFFFFFFF))
-        {
-            return false;
-        }
-
-        var errno = _calls.SyncFileSystem(folder.Descriptor);
+        var errno = _calls!.SyncFileSystem(folder.Descriptor);
         if (errno == ENOSYS || errno == EPERM)
         {
             // Not available here (e.g. blocked in a container).
@@ -297,7 +392,7 @@ internal sealed class MessageFiles : IMessageFiles
     [return: MarshalAs(UnmanagedType.Bool)]
     private static extern bool MoveFileEx(string existingFileName, string newFileName, int flags);
 
-    private sealed class LibcCalls : IDurabilityCalls
+    internal sealed class LibcCalls : IDurabilityCalls
     {
         private static readonly int OpenFlags = IsMac ? 0x1000000 : 0x80000; // O_RDONLY | O_CLOEXEC
 
@@ -348,9 +443,87 @@ internal sealed class MessageFiles : IMessageFiles
 
         public int Fsync(int descriptor) => fsync(descriptor) == 0 ? 0 : Marshal.GetLastWin32Error();
 
+        public long PendingWriteBytes()
+        {
+            try
+            {
+                long kilobytes = 0;
+                foreach (var line in File.ReadLines("/proc/meminfo"))
+                {
+                    if (line.StartsWith("Dirty:", StringComparison.Ordinal) || line.StartsWith("Writeback:", StringComparison.Ordinal))
+                    {
+                        kilobytes += long.Parse(line.Substring(line.IndexOf(':') + 1).Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+                    }
+                }
+
+                return kilobytes * 1024;
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is FormatException)
+            {
+                return -1;
+            }
+        }
+
         public void Close(int descriptor) => close(descriptor);
 
         public void FlushFile(FileStream file) => file.Flush(flushToDisk: true);
+
+        public int CreateFile(string path, byte[] bytes, int length)
+        {
+            var descriptor = open(path, CreateFlags, 0x1B6); // 0666, less the umask, as a FileStream
+            if (descriptor < 0)
+            {
+                return Marshal.GetLastWin32Error();
+            }
+
+            var errno = 0;
+            for (var offset = 0; offset < length && errno == 0;)
+            {
+                var written = (long)write(descriptor, ref bytes[offset], (IntPtr)(length - offset));
+                if (written >= 0)
+                {
+                    offset += (int)written;
+                }
+                else if ((errno = Marshal.GetLastWin32Error()) == EINTR)
+                {
+                    errno = 0;
+                }
+            }
+
+            // close can report a write-back error (NFS); syncfs is used only on local disks.
+            if (close(descriptor) != 0 && errno == 0)
+            {
+                errno = Marshal.GetLastWin32Error();
+            }
+
+            return errno;
+        }
+
+        public int RenameNoReplace(string temporaryPath, string path)
+        {
+            try
+            {
+                return renameat2(AtCurrentFolder, temporaryPath, AtCurrentFolder, path, RenameNoReplaceFlag) == 0 ? 0 : Marshal.GetLastWin32Error();
+            }
+            catch (EntryPointNotFoundException)
+            {
+                return ENOSYS;
+            }
+        }
+
+        private const int EINTR = 4;
+        private const int AtCurrentFolder = -100; // AT_FDCWD
+        private const uint RenameNoReplaceFlag = 1; // RENAME_NOREPLACE
+        private const int CreateFlags = 0x1 | 0x40 | 0x80 | 0x80000; // O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC (Linux)
+
+        [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+        private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, int mode);
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern IntPtr write(int fd, ref byte buffer, IntPtr count);
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern int renameat2(int oldFolder, [MarshalAs(UnmanagedType.LPUTF8Str)] string oldPath, int newFolder, [MarshalAs(UnmanagedType.LPUTF8Str)] string newPath, uint flags);
 
         [DllImport("libc", SetLastError = true)]
         private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);

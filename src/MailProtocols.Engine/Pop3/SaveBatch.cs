@@ -204,11 +204,11 @@ internal sealed class SaveBatch : ISaveJob
             if (saving.Count > 0)
             {
                 path = saving[0].Path;
-                _files.MakeDurable(_openFolder!, saving.Select(i => (i.TemporaryPath, i.File!)).ToList());
+                _files.MakeDurable(_openFolder!, saving.Select(i => (i.TemporaryPath, i.File)).ToList());
                 foreach (var item in saving)
                 {
                     path = item.Path;
-                    item.File!.Dispose();
+                    item.File?.Dispose();
                     item.File = null;
                     _files.Rename(item.TemporaryPath, item.Path);
                     item.Renamed = true;
@@ -262,10 +262,7 @@ internal sealed class SaveBatch : ISaveJob
     {
         try
         {
-            var file = _files.Create(item.TemporaryPath);
-            item.File = file;
-            file.Write(item.Bytes!, 0, item.Length);
-            file.Flush();
+            item.File = _files.Write(_openFolder!, item.TemporaryPath, item.Bytes!, item.Length);
         }
         catch (Exception ex)
         {
