@@ -19,21 +19,28 @@ internal static class HeaderSummary
     /// fetch's reused <paramref name="parser"/>.</summary>
     public static Pop3Message Read(Pop3Entry entry, MimeParser parser, MemoryStream stream)
     {
-        try
+        if (TryRead(entry, parser, stream) is { } message)
         {
-            parser.SetStream(stream, MimeFormat.Entity, persistent: false);
-            if (FromHeaders(entry, parser.ParseHeaders()) is { } message)
-            {
-                return message;
-            }
-        }
-        catch (FormatException)
-        {
-            // Parsed whole below, which says what it makes of it.
+            return message;
         }
 
         stream.Position = 0;
         return Pop3Message.Create(entry, Pop3Message.Parse(parser, stream), headersOnly: true);
+    }
+
+    /// <summary>As <see cref="Read"/>, but null where the block needs a whole parse (the caller
+    /// parses it whole, which says what it makes of it).</summary>
+    public static Pop3Message? TryRead(Pop3Entry entry, MimeParser parser, MemoryStream stream)
+    {
+        try
+        {
+            parser.SetStream(stream, MimeFormat.Entity, persistent: false);
+            return FromHeaders(entry, parser.ParseHeaders());
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The fields from <paramref name="headers"/>; null when an address header does not

@@ -262,13 +262,11 @@ public static class Pop3Fetcher
 
     private static IEnumerable<Pop3FetchOutcome> LoadIntoMemory(Pop3Session session, List<Pop3Entry> selected, FetchTally tally, List<(Pop3Entry, DeletionMark?)> received)
     {
-        var buffer = new MemoryStream();
+        // Each message is downloaded into a stream of its own that its object keeps: only the
+        // headers are parsed here, the rest when first asked for.
+        MemoryStream? download = null;
         var parser = Pop3Message.NewParser();
-        foreach (var (i, refusal) in session.Request(selected, headersOnly: false, _ =>
-        {
-            buffer.SetLength(0);
-            return buffer;
-        }))
+        foreach (var (i, refusal) in session.Request(selected, headersOnly: false, n => download = Pop3Message.NewDownload(selected[n].Size)))
         {
             var entry = selected[i];
             tally.Count(entry);
@@ -278,8 +276,8 @@ public static class Pop3Fetcher
                 continue;
             }
 
-            buffer.Position = 0;
-            var message = Pop3Message.CreateInMemory(entry, Pop3Message.Parse(parser, buffer));
+            var message = Pop3Message.CreateInMemory(entry, parser, download!);
+            download = null;
             received.Add((entry, message.Mark));
             yield return tally.Outcome(message, null);
         }

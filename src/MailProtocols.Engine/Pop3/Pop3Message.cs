@@ -23,14 +23,22 @@ public sealed class Pop3Message
     public string? MessageId { get; set; }
 
     /// <summary>File names of the attachments, decoded, as the sender gave them (empty when only
-    /// headers were read); for an imported file, read from it when first asked for.</summary>
+    /// headers were read); for a message held in memory or an imported file, read from it when
+    /// first asked for.</summary>
     public TextList<string> AttachmentNames
     {
         get
         {
             if (_attachmentNamesPending)
             {
-                ReadSavedFile(withBodies: false);
+                if (_savedFile != null)
+                {
+                    ReadSavedFile(withBodies: false);
+                }
+                else
+                {
+                    AttachmentNames = AttachmentNamesOf(Bodies!);
+                }
             }
 
             return _attachmentNames;
@@ -75,9 +83,9 @@ public sealed class Pop3Message
     {
         get
         {
-            if (_bodies != null && !_textBodyRead)
+            if (InMemory && !_textBodyRead)
             {
-                _textBody = _bodies.TextBody;
+                _textBody = Bodies!.TextBody;
                 _textBodyRead = true;
             }
             else if (_savedFile != null && !_textBodyRead)
@@ -99,9 +107,9 @@ public sealed class Pop3Message
     {
         get
         {
-            if (_bodies != null && !_htmlBodyRead)
+            if (InMemory && !_htmlBodyRead)
             {
-                _htmlBody = _bodies.HtmlBody;
+                _htmlBody = Bodies!.HtmlBody;
                 _htmlBodyRead = true;
             }
             else if (_savedFile != null && !_htmlBodyRead)
@@ -119,6 +127,7 @@ public sealed class Pop3Message
     }
 
     private MimeMessage? _bodies; // the parsed message the bodies are decoded from, or null
+    private MemoryStream? _unparsed; // or the downloaded message it is parsed from when first needed
     private SavedMessageFile? _savedFile; // or the file they are read from, or null
     private string? _textBody;
     private string? _htmlBody;
@@ -126,8 +135,72 @@ public sealed class Pop3Message
     private bool _htmlBodyRead;
 
     /// <summary>The parsed message (a MimeKit.MimeMessage), when the whole message was downloaded
-    /// into memory; null with -Destination (load the saved file instead) or headers only.</summary>
-    public object? Message { get; set; }
+    /// into memory, parsed when first asked for; null with -Destination (load the saved file
+    /// instead) or headers only.</summary>
+    public object? Message
+    {
+        get
+        {
+            if (_messagePending)
+            {
+                _message = Bodies;
+                _messagePending = false;
+            }
+
+            return _message;
+        }
+        set
+        {
+            _message = value;
+            _messagePending = false;
+        }
+    }
+
+    private object? _message;
+    private bool _messagePending;
+
+    // Parses what a thread asks of the messages it reads: its buffers were a third of a parse.
+    [ThreadStatic]
+    private static MimeParser? _threadParser;
+
+    private bool InMemory => _bodies != null || _unparsed != null;
+
+    /// <summary>True while a downloaded message is held as bytes, not yet parsed.</summary>
+    internal bool Unparsed => _unparsed != null;
+
+    /// <summary>The bytes set aside for a downloaded message not yet parsed (0 once parsed).</summary>
+    internal int UnparsedCapacity => _unparsed?.Capacity ?? 0;
+
+    /// <summary>The parsed message the bodies, the attachment names and <see cref="Message"/> come
+    /// from. A download is parsed here, once, on the first need: holding 10,000 parsed messages
+    /// cost the garbage collector more than parsing them, and most listings never look inside.</summary>
+    private MimeMessage? Bodies
+    {
+        get
+        {
+            var unparsed = _unparsed;
+            if (unparsed == null)
+            {
+                return _bodies;
+            }
+
+            // Objects may be read from more than one runspace: one parse, one message for all.
+            lock (unparsed)
+            {
+                if (_unparsed != null)
+                {
+                    unparsed.Position = 0;
+                    var parser = _threadParser ??= NewParser();
+                    _bodies = Parse(parser, unparsed);
+                    // The parser is kept for the next message, but not the bytes of this one.
+                    parser.SetStream(Stream.Null, MimeFormat.Entity, persistent: false);
+                    _unparsed = null;
+                }
+            }
+
+            return _bodies;
+        }
+    }
 
     public override string ToString() => $"{Uid} {Subject}";
 
@@ -198,6 +271,38 @@ public sealed class Pop3Message
 
     private static TextList<string> AttachmentNamesOf(MimeMessage parsed) =>
         new(parsed.Attachments.Select(AttachmentName).ToArray());
+
+    /// <summary>Fills the fields from the headers of a downloaded message in <paramref name="download"/>
+    /// (read with the fetch's reused <paramref name="parser"/>), which the object keeps: the rest is
+    /// parsed from it when first asked for. A message whose headers only a whole parse makes
+    /// sense of is parsed at once, as before.</summary>
+    internal static Pop3Message CreateInMemory(Pop3Entry entry, MimeParser parser, MemoryStream download)
+    {
+        download.Position = 0;
+        var message = HeaderSummary.TryRead(entry, parser, download);
+        if (message == null)
+        {
+            download.Position = 0;
+            return CreateInMemory(entry, Parse(parser, download));
+        }
+
+        if (download.Capacity - download.Length > download.Length / 4 + 4096)
+        {
+            // A server whose LIST sizes were far off: the object keeps no more than the message.
+            download.Capacity = (int)download.Length;
+        }
+
+        message.HeadersOnly = false;
+        message._unparsed = download;
+        message._messagePending = true;
+        message._attachmentNamesPending = true;
+        return message;
+    }
+
+    /// <summary>A stream to download a message of <paramref name="size"/> octets (as LIST gave it)
+    /// into, to keep in its object: sized to it, so the bytes are not copied again as it grows,
+    /// but never more than a bound a server's word alone can make us allocate.</summary>
+    internal static MemoryStream NewDownload(long size) => new((int)Math.Min(Math.Max(size, 0), 4 * 1024 * 1024));
 
     /// <summary>Fills the fields from a whole message that stays in memory as <see cref="Message"/>;
     /// its bodies are decoded only when asked for.</summary>
