@@ -71,9 +71,10 @@ internal static class CurrentLogon
 #if NET
         new GssapiMechanism(service, settings.Host, credential ?? System.Net.CredentialCache.DefaultNetworkCredentials, explicitCredential: credential != null);
 #else
-        throw new MailOperationException(credential == null ? "CurrentLogonNotSupported" : "KerberosNotSupported", MailErrorKind.NotImplemented, settings.Endpoint,
-            (credential == null ? "-UseDefaultCredentials" : "-AuthenticationMechanism GSSAPI") +
-            " needs PowerShell 7: Windows PowerShell 5.1's .NET Framework has no NegotiateAuthentication to sign in with Kerberos.")
-        { IsSessionFailure = true };
+        throw (credential == null
+            ? new MailOperationException("CurrentLogonNotSupported", MailErrorKind.NotImplemented, settings.Endpoint,
+                "-UseDefaultCredentials needs PowerShell 7: Windows PowerShell 5.1's .NET Framework has no NegotiateAuthentication to sign in with the current logon.") { IsSessionFailure = true }
+            : new MailOperationException("KerberosNotSupported", MailErrorKind.NotImplemented, settings.Endpoint,
+                "-AuthenticationMechanism GSSAPI needs PowerShell 7: Windows PowerShell 5.1's .NET Framework has no NegotiateAuthentication to sign in with Kerberos.") { IsSessionFailure = true });
 #endif
 }
