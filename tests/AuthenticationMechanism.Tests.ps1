@@ -203,6 +203,65 @@ Describe 'NTLM with explicit DOMAIN\user credentials, checked by gss-ntlmssp' -T
         $text | Should -Not -Match '[A-Za-z0-9+/]{40,}'
     }
 
+    It '<Command> over <TlsMode> TLS sends the channel binding, and a mock that requires it lets NTLM sign in' -ForEach @(
+        @{ Command = 'Send-SmtpMessage'; TlsMode = 'StartTls' }, @{ Command = 'Send-SmtpMessage'; TlsMode = 'Implicit' }
+        @{ Command = 'Get-Pop3Message'; TlsMode = 'StartTls' }, @{ Command = 'Get-Pop3Message'; TlsMode = 'Implicit' }
+    ) {
+        if ($noNtlm) { Set-ItResult -Skipped -Because $noNtlm; return }
+        Offer 'NTLM'
+        $mock.RequireNtlmChannelBinding = $true
+        $null = $mock.AddMessage('MAILTEST\carol', "From: a@example.com`r`nTo: carol@example.com`r`nSubject: bound`r`n`r`nbody`r`n")
+        $tls = @{ Credential = $carol; TlsMode = $TlsMode; SkipCertificateCheck = $true; AuthenticationMechanism = 'NTLM'; TimeoutSec = 5; ErrorAction = 'Continue' }
+        $run = Invoke-Captured {
+            if ($Command -eq 'Send-SmtpMessage') {
+                $port = if ($TlsMode -eq 'Implicit') { $mock.SmtpsPort } else { $mock.SmtpPort }
+                Send-SmtpMessage @tls -SmtpServer $mock.Host -Port $port -From ops@example.com -To a@example.com -Subject s -Body b
+            }
+            else {
+                $port = if ($TlsMode -eq 'Implicit') { $mock.Pop3sPort } else { $mock.Pop3Port }
+                Get-Pop3Message @tls -Pop3Server $mock.Host -Port $port
+            }
+        }
+        @($run.Records | Where-Object { $_ -is [Management.Automation.ErrorRecord] }) | Should -BeNullOrEmpty
+        $session = @(Get-Sessions $Command)[0]
+        $session.NtlmChannelBinding | Should -BeTrue
+        $session.AuthMechanism | Should -Be 'NTLM'
+        $(if ($Command -eq 'Send-SmtpMessage') { $session.AuthUser } else { $session.User }) | Should -Be 'MAILTEST\carol'
+        $run.Text | Should -Not -Match 'without channel binding'
+    }
+
+    It 'A mock that requires the channel binding refuses an NTLM answer without one (MailKit''s managed NTLM over TLS)' {
+        if ($noNtlm) { Set-ItResult -Skipped -Because $noNtlm; return }
+        Offer 'NTLM'
+        $mock.RequireNtlmChannelBinding = $true
+        # MailKit's own copy, in the default context like the tests' MimeKit (common.ps1).
+        Add-Type -Path (Join-Path (Split-Path $modulePath) 'core/dependencies/MailKit.dll')
+        $tcp = [Net.Sockets.TcpClient]::new($mock.Host, $mock.SmtpsPort)
+        try {
+            $ssl = [Net.Security.SslStream]::new($tcp.GetStream(), $false, { $true })
+            $ssl.AuthenticateAsClient('localhost')
+            $reader = [IO.StreamReader]::new($ssl, [Text.Encoding]::ASCII)
+            $writer = [IO.StreamWriter]::new($ssl, [Text.Encoding]::ASCII)
+            $writer.NewLine = "`r`n"
+            $writer.AutoFlush = $true
+            function Read-Reply { do { $line = $reader.ReadLine() } while ($line -match '^\d{3}-'); $line }
+            $null = Read-Reply
+            $writer.WriteLine('EHLO client')
+            $null = Read-Reply
+            $ntlm = [MailKit.Security.SaslMechanismNtlm]::new([Net.NetworkCredential]::new('carol', $ntlmPassword, 'MAILTEST'))
+            $writer.WriteLine("AUTH NTLM $($ntlm.Challenge($null))")
+            $challenge = Read-Reply
+            $challenge | Should -Match '^334 '
+            $writer.WriteLine($ntlm.Challenge($challenge.Substring(4)))
+            Read-Reply | Should -Match '^535 '
+        }
+        finally { $tcp.Dispose() }
+        $session = $mock.SmtpSessions[0]
+        $session.NtlmChannelBinding | Should -BeFalse
+        $session.GssapiFailure | Should -Be 'no channel binding'
+        $session.AuthMechanism | Should -BeNullOrEmpty
+    }
+
     It '<Command>: a wrong password is refused by the verifier (AuthenticationFailed)' -ForEach @(
         @{ Command = 'Send-SmtpMessage' }, @{ Command = 'Get-Pop3Message' }
     ) {

@@ -51,6 +51,9 @@ internal sealed class Connector
     /// <summary>The SASL mechanism that signed in (e.g. "GSSAPI"), or null.</summary>
     public string? AuthenticationMechanism { get; private set; }
 
+    /// <summary>What the verbose stream should say about the sign-in (NTLM without channel binding), or null.</summary>
+    public string? AuthenticationNote { get; private set; }
+
     public SecureSocketOptions SocketOptions => _settings.TlsMode switch
     {
         TlsMode.None => SecureSocketOptions.None,
@@ -101,6 +104,7 @@ internal sealed class Connector
         Extensions = SmtpExtensions.None;
         IsAuthenticated = false;
         AuthenticationMechanism = null;
+        AuthenticationNote = null;
         _settings.PrefetchToken(token);
         var phase = Stopwatch.StartNew();
         var implicitTls = SocketOptions == SecureSocketOptions.SslOnConnect;
@@ -246,7 +250,7 @@ internal sealed class Connector
             throw ConnectErrors.AuthenticationNotSupported(_settings, offered.Count == 0 ? "none" : string.Join(", ", offered));
         }
 
-        var mechanism = CreateMechanism(_settings, name, CurrentLogon.SmtpService, token);
+        var mechanism = CreateMechanism(_settings, name, CurrentLogon.SmtpService, token, _wire.Tls, note => AuthenticationNote = note);
         mechanismName = mechanism.MechanismName;
         try
         {
@@ -279,8 +283,11 @@ internal sealed class Connector
     }
 
     /// <summary>The SASL mechanism <paramref name="name"/> (from <see cref="ChooseMechanism"/>) for
-    /// the settings' credential; <paramref name="service"/> names the Kerberos service ("smtp", "pop").</summary>
-    internal static SaslMechanism CreateMechanism(ConnectionSettings settings, string name, string service, CancellationToken token)
+    /// the settings' credential; <paramref name="service"/> names the Kerberos service ("smtp", "pop").
+    /// <paramref name="tls"/> is the session's TLS stream, whose channel binding NTLM sends;
+    /// <paramref name="note"/> hears what the verbose stream should say about the choice.</summary>
+    internal static SaslMechanism CreateMechanism(ConnectionSettings settings, string name, string service, CancellationToken token,
+        System.Net.Security.SslStream? tls = null, Action<string>? note = null)
     {
         if (settings.UseDefaultCredentials)
         {
@@ -291,6 +298,12 @@ internal sealed class Connector
         if (settings.UseOAuth2)
         {
             return new SaslMechanismOAuth2(credential.UserName, settings.OAuth2Token(credential, token));
+        }
+
+        if (name == NtlmMechanism.Name)
+        {
+            var target = $"{(service == CurrentLogon.SmtpService ? CurrentLogon.ExchangeSmtpService : service.ToUpperInvariant())}/{settings.Host}";
+            return NtlmMechanism.Create(credential, target, tls, note ?? (_ => { }));
         }
 
         if (name != CurrentLogon.MechanismName)

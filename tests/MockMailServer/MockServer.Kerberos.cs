@@ -26,6 +26,25 @@ public sealed partial class MockServer
     /// </summary>
     public static void UseNtlm(string userFile) => SetNative("NTLM_USER_FILE", userFile);
 
+    /// <summary>
+    /// Makes AUTH NTLM over TLS (SMTP and POP3) refuse an answer without the TLS session's channel
+    /// binding (tls-server-end-point) or with a wrong one, as Exchange with Extended Protection does;
+    /// the mock checks it against its own certificate (<see cref="NtlmChannelBinding"/>). Cleared by <see cref="Reset"/>.
+    /// </summary>
+    public bool RequireNtlmChannelBinding
+    {
+        get => Locked(() => _requireNtlmChannelBinding);
+        set
+        {
+            lock (Sync)
+            {
+                _requireNtlmChannelBinding = value;
+            }
+        }
+    }
+
+    private bool _requireNtlmChannelBinding;
+
     private static void SetNative(string name, string value)
     {
         if (setenv(name, value, 1) != 0)

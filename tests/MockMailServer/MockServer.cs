@@ -273,6 +273,7 @@ public sealed partial class MockServer : IDisposable
             _rules.Clear();
             _connectionCount = 0;
             Smtp.CopyFrom(new SmtpOptions());
+            _requireNtlmChannelBinding = false;
             files = ResetPop3();
         }
 

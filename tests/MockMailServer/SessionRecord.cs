@@ -50,6 +50,10 @@ public abstract class SessionRecord
     /// "security layer answer"), else null.</summary>
     public string? GssapiFailure { get; internal set; }
 
+    /// <summary>After AUTH NTLM: whether the client's AUTHENTICATE message carried a channel binding
+    /// (a non-zero MsvAvChannelBindings pair in its NTLMv2 response), else null.</summary>
+    public bool? NtlmChannelBinding { get; internal set; }
+
     /// <summary>Number of login attempts: AUTH commands (POP3 also PASS and APOP).</summary>
     public int AuthAttempts { get; internal set; }
 

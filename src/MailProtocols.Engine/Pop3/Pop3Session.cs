@@ -518,6 +518,9 @@ public sealed class Pop3Session : IDisposable
             case CurrentLogon.MechanismName:
                 reply = Sasl(CurrentLogon.Mechanism(_settings, CurrentLogon.Pop3Service, credential));
                 break;
+            case NtlmMechanism.Name:
+                reply = Sasl(NtlmMechanism.Create(credential, $"POP/{_settings.Host}", _wire.Tls, _verbose));
+                break;
             default:
                 reply = Sasl(SaslMechanism.Create(mechanism, credential)!);
                 break;

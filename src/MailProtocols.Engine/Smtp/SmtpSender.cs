@@ -185,6 +185,10 @@ public sealed class SmtpSender : IDisposable
         if (_connector.IsAuthenticated)
         {
             _verbose($"Authenticated as '{_settings.Credential?.UserName ?? CurrentLogon.Description}' ({_connector.AuthenticationMechanism}).");
+            if (_connector.AuthenticationNote is { } note)
+            {
+                _verbose(note);
+            }
         }
     }
 
