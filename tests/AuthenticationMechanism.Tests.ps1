@@ -262,6 +262,30 @@ Describe 'NTLM with explicit DOMAIN\user credentials, checked by gss-ntlmssp' -T
         $session.AuthMechanism | Should -BeNullOrEmpty
     }
 
+    It 'Where NegotiateAuthentication has no NTLM, NTLM signs in with MailKit''s managed NTLM, without channel binding, and -Verbose says so' {
+        if ($noNtlm) { Set-ItResult -Skipped -Because $noNtlm; return }
+        Offer 'NTLM'
+        # A second process whose GSSAPI library reads an empty mechanism list: no gss-ntlmssp there.
+        $mechanisms = Join-Path $TestDrive 'no-gss-mechanisms'
+        Set-Content -LiteralPath $mechanisms -Value ''
+        $script = Join-Path $TestDrive 'send-ntlm.ps1'
+        Set-Content -LiteralPath $script -Value @'
+param($Module, $Port, $Password)
+Import-Module $Module
+$credential = [pscredential]::new('MAILTEST\carol', (ConvertTo-SecureString $Password -AsPlainText -Force))
+Send-SmtpMessage -SmtpServer 127.0.0.1 -Port $Port -TlsMode Implicit -Credential $credential -SkipCertificateCheck -AuthenticationMechanism NTLM -From a@example.com -To b@example.com -Subject s -Body b -TimeoutSec 5 -Verbose 4>&1
+'@
+        $env:GSS_MECH_CONFIG = $mechanisms
+        try { $output = (& (Join-Path $PSHOME 'pwsh') -NoProfile -File $script $modulePath $mock.SmtpsPort $ntlmPassword 2>&1) -join "`n" }
+        finally { Remove-Item Env:GSS_MECH_CONFIG }
+        $output | Should -Match "NTLM signs in without channel binding \(MailKit's own NTLM\): this system's NegotiateAuthentication has no NTLM"
+        $session = $mock.SmtpSessions[0]
+        $session.AuthMechanism | Should -Be 'NTLM'
+        $session.NtlmChannelBinding | Should -BeFalse
+        $mock.Messages.Count | Should -Be 1
+        $output | Should -Not -Match ([regex]::Escape($ntlmPassword))
+    }
+
     It '<Command>: a wrong password is refused by the verifier (AuthenticationFailed)' -ForEach @(
         @{ Command = 'Send-SmtpMessage' }, @{ Command = 'Get-Pop3Message' }
     ) {
