@@ -46,6 +46,7 @@ internal static class NtlmMechanism
             return mechanism;
         }
 
+        mechanism._context.Dispose();
         note("NTLM signs in without channel binding (MailKit's own NTLM): this system's NegotiateAuthentication has no NTLM " +
              "(on Linux it needs the gss-ntlmssp package).");
 #else
