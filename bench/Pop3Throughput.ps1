@@ -45,6 +45,8 @@ try {
     $password = $server.Users['alice']
     $cred = [pscredential]::new('alice', (ConvertTo-SecureString $password -AsPlainText -Force))
     $common = @{ Pop3Server = $server.Host; Port = $server.Pop3Port; Credential = $cred; TlsMode = 'StartTls'; SkipCertificateCheck = $true }
+    # Saved files stay until the end: files created soon after many were deleted cost ten times
+    # as much on ext4 (see RealServers.ps1), which would slow whichever contender came next.
     $folderNumber = 0
     function New-Folder { $script:folderNumber++; (New-Item -ItemType Directory -Path (Join-Path $work "ours$folderNumber")).FullName }
     function Wait-Idle { $null = $server.WaitForIdle(10000) }
@@ -86,7 +88,6 @@ try {
                 Wait-Idle
                 if ($result.Count -ne $n) { throw "$k returned $($result.Count) of $n messages" }
                 if ($k -like '*Destination' -and @(Get-ChildItem $folder -Filter *.eml).Count -ne $n) { throw "$k saved fewer than $n files" }
-                Remove-Item $folder -Recurse -Force
                 $best[$k] = [math]::Min($t, ($best[$k] ?? [double]::MaxValue))
             }
             foreach ($k in $raw.Keys) {
@@ -101,7 +102,6 @@ try {
             $pyFolder = (New-Item -ItemType Directory -Path (Join-Path $work "python$n")).FullName
             $times = & $python (Join-Path $PSScriptRoot 'peers.py') pop3 $server.Host $server.Pop3Port 'alice' $password $n $Runs $pyFolder | ConvertFrom-Json
             if ($LASTEXITCODE -ne 0) { throw "poplib run failed ($LASTEXITCODE)" }
-            Remove-Item $pyFolder -Recurse -Force
             $best['poplib, TOP n 0 loop'] = $peer.top = $times.top
             $best['poplib, RETR loop'] = $peer.retr = $times.retr
             $best['poplib, RETR loop writing files (no fsync)'] = $peer.files = $times.retrfiles

@@ -82,7 +82,7 @@ try {
             $null = $server.WaitForIdle(10000)
             if ($result.Count -ne $Pop3Count) { throw "$k returned $($result.Count) of $Pop3Count messages" }
             if ($k -eq 'pop3 files ours' -and @(Get-ChildItem $folder -Filter *.eml).Count -ne $Pop3Count) { throw "$k saved fewer than $Pop3Count files" }
-            Remove-Item $folder -Recurse -Force
+            # Kept until the end: deleting many files slows the next files created (see RealServers.ps1).
             Set-Best $k $t
         }
     }

@@ -55,7 +55,8 @@ static class Program
                     }
                 });
                 if (Directory.GetFiles(target).Length != count) throw new InvalidOperationException("files missing");
-                Directory.Delete(target, true);
+                // Kept for the caller to delete at the end: deleting many files slows the next
+                // files created (see RealServers.ps1).
                 return seconds;
             });
         }
