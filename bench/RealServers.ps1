@@ -456,5 +456,10 @@ try {
 }
 finally {
     if ($instance) { Stop-Servers $instance }
-    if (-not $KeepState) { Remove-Item $state -Recurse -Force -ErrorAction SilentlyContinue }
+    # Under build.ps1 -Task Bench, set aside for deletion after the last benchmark: many files
+    # deleted now would slow the next benchmark's file creation (see the POP3 part above).
+    if (-not $KeepState) {
+        if ($env:MAILPROTOCOLS_BENCH_TRASH) { Move-Item $state $env:MAILPROTOCOLS_BENCH_TRASH }
+        else { Remove-Item $state -Recurse -Force -ErrorAction SilentlyContinue }
+    }
 }

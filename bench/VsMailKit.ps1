@@ -119,5 +119,6 @@ try {
 }
 finally {
     $server.Dispose()
-    Remove-Item $work -Recurse -Force -ErrorAction SilentlyContinue
+    # Under build.ps1 -Task Bench, set aside for deletion after the last benchmark (see RealServers.ps1).
+    if ($env:MAILPROTOCOLS_BENCH_TRASH) { Move-Item $work $env:MAILPROTOCOLS_BENCH_TRASH } else { Remove-Item $work -Recurse -Force -ErrorAction SilentlyContinue }
 }
