@@ -128,7 +128,11 @@ internal sealed class GssapiMechanism : SaslMechanism
         }
 
         IsAuthenticated = true;
-        return answer.WrittenSpan.ToArray();
+        var response = answer.WrittenSpan.ToArray();
+
+        // The last step: no security layer means the context is not used again.
+        _context.Dispose();
+        return response;
     }
 
     private MailOperationException EstablishFailure(NegotiateAuthenticationStatusCode status, bool firstStep)

@@ -127,6 +127,7 @@ internal static class NtlmMechanism
         {
             case NegotiateAuthenticationStatusCode.Completed:
                 IsAuthenticated = true;
+                _context.Dispose();
                 return outgoing ?? Array.Empty<byte>();
             case NegotiateAuthenticationStatusCode.ContinueNeeded:
                 return outgoing ?? Array.Empty<byte>();
