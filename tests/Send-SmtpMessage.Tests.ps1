@@ -572,6 +572,13 @@ $outcome | ConvertTo-Json -Compress
             $mock.SmtpSessions[0].QuitReceived | Should -BeTrue
         }
 
+        It 'gives every piped row the -Header fields and a Message-ID of its own' {
+            $csv | ConvertFrom-Csv | Send-SmtpMessage @smtp -From 'monitor@example.com' -Header @{ 'X-Batch' = '42' } | Out-Null
+            $mock.Messages | ForEach-Object { Get-MimeHeader $_.DataText 'X-Batch' } | Should -Be @('42', '42', '42')
+            $ids = $mock.Messages | ForEach-Object { Get-MimeHeader $_.DataText 'Message-ID' }
+            @($ids | Where-Object { $_ -match '^<[^@\s]+@[^>\s]+>$' } | Sort-Object -Unique).Count | Should -Be 3
+        }
+
         It 'uses PIPELINING when offered: fewer round trips than without' {
             $many = 1..5 | ForEach-Object { [pscustomobject]@{ To = "u$_@example.com"; Cc = "c$_@example.com"; Subject = "s$_" } }
             $many | Send-SmtpMessage @smtp -From 'monitor@example.com' | Out-Null

@@ -133,4 +133,42 @@ public class MessageComposerTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void WritesTheHeadersInTheOrderMimeKitsOwnMessageStartsWith()
+    {
+        var message = Message();
+        message.Subject = null;
+        message.Cc = new[] { "c@example.com" };
+        message.ReplyTo = new[] { "r@example.com" };
+        using var composed = MessageComposer.Compose(message);
+        Assert.Equal(new[] { "From", "Date", "Subject", "Message-Id", "To", "Cc", "Reply-To" }, composed.Mime.Headers.Select(h => h.Field));
+        Assert.Equal("", composed.Mime.Subject);
+    }
+
+    [Fact]
+    public void GivesEachMessageItsOwnIdAtTheHostNameMimeKitWouldUse()
+    {
+        var mimeKits = MimeKit.Utils.MimeUtils.GenerateMessageId();
+        var domain = mimeKits.Substring(mimeKits.LastIndexOf('@'));
+        var ids = Enumerable.Range(0, 1000).Select(_ => MessageIds.Next()).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        Assert.All(ids, id => Assert.Matches("^[0-9a-f]{32}" + System.Text.RegularExpressions.Regex.Escape(domain) + "$", id));
+
+        using var composed = MessageComposer.Compose(Message());
+        Assert.EndsWith(domain, composed.Mime.MessageId);
+    }
+
+    [Fact]
+    public void DisposesTheMimeMessageSoThatNoFinalizerKeepsItAlive()
+    {
+        var composed = MessageComposer.Compose(Message());
+        var body = Assert.IsType<MimeKit.TextPart>(composed.Mime.Body);
+        composed.Dispose();
+        Assert.Throws<System.ObjectDisposedException>(() => body.ContentTransferEncoding);
+
+        // Error texts made after the outcome still read the message's own fields.
+        Assert.False(string.IsNullOrEmpty(composed.Mime.MessageId));
+        Assert.Equal("s", composed.Mime.Subject);
+    }
 }

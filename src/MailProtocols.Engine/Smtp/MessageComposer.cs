@@ -30,6 +30,11 @@ internal sealed class ComposedMessage : IDisposable
         {
             stream.Dispose();
         }
+
+        // MimeMessage and every MimeEntity have finalizers: undisposed, each message's whole
+        // object graph would outlive the next collection and wait for the finalizer thread.
+        // Its properties (MessageId, Subject) stay readable for the error texts made after this.
+        Mime.Dispose();
     }
 }
 
@@ -54,30 +59,35 @@ internal static class MessageComposer
         "Content-Type", "Content-Transfer-Encoding", "Content-Disposition",
     };
 
+    private static readonly IEnumerable<Header> NoHeaders = Array.Empty<Header>();
+    private static readonly char[] LineBreakOrNul = { '\r', '\n', '\0' };
+    private static readonly Encoding Utf8 = new UTF8Encoding(false);
+
     public static ComposedMessage Compose(OutgoingMessage input)
     {
-        var mime = new MimeMessage();
         var from = ParseAddresses(new[] { input.From }, "From");
         if (from.Count != 1)
         {
             throw InvalidAddress(input.From, "The sender must be exactly one address.");
         }
 
-        mime.From.Add(from[0]);
-        mime.To.AddRange(ParseAddresses(input.To, "To"));
-        mime.Cc.AddRange(ParseAddresses(input.Cc, "Cc"));
-        mime.ReplyTo.AddRange(ParseAddresses(input.ReplyTo, "ReplyTo"));
+        var to = ParseAddresses(input.To, "To");
+        var cc = ParseAddresses(input.Cc, "Cc");
+        var replyTo = ParseAddresses(input.ReplyTo, "ReplyTo");
         // Bcc recipients go into the envelope only, never into a header.
         var bcc = ParseAddresses(input.Bcc, "Bcc");
 
         // Each address once (the first of its spellings), in the order given.
-        var recipients = new List<MailboxAddress>();
+        var recipients = new List<MailboxAddress>(to.Count + cc.Count + bcc.Count);
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var mailbox in mime.To.Mailboxes.Concat(mime.Cc.Mailboxes).Concat(bcc))
+        foreach (var list in new[] { to, cc, bcc })
         {
-            if (seen.Add(mailbox.Address))
+            foreach (var mailbox in list)
             {
-                recipients.Add(mailbox);
+                if (seen.Add(mailbox.Address))
+                {
+                    recipients.Add(mailbox);
+                }
             }
         }
 
@@ -90,9 +100,19 @@ internal static class MessageComposer
         if (input.Subject != null)
         {
             RejectControlCharacters(input.Subject, "InvalidSubject", "The subject");
-            mime.Subject = input.Subject;
         }
 
+        // The headers new MimeMessage() would start with, in its order, each set once: that
+        // constructor also makes a Message-ID, a Date, an empty From and Subject that are then
+        // replaced, which costs more than the rest of the composing.
+        var mime = new MimeMessage(NoHeaders);
+        mime.From.Add(from[0]);
+        mime.Date = DateTimeOffset.Now;
+        mime.Subject = input.Subject ?? "";
+        mime.MessageId = MessageIds.Next();
+        mime.To.AddRange(to);
+        mime.Cc.AddRange(cc);
+        mime.ReplyTo.AddRange(replyTo);
         AddHeaders(mime, input);
 
         var streams = new List<Stream>();
@@ -124,7 +144,7 @@ internal static class MessageComposer
                 continue;
             }
 
-            if (entry.Any(c => c == '\r' || c == '\n' || c == '\0'))
+            if (entry.IndexOfAny(LineBreakOrNul) >= 0)
             {
                 throw InvalidAddress(entry, $"The {field} address contains a line break or NUL character.");
             }
@@ -150,8 +170,22 @@ internal static class MessageComposer
 
     private static bool IsComplete(MailboxAddress mailbox)
     {
-        var at = mailbox.Address.LastIndexOf('@');
-        return at > 0 && at < mailbox.Address.Length - 1 && !mailbox.Address.Any(char.IsWhiteSpace);
+        var address = mailbox.Address;
+        var at = address.LastIndexOf('@');
+        if (at <= 0 || at == address.Length - 1)
+        {
+            return false;
+        }
+
+        foreach (var c in address)
+        {
+            if (char.IsWhiteSpace(c))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static MailOperationException InvalidAddress(string value, string message) =>
@@ -159,10 +193,13 @@ internal static class MessageComposer
 
     private static void RejectControlCharacters(string value, string errorId, string what)
     {
-        if (value.Any(c => (c < ' ' && c != '\t') || c == '\u007f'))
+        foreach (var c in value)
         {
-            throw new MailOperationException(errorId, MailErrorKind.InvalidArgument, value,
-                $"{what} contains a line break or another control character, which could inject header lines.");
+            if ((c < ' ' && c != '\t') || c == '\u007f')
+            {
+                throw new MailOperationException(errorId, MailErrorKind.InvalidArgument, value,
+                    $"{what} contains a line break or another control character, which could inject header lines.");
+            }
         }
     }
 
@@ -213,7 +250,7 @@ internal static class MessageComposer
 
     private static MimeEntity BuildBody(OutgoingMessage input, List<Stream> streams)
     {
-        var encoding = input.BodyEncoding ?? new UTF8Encoding(false);
+        var encoding = input.BodyEncoding ?? Utf8;
         MimeEntity? text = input.TextBody == null ? null : TextPart("plain", input.TextBody, encoding);
         MimeEntity? html = input.HtmlBody == null ? null : TextPart("html", input.HtmlBody, encoding);
 

@@ -289,7 +289,12 @@ public sealed class SmtpSender : IDisposable
             return Array.Empty<SmtpOutcome>();
         }
 
-        var outcomes = _order.Take(done).Select(t => t.Outcome!).ToList();
+        var outcomes = new SmtpOutcome[done];
+        for (var i = 0; i < done; i++)
+        {
+            outcomes[i] = _order[i].Outcome!;
+        }
+
         _order.RemoveRange(0, done);
         return outcomes;
     }
@@ -370,7 +375,7 @@ public sealed class SmtpSender : IDisposable
         t.InFlight = true;
         try
         {
-            if (_connected && _expected.Count == 0 && !_wire.ClosedOrSpoke && waited >= ProbeAfter)
+            if (waited >= ProbeAfter && _connected && _expected.Count == 0 && !_wire.ClosedOrSpoke)
             {
                 Probe();
             }
@@ -1171,7 +1176,7 @@ public sealed class SmtpSender : IDisposable
             command += $" SIZE={t.Data!.Length}";
         }
 
-        if (extensions.EightBitMime && t.Composed.Mime.BodyParts.OfType<MimePart>().Any(p => p.ContentTransferEncoding == ContentEncoding.EightBit))
+        if (extensions.EightBitMime && HasEightBitPart(t.Composed.Mime))
         {
             command += " BODY=8BITMIME";
         }
@@ -1182,6 +1187,19 @@ public sealed class SmtpSender : IDisposable
         }
 
         return command;
+    }
+
+    private static bool HasEightBitPart(MimeMessage mime)
+    {
+        foreach (var part in mime.BodyParts)
+        {
+            if (part is MimePart { ContentTransferEncoding: ContentEncoding.EightBit })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static string RcptCommand(MailboxAddress recipient, DsnRequest request, SmtpExtensions extensions, bool international)

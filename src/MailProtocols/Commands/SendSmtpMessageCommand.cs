@@ -31,6 +31,7 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
     private bool _warnedCertificate;
     private Pacer? _pacer;
     private int _submitted; // messages handed to the sender, for the pacing progress
+    private Dictionary<string, string>? _headers; // -Header binds no pipeline value: the same for every row
 
     /// <summary>The piped object: a file to attach, or a message whose properties bind the others.</summary>
     [Parameter(ValueFromPipeline = true, DontShow = true)]
@@ -232,7 +233,7 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
         }
 
         attachments.AddRange(resolvedFiles);
-        var inline = new Dictionary<string, string>();
+        var inline = InlineImage == null ? NoInlineImages : new Dictionary<string, string>();
         if (InlineImage != null)
         {
             foreach (DictionaryEntry entry in InlineImage)
@@ -269,7 +270,7 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
             BodyEncoding = Encoding,
             Attachments = attachments,
             InlineImages = inline,
-            Headers = ToHeaderDictionary(Header),
+            Headers = _headers ??= ToHeaderDictionary(Header),
             Priority = (MessagePriority)(int)Priority,
             DeliveryNotification = (DsnRequest)(int)DeliveryNotificationOption,
         };
@@ -485,6 +486,9 @@ public sealed class SendSmtpMessageCommand : MailConnectionCmdlet
         };
         return _sender;
     }
+
+    // The engine only reads a message's inline images and headers.
+    private static readonly Dictionary<string, string> NoInlineImages = new();
 
     private static Dictionary<string, string> ToHeaderDictionary(Hashtable? table)
     {
