@@ -29,8 +29,9 @@ internal static class HeaderSummary
     }
 
     /// <summary>As <see cref="Read"/>, but null where the block needs a whole parse (the caller
-    /// parses it whole, which says what it makes of it).</summary>
-    public static Pop3Message? TryRead(Pop3Entry entry, MimeParser parser, MemoryStream stream)
+    /// parses it whole, which says what it makes of it). <paramref name="stream"/> may hold a
+    /// whole message: only its header block is read.</summary>
+    public static Pop3Message? TryRead(Pop3Entry entry, MimeParser parser, Stream stream)
     {
         try
         {
