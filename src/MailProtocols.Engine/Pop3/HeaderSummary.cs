@@ -33,6 +33,12 @@ internal static class HeaderSummary
     /// whole message: only its header block is read.</summary>
     public static Pop3Message? TryRead(Pop3Entry entry, MimeParser parser, Stream stream)
     {
+        if (stream is MemoryStream memory && memory.TryGetBuffer(out var block) &&
+            WantedHeaders.Read(block.Array!, block.Offset + (int)memory.Position, block.Offset + block.Count) is { } wanted)
+        {
+            return FromHeaders(entry, wanted);
+        }
+
         try
         {
             parser.SetStream(stream, MimeFormat.Entity, persistent: false);
