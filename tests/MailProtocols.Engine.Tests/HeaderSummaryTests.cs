@@ -17,6 +17,7 @@ public sealed class HeaderSummaryTests
         { "folded and quoted", "From: \"Doe, John\" <john@example.com>\nTo: a@example.com,\n b@example.com,\n\t\"C (see)\" <c@example.com>\nSubject: a long\n subject folded\n\n" },
         { "a group", "From: x@example.com\nTo: Team: a@example.com, b@example.com;, solo@example.com\nSubject: group\n\n" },
         { "two From headers", "From: first@example.com\nFrom: Second <second@example.com>\nTo: t@example.com\n\n" },
+        { "two of each single header", "Subject: first\nDate: Mon, 15 Jan 2024 09:01:00 +0000\nMessage-ID: <1@example.com>\nSubject: second\nDate: Tue, 16 Jan 2024 09:01:00 +0000\nMessage-ID: <2@example.com>\nFrom: a@example.com\n\n" },
         { "no headers of note", "X-Other: 1\n\n" },
         { "no Subject, no Date, no Message-ID", "From: a@example.com\n\n" },
         { "a Date that does not parse", "From: a@example.com\nDate: sometime soon\nDate: Mon, 15 Jan 2024 09:01:00 +0000\n\n" },

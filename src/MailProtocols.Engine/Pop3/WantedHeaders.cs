@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using MimeKit;
 
 namespace MailProtocols.Engine.Pop3;
@@ -16,9 +17,9 @@ internal static class WantedHeaders
     /// <summary>The wanted headers of the block at <paramref name="start"/> in
     /// <paramref name="buffer"/> (up to <paramref name="end"/>), in order; null where the parser
     /// must read the block.</summary>
-    public static HeaderList? Read(byte[] buffer, int start, int end)
+    public static List<Header>? Read(byte[] buffer, int start, int end)
     {
-        var headers = new HeaderList();
+        var headers = new List<Header>(8);
         var at = start;
         while (at < end)
         {
