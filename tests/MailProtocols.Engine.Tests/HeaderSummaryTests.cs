@@ -17,6 +17,7 @@ public sealed class HeaderSummaryTests
         { "folded and quoted", "From: \"Doe, John\" <john@example.com>\nTo: a@example.com,\n b@example.com,\n\t\"C (see)\" <c@example.com>\nSubject: a long\n subject folded\n\n" },
         { "a group", "From: x@example.com\nTo: Team: a@example.com, b@example.com;, solo@example.com\nSubject: group\n\n" },
         { "two From headers", "From: first@example.com\nFrom: Second <second@example.com>\nTo: t@example.com\n\n" },
+        { "two of each single header", "Subject: first\nDate: Mon, 15 Jan 2024 09:01:00 +0000\nMessage-ID: <1@example.com>\nSubject: second\nDate: Tue, 16 Jan 2024 09:01:00 +0000\nMessage-ID: <2@example.com>\nFrom: a@example.com\n\n" },
         { "no headers of note", "X-Other: 1\n\n" },
         { "no Subject, no Date, no Message-ID", "From: a@example.com\n\n" },
         { "a Date that does not parse", "From: a@example.com\nDate: sometime soon\nDate: Mon, 15 Jan 2024 09:01:00 +0000\n\n" },
@@ -26,21 +27,43 @@ public sealed class HeaderSummaryTests
         { "an empty Cc", "From: a@example.com\nCc:\nSubject: empty\n\n" },
         { "an empty block", "\n" },
         { "8-bit text", "From: J\u00fcrgen <j@example.com>\nSubject: Gr\u00fc\u00dfe\n\n" },
+        { "names in other cases", "FROM: a@example.com\nsubject: lower\nMESSAGE-ID: <x@example.com>\ncC: c@example.com\nDATE: Mon, 15 Jan 2024 09:01:00 +0000\nto: t@example.com\n\n" },
+        { "names that look alike", "X-From: x@example.com\nTox: t@example.com\nFrom: a@example.com\nSubjects: no\nMessage-IDs: <no@example.com>\n\n" },
+        { "many other headers", "Return-Path: <a@example.com>\nReceived: from mx (mx [10.0.0.1])\n\tby host; Mon, 15 Jan 2024 09:01:00 +0000\nDKIM-Signature: v=1; a=rsa-sha256;\n b=abc\nFrom: a@example.com\nTo: b@example.com\nSubject: s\nContent-Type: text/plain\n\n" },
+        { "a body after the block", "From: a@example.com\nSubject: s\n\nTo: not-a-header@example.com\nSubject: body text\n" },
+        { "a line without a colon", "From: a@example.com\nJunk line\nSubject: after\n\n" },
+        { "a blank folded line", "From: a@example.com\nSubject: a\n \nTo: b@example.com\n\n" },
+        { "a space before the colon", "Subject : spaced\nFrom: a@example.com\n\n" },
+        { "no blank line at the end", "From: a@example.com\nSubject: s" },
     };
 
-    private static MemoryStream Raw(string text) => new(Encoding.UTF8.GetBytes(text.Replace("\n", "\r\n")));
+    /// <summary>The block as a listing holds it: in a stream whose buffer can be read directly
+    /// (read without the parser where it is plain), or in one whose buffer cannot.</summary>
+    private static MemoryStream Raw(string text, bool visible = false)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text.Replace("\n", "\r\n"));
+        return new MemoryStream(bytes, 0, bytes.Length, writable: false, publiclyVisible: visible);
+    }
 
     [Theory]
     [MemberData(nameof(Blocks))]
     public void TheFieldsAreThoseOfTheParsedMessage(string name, string block)
+    {
+        foreach (var visible in new[] { true, false })
+        {
+            FieldsAreThoseOfTheParsedMessage(name, block, visible);
+        }
+    }
+
+    private static void FieldsAreThoseOfTheParsedMessage(string name, string block, bool visible)
     {
         var entry = new Pop3Entry(7, 1234, "u7") { AuthenticationMechanism = "GSSAPI" };
         var expected = Pop3Message.Create(entry, Pop3Message.Parse(Raw(block), persistent: false), headersOnly: true);
 
         // A parser used for other blocks first, as in a listing.
         var parser = Pop3Message.NewParser();
-        HeaderSummary.Read(new Pop3Entry(1, 1, "u1"), parser, Raw("From: other@example.com\nSubject: before\n\n"));
-        var actual = HeaderSummary.Read(entry, parser, Raw(block));
+        HeaderSummary.Read(new Pop3Entry(1, 1, "u1"), parser, Raw("From: other@example.com\nSubject: before\n\n", visible));
+        var actual = HeaderSummary.Read(entry, parser, Raw(block, visible));
 
         Assert.True(name.Length > 0);
         Assert.Equal(expected.Number, actual.Number);

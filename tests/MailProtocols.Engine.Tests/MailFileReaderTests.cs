@@ -131,12 +131,10 @@ public sealed class MailFileReaderTests : IDisposable
     {
         // As Get-Pop3Message -Destination makes it: no size or time to compare, only the headers.
         var path = Write("mock-9.eml", WithAttachment);
-        var saved = Pop3Message.Create(new Pop3Entry(9, 100, "mock-9"), Pop3Message.Parse(new MemoryStream(File.ReadAllBytes(path)), persistent: false), headersOnly: false);
-        saved.SavedPath = path;
+        var saved = Pop3Message.CreateSaved(new Pop3Entry(9, 100, "mock-9"), path, Pop3Message.NewParser(), new MemoryStream(File.ReadAllBytes(path)));
         Assert.Equal("the text", saved.TextBody!.Trim());
 
-        var other = Pop3Message.Create(new Pop3Entry(9, 100, "mock-9"), Pop3Message.Parse(new MemoryStream(File.ReadAllBytes(path)), persistent: false), headersOnly: false);
-        other.SavedPath = path;
+        var other = Pop3Message.CreateSaved(new Pop3Entry(9, 100, "mock-9"), path, Pop3Message.NewParser(), new MemoryStream(File.ReadAllBytes(path)));
         File.WriteAllText(path, WithAttachment.Replace("<m1@example.com>", "<m2@example.com>"));
         Assert.Equal("MessageFileChanged", Assert.Throws<MailOperationException>(() => other.TextBody).ErrorId);
     }

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using MimeKit;
 using MimeKit.Utils;
@@ -29,9 +30,16 @@ internal static class HeaderSummary
     }
 
     /// <summary>As <see cref="Read"/>, but null where the block needs a whole parse (the caller
-    /// parses it whole, which says what it makes of it).</summary>
-    public static Pop3Message? TryRead(Pop3Entry entry, MimeParser parser, MemoryStream stream)
+    /// parses it whole, which says what it makes of it). <paramref name="stream"/> may hold a
+    /// whole message: only its header block is read.</summary>
+    public static Pop3Message? TryRead(Pop3Entry entry, MimeParser parser, Stream stream)
     {
+        if (stream is MemoryStream memory && memory.TryGetBuffer(out var block) &&
+            WantedHeaders.Read(block.Array!, block.Offset + (int)memory.Position, block.Offset + block.Count) is { } wanted)
+        {
+            return FromHeaders(entry, wanted);
+        }
+
         try
         {
             parser.SetStream(stream, MimeFormat.Entity, persistent: false);
@@ -45,7 +53,7 @@ internal static class HeaderSummary
 
     /// <summary>The fields from <paramref name="headers"/>; null when an address header does not
     /// parse strictly.</summary>
-    internal static Pop3Message? FromHeaders(Pop3Entry entry, HeaderList headers)
+    internal static Pop3Message? FromHeaders(Pop3Entry entry, IList<Header> headers)
     {
         if (!TryAddresses(headers, HeaderId.From, out var from) || !TryAddresses(headers, HeaderId.To, out var to) || !TryAddresses(headers, HeaderId.Cc, out var cc))
         {
@@ -53,7 +61,7 @@ internal static class HeaderSummary
         }
 
         DateTimeOffset? date = null;
-        var dateAt = headers.IndexOf(HeaderId.Date);
+        var dateAt = First(headers, HeaderId.Date);
         if (dateAt >= 0)
         {
             // As MimeMessage.Date: the first Date header; MinValue when it does not parse.
@@ -63,13 +71,15 @@ internal static class HeaderSummary
         }
 
         string? messageId = null;
-        var idAt = headers.IndexOf(HeaderId.MessageId);
+        var idAt = First(headers, HeaderId.MessageId);
         if (idAt >= 0)
         {
             var raw = headers[idAt].RawValue;
             messageId = MimeUtils.ParseMessageId(raw, 0, raw.Length);
         }
 
+        // As the header list's indexer: the first Subject header.
+        var subjectAt = First(headers, HeaderId.Subject);
         return new Pop3Message
         {
             Number = entry.Number,
@@ -79,7 +89,7 @@ internal static class HeaderSummary
             From = from.ToString(),
             To = Each(to),
             Cc = Each(cc),
-            Subject = headers["Subject"] ?? "",
+            Subject = subjectAt >= 0 ? headers[subjectAt].Value : "",
             MessageId = messageId,
             HeadersOnly = true,
             AuthenticationMechanism = entry.AuthenticationMechanism,
@@ -88,9 +98,9 @@ internal static class HeaderSummary
 
     /// <summary>The addresses of every <paramref name="id"/> header, in order, as MimeMessage
     /// gathers them; false when one of them does not parse strictly.</summary>
-    private static bool TryAddresses(HeaderList headers, HeaderId id, out InternetAddressList addresses)
+    private static bool TryAddresses(IList<Header> headers, HeaderId id, out InternetAddressList addresses)
     {
-        addresses = new InternetAddressList();
+        InternetAddressList? all = null;
         for (var i = 0; i < headers.Count; i++)
         {
             if (headers[i].Id != id)
@@ -101,13 +111,35 @@ internal static class HeaderSummary
             var raw = headers[i].RawValue;
             if (!InternetAddressList.TryParse(ParserOptions.Default, raw, 0, raw.Length, out var parsed))
             {
+                addresses = null!;
                 return false;
             }
 
-            addresses.AddRange(parsed);
+            if (all == null)
+            {
+                all = parsed;
+            }
+            else
+            {
+                all.AddRange(parsed);
+            }
         }
 
+        addresses = all ?? new InternetAddressList();
         return true;
+    }
+
+    private static int First(IList<Header> headers, HeaderId id)
+    {
+        for (var i = 0; i < headers.Count; i++)
+        {
+            if (headers[i].Id == id)
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private static TextList<string> Each(InternetAddressList list)

@@ -96,18 +96,15 @@ internal sealed class SaveBatch : ISaveJob
             _writesLeft.AddCount();
             _worker.QueueWrite(item, length);
 
-            copy.Position = 0;
-            item.Message = Pop3Message.Create(item.Entry, Pop3Message.Parse(_parser, copy), headersOnly: false);
+            item.Message = Pop3Message.CreateSaved(item.Entry, item.Path, _parser, copy);
         }
         else
         {
-            // The parser leaves the large parts in the file and reads them from there.
             item.File.Flush();
             using var written = new FileStream(item.TemporaryPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            item.Message = Pop3Message.Create(item.Entry, Pop3Message.Parse(written, persistent: true), headersOnly: false);
+            item.Message = Pop3Message.CreateSaved(item.Entry, item.Path, _parser, written);
         }
 
-        item.Message.SavedPath = item.Path;
         _items.Add(item);
         _bytes += item.Entry.Size;
         _current = null;
