@@ -68,15 +68,7 @@ public sealed class SavedPop3MessageTests : IDisposable
         var actual = CreateSaved(entry, path, parser, fromFile);
 
         Assert.True(name.Length > 0);
-        Assert.Equal(expected.Number, actual.Number);
-        Assert.Equal(expected.Uid, actual.Uid);
-        Assert.Equal(expected.Size, actual.Size);
-        Assert.Equal(expected.Date, actual.Date);
-        Assert.Equal(expected.From, actual.From);
-        Assert.Equal(expected.To, actual.To);
-        Assert.Equal(expected.Cc, actual.Cc);
-        Assert.Equal(expected.Subject, actual.Subject);
-        Assert.Equal(expected.MessageId, actual.MessageId);
+        SameHeaderFields.Assert(expected, actual);
         Assert.Equal(path, actual.SavedPath);
         Assert.False(actual.HeadersOnly);
         Assert.Null(actual.Message);
