@@ -58,7 +58,19 @@ internal sealed class GssapiMechanism : SaslMechanism
     /// <summary>Gets the ticket for <see cref="ServicePrincipal"/> and makes the first token now,
     /// before AUTH goes out: a missing ticket or a principal the realm does not know fails here,
     /// with nothing sent to the server.</summary>
-    public void Start() => _firstToken ??= Establish(ReadOnlySpan<byte>.Empty);
+    public void Start()
+    {
+        try
+        {
+            _firstToken ??= Establish(ReadOnlySpan<byte>.Empty);
+        }
+        catch
+        {
+            // A failed step ends the sign-in: the context is not used again.
+            _context.Dispose();
+            throw;
+        }
+    }
 
     protected override byte[] Challenge(byte[]? token, int startIndex, int length, CancellationToken cancellationToken)
     {
@@ -69,12 +81,15 @@ internal sealed class GssapiMechanism : SaslMechanism
             return first;
         }
 
-        if (!_contextEstablished)
+        try
         {
-            return Establish(incoming);
+            return _contextEstablished ? ChooseSecurityLayer(incoming) : Establish(incoming);
         }
-
-        return ChooseSecurityLayer(incoming);
+        catch
+        {
+            _context.Dispose();
+            throw;
+        }
     }
 
     /// <summary>One step of the Kerberos exchange: the AP-REQ, then the server's AP-REP checked

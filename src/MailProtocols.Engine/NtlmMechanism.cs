@@ -133,6 +133,7 @@ internal static class NtlmMechanism
                 return outgoing ?? Array.Empty<byte>();
             default:
                 // Nothing of the challenge goes into the message: the status names the step's failure.
+                _context.Dispose();
                 throw new AuthenticationException($"NTLM could not answer the server's challenge ({status}).");
         }
     }

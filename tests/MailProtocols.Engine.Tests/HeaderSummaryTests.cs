@@ -76,6 +76,27 @@ public sealed class HeaderSummaryTests
     }
 
     [Fact]
+    public void AReusedCopyIsReadOnlyUpToItsLength()
+    {
+        // The download keeps each message in one MemoryStream, emptied for the next: what a longer
+        // message left beyond the current one's end is not part of its header block.
+        var copy = new MemoryStream();
+        var earlier = Encoding.ASCII.GetBytes("Subject: old\r\nFrom: left@example.com\r\n\r\nbody\r\n");
+        copy.Write(earlier, 0, earlier.Length);
+        copy.SetLength(0);
+        var current = Encoding.ASCII.GetBytes("Subject: new\r\n");
+        copy.Write(current, 0, current.Length);
+        copy.Position = 0;
+
+        var entry = new Pop3Entry(2, current.Length, "u2");
+        var expected = Pop3Message.Create(entry, Pop3Message.Parse(new MemoryStream(current), persistent: false), headersOnly: true);
+        var actual = HeaderSummary.Read(entry, Pop3Message.NewParser(), copy);
+
+        SameHeaderFields.Assert(expected, actual);
+        Assert.DoesNotContain("left@", actual.From);
+    }
+
+    [Fact]
     public void AWellFormedBlockIsReadWithoutAMimeMessageAndAnOddOneIsNot()
     {
         var parser = Pop3Message.NewParser();

@@ -12,6 +12,9 @@ public sealed class WantedHeadersTests
 {
     private static readonly HeaderId[] Wanted = { HeaderId.From, HeaderId.To, HeaderId.Cc, HeaderId.Date, HeaderId.MessageId, HeaderId.Subject };
 
+    // The blocks of HeaderSummaryTests.Blocks whose line structure is not plain: left to the parser.
+    private static readonly string[] OddBlocks = { "a line without a colon", "a blank folded line", "a space before the colon", "no blank line at the end" };
+
     public static TheoryData<string, string, string> Blocks()
     {
         var data = new TheoryData<string, string, string>();
@@ -36,13 +39,14 @@ public sealed class WantedHeadersTests
 
         var actual = WantedHeaders.Read(bytes, 0, bytes.Length);
 
-        Assert.True(name.Length > 0);
-        if (actual == null)
+        if (OddBlocks.Contains(name))
         {
+            Assert.Null(actual);
             return;
         }
 
-        Assert.Equal(expected.Select(h => h.Field), actual.Select(h => h.Field));
+        Assert.NotNull(actual);
+        Assert.Equal(expected.Select(h => h.Field), actual!.Select(h => h.Field));
         Assert.Equal(expected.Select(h => h.RawValue), actual.Select(h => h.RawValue));
         Assert.Equal(expected.Select(h => h.Value), actual.Select(h => h.Value));
     }
