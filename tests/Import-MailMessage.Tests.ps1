@@ -204,6 +204,10 @@ Describe 'Import-MailMessage' {
             Remove-Item $saved[0].SavedPath
             $err = { $saved[0].get_TextBody() } | Should -Throw -PassThru
             $err.Exception.InnerException.ErrorId | Should -Be 'MessageFileNotFound'
+            # Attachment names too come from the file (the README says so): read as a property,
+            # as Select-Object reads it, they are empty; the getter names the missing file.
+            ($saved[0] | Select-Object AttachmentNames).AttachmentNames | Should -BeNullOrEmpty
+            { $saved[0].get_AttachmentNames() } | Should -Throw -ExpectedMessage '*no longer exists*'
         }
     }
 
